@@ -1,0 +1,66 @@
+# serverless-modelops: `make demo` and `make test` are the whole set-up.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY313      := $(shell scripts/find-python313.sh)
+ifeq ($(PY313),)
+$(error Python 3.13 is required: see the message above)
+endif
+PY313_BIN  := $(dir $(PY313))
+VENV       := .venv
+VENV_SAM   := .venv-sam
+PY         := $(VENV)/bin/python
+SAM        := $(VENV_SAM)/bin/sam
+# sam build needs the runtime's python (python3.13) on PATH; SAM must not phone home
+# and needs a writable HOME; onnxruntime must not write telemetry files.
+export PATH := $(CURDIR)/$(VENV)/bin:$(PY313_BIN):$(PATH)
+export SAM_CLI_TELEMETRY := 0
+export ORT_DISABLE_TELEMETRY := 1
+export HOME := $(if $(shell test -w "$$HOME" && echo ok),$(HOME),$(CURDIR)/.home)
+
+DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/requirements.txt layers/runtime/requirements.txt pyproject.toml
+SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
+
+.PHONY: help setup demo test lint unit sam-check bench api clean
+
+help:
+	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
+	@echo "make test   set up, then run lint and every test"
+	@echo "make bench  run every benchmark under benchmarks/"
+	@echo "make api    serve the functions over HTTP on localhost for curl"
+
+$(VENV)/.installed: $(DEV_REQS)
+	$(PY313) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/dev-constraints.txt \
+	    -r requirements/dev.txt -r jobs/train/requirements.txt -r layers/runtime/requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV_SAM)/.installed: $(SAM_REQS)
+	$(PY313) -m venv $(VENV_SAM)
+	$(VENV_SAM)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_SAM)/bin/python -m pip install --quiet -c requirements/sam-constraints.txt -r requirements/sam.txt
+	touch $@
+
+setup: $(VENV)/.installed $(VENV_SAM)/.installed
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: setup lint
+	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest
+
+demo: setup
+	$(PY) -m demo
+
+bench: setup
+	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
+
+api: setup
+	$(PY) -m demo.local_api
+
+clean:
+	rm -rf $(VENV) $(VENV_SAM) .aws-sam .home .pytest_cache .mypy_cache .ruff_cache

@@ -34,7 +34,7 @@ $(VENV)/.installed: $(DEV_REQS)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements/dev-constraints.txt \
 	    -r requirements/dev.txt -r jobs/train/requirements.txt -r layers/runtime/requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV_SAM)/.installed: $(SAM_REQS)

@@ -1,0 +1,124 @@
+"""Read template.yaml (with its CloudFormation short-form tags) and resolve simple values.
+
+Tests and the local runner derive resources, handlers and settings from here rather than
+repeating them, so a change to the template is a change to what is tested.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+_TAGS = [
+    "Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Select", "GetAZs", "Join",
+    "Split", "FindInMap", "ImportValue", "Base64", "Condition", "Cidr", "Transform", "ToJsonString",
+]
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A CloudFormation intrinsic function, e.g. Tagged("Ref", "ModelName")."""
+
+    tag: str
+    value: Any
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _make_constructor(tag: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> Tagged:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if tag == "GetAtt" and isinstance(value, str):
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        return Tagged(tag, value)
+
+    return construct
+
+
+for _tag in _TAGS:
+    _Loader.add_constructor(f"!{_tag}", _make_constructor(_tag))
+
+
+@functools.cache
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as fh:
+        doc: dict[str, Any] = yaml.load(fh, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    return doc
+
+
+def resource(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    doc = template or load_template()
+    try:
+        res: dict[str, Any] = doc["Resources"][logical_id]
+    except KeyError:
+        raise KeyError(f"template.yaml has no resource {logical_id!r}") from None
+    return res
+
+
+def parameter_default(name: str, template: dict[str, Any] | None = None) -> Any:
+    doc = template or load_template()
+    return doc["Parameters"][name].get("Default")
+
+
+def function_environment(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Globals' environment merged with the function's own (function wins), unresolved."""
+    doc = template or load_template()
+    env = dict(doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    props = resource(logical_id, doc).get("Properties", {})
+    env.update(props.get("Environment", {}).get("Variables", {}))
+    return env
+
+
+def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = None) -> Any:
+    """Resolve Ref/Sub against `refs` (logical IDs and parameters), parameters' defaults otherwise."""
+    doc = template or load_template()
+    if isinstance(value, Tagged):
+        if value.tag == "Ref":
+            name = value.value
+            if name in refs:
+                return refs[name]
+            if name in doc.get("Parameters", {}):
+                return parameter_default(name, doc)
+            raise KeyError(f"cannot resolve !Ref {name}: pass it in refs")
+        if value.tag == "Sub" and isinstance(value.value, str):
+            out = value.value
+            for key in list(refs) + list(doc.get("Parameters", {})):
+                if "${" + key + "}" in out:
+                    out = out.replace("${" + key + "}", str(resolve(Tagged("Ref", key), refs, doc)))
+            return out
+        raise ValueError(f"cannot resolve !{value.tag} locally: {value.value!r}")
+    if isinstance(value, dict):
+        return {k: resolve(v, refs, doc) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, refs, doc) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class FunctionSource:
+    """Where a function's code lives, per its CodeUri and Handler."""
+
+    logical_id: str
+    code_dir: Path
+    module: str
+    attribute: str
+
+
+def function_source(logical_id: str, template: dict[str, Any] | None = None) -> FunctionSource:
+    props = resource(logical_id, template)["Properties"]
+    module, attribute = props["Handler"].rsplit(".", 1)
+    return FunctionSource(logical_id, REPO_ROOT / props["CodeUri"], module, attribute)

@@ -1,0 +1,346 @@
+"""The S3 model registry: immutable versions, aliases changed by compare-and-swap, history.
+
+Layout under the bucket (the public contract, docs/REGISTRY.md explains the why):
+
+    models/<name>/v<N>/_reservation.json   claims version N (conditional create)
+    models/<name>/v<N>/model.onnx          immutable
+    models/<name>/v<N>/metadata.json       immutable; written last: a version exists once it does
+    models/<name>/aliases/<alias>.json     {"version": N, "sequence": k, ...}
+    models/<name>/history/<alias>/<k>.json one record per alias change, append-only
+
+Every write that must not overwrite uses S3 conditional writes: `IfNoneMatch="*"` to create
+(version reservation, immutable objects, history records) and `IfMatch=<etag>` to change an
+alias only if nobody changed it since it was read.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from modelops import aws
+from modelops.config import validate_model_name
+from modelops.errors import IntegrityError, ModelNotFoundError, NoChampionError, StaleAliasError
+
+CHAMPION = "champion"
+ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_VERSION_DIR = re.compile(r"/v(\d+)/$")
+# How many higher numbers to try when concurrent publishers race for the same version.
+_MAX_RESERVATION_ATTEMPTS = 100
+# 412: the condition failed. 409: a concurrent conditional write to the same key is in flight.
+_CONFLICT_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _is_conflict(exc: ClientError) -> bool:
+    err = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return err.get("Code") in _CONFLICT_CODES or status in (409, 412)
+
+
+def _is_missing(exc: ClientError) -> bool:
+    err = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return err.get("Code") in {"NoSuchKey", "404", "NotFound"} or status == 404
+
+
+@dataclass(frozen=True)
+class AliasState:
+    """An alias as read: the record and the ETag a compare-and-swap must match."""
+
+    alias: str
+    version: int
+    sequence: int
+    etag: str
+    record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    name: str
+    version: int
+    model_key: str
+    metadata_key: str
+    sha256: str
+
+
+class ModelRegistry:
+    """Reads and writes one bucket's registry. Safe to share across invocations."""
+
+    def __init__(self, bucket: str, *, s3_client: Any | None = None) -> None:
+        if not bucket:
+            raise ValueError("the registry needs a bucket name")
+        self.bucket = bucket
+        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+
+    # ---- keys --------------------------------------------------------------------------
+    @staticmethod
+    def model_prefix(name: str) -> str:
+        return f"models/{validate_model_name(name)}/"
+
+    @classmethod
+    def version_prefix(cls, name: str, version: int) -> str:
+        return f"{cls.model_prefix(name)}v{int(version)}/"
+
+    @classmethod
+    def model_key(cls, name: str, version: int) -> str:
+        return cls.version_prefix(name, version) + "model.onnx"
+
+    @classmethod
+    def metadata_key(cls, name: str, version: int) -> str:
+        return cls.version_prefix(name, version) + "metadata.json"
+
+    @classmethod
+    def alias_key(cls, name: str, alias: str) -> str:
+        if not ALIAS_PATTERN.match(alias):
+            raise ValueError(f"alias {alias!r} is invalid: use lowercase letters, digits and '-'")
+        return f"{cls.model_prefix(name)}aliases/{alias}.json"
+
+    @classmethod
+    def history_key(cls, name: str, alias: str, sequence: int) -> str:
+        return f"{cls.model_prefix(name)}history/{alias}/{sequence:08d}.json"
+
+    # ---- versions ----------------------------------------------------------------------
+    def _version_dirs(self, name: str) -> list[int]:
+        """Every claimed version number (published or not), from the v<N>/ prefixes."""
+        numbers: list[int] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.model_prefix(name)}v", Delimiter="/"):
+            for cp in page.get("CommonPrefixes", []):
+                m = _VERSION_DIR.search(cp["Prefix"])
+                if m:
+                    numbers.append(int(m.group(1)))
+        return sorted(numbers)
+
+    def list_versions(self, name: str) -> list[int]:
+        """Published versions only: those whose metadata.json (the commit point) exists."""
+        published: list[int] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.model_prefix(name)}v"):
+            for obj in page.get("Contents", []):
+                m = re.search(r"/v(\d+)/metadata\.json$", obj["Key"])
+                if m:
+                    published.append(int(m.group(1)))
+        return sorted(published)
+
+    def reserve_version(self, name: str, *, actor: str | None = None) -> int:
+        """Claim the next unused version number; concurrent callers always get distinct ones.
+
+        The claim is a conditional create of v<N>/_reservation.json: of two publishers that
+        pick the same N, S3 lets exactly one create it and the other moves on to N+1.
+        A claimed number is never reused, even if its publish is abandoned.
+        """
+        existing = self._version_dirs(name)
+        candidate = (existing[-1] if existing else 0) + 1
+        body = json.dumps({"reserved_at": utc_now(), "reserved_by": actor or default_actor()}).encode()
+        for _ in range(_MAX_RESERVATION_ATTEMPTS):
+            try:
+                self._s3.put_object(
+                    Bucket=self.bucket,
+                    Key=self.version_prefix(name, candidate) + "_reservation.json",
+                    Body=body,
+                    ContentType="application/json",
+                    IfNoneMatch="*",
+                )
+                return candidate
+            except ClientError as exc:
+                if not _is_conflict(exc):
+                    raise
+                candidate += 1
+        raise RuntimeError(f"could not reserve a version for {name!r} after {_MAX_RESERVATION_ATTEMPTS} attempts")
+
+    def publish(
+        self,
+        name: str,
+        model_bytes: bytes,
+        metadata: Mapping[str, Any],
+        *,
+        actor: str | None = None,
+    ) -> PublishedVersion:
+        """Publish a new immutable version: reserve N, write model.onnx, then metadata.json.
+
+        metadata.json is written last and is what makes the version visible, so a reader
+        never sees a half-published version. On failure the model object is removed again.
+        `name`, `version`, sha256 and size are filled in here so they cannot disagree.
+        """
+        version = self.reserve_version(name, actor=actor)
+        digest = sha256_hex(model_bytes)
+        document = dict(metadata)
+        document["name"] = name
+        document["version"] = version
+        document["model_file"] = {"key": self.model_key(name, version), "sha256": digest, "size_bytes": len(model_bytes)}
+        document.setdefault("published_at", utc_now())
+        document.setdefault("published_by", actor or default_actor())
+        model_key = self.model_key(name, version)
+        self._create(model_key, model_bytes, "application/octet-stream")
+        try:
+            self._create(
+                self.metadata_key(name, version),
+                json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode(),
+                "application/json",
+            )
+        except BaseException:
+            self._s3.delete_object(Bucket=self.bucket, Key=model_key)
+            raise
+        return PublishedVersion(name, version, model_key, self.metadata_key(name, version), digest)
+
+    def _create(self, key: str, body: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*")
+
+    def get_metadata(self, name: str, version: int) -> dict[str, Any]:
+        try:
+            obj = self._s3.get_object(Bucket=self.bucket, Key=self.metadata_key(name, version))
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise ModelNotFoundError(f"model {name!r} has no published version {version}") from None
+            raise
+        result: dict[str, Any] = json.loads(obj["Body"].read())
+        return result
+
+    def get_model_bytes(self, name: str, version: int, *, expected_sha256: str) -> bytes:
+        """model.onnx of a version, verified against the sha256 its metadata recorded."""
+        try:
+            obj = self._s3.get_object(Bucket=self.bucket, Key=self.model_key(name, version))
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise ModelNotFoundError(f"model {name!r} version {version} has no model.onnx") from None
+            raise
+        data: bytes = obj["Body"].read()
+        actual = sha256_hex(data)
+        if actual != expected_sha256:
+            raise IntegrityError(
+                f"model {name!r} version {version}: model.onnx sha256 is {actual}, metadata says {expected_sha256}"
+            )
+        return data
+
+    # ---- aliases -----------------------------------------------------------------------
+    def get_alias(self, name: str, alias: str = CHAMPION) -> AliasState | None:
+        try:
+            obj = self._s3.get_object(Bucket=self.bucket, Key=self.alias_key(name, alias))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        record = json.loads(obj["Body"].read())
+        return AliasState(alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record)
+
+    def get_alias_if_changed(self, name: str, alias: str, etag: str | None) -> AliasState | None:
+        """A conditional GET: None when the alias still has `etag` (cheap refresh checks).
+
+        Raises NoChampionError-like ModelNotFoundError when the alias does not exist.
+        """
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.alias_key(name, alias)}
+        if etag:
+            kwargs["IfNoneMatch"] = etag
+        try:
+            obj = self._s3.get_object(**kwargs)
+        except ClientError as exc:
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status == 304 or exc.response.get("Error", {}).get("Code") in {"304", "NotModified"}:
+                return None
+            if _is_missing(exc):
+                raise self._missing_alias(name, alias) from None
+            raise
+        record = json.loads(obj["Body"].read())
+        return AliasState(alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record)
+
+    @staticmethod
+    def _missing_alias(name: str, alias: str) -> ModelNotFoundError:
+        if alias == CHAMPION:
+            return NoChampionError(f"model {name!r} has no champion yet: train and promote a version first")
+        return ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
+
+    def resolve(self, name: str, alias: str = CHAMPION) -> int:
+        state = self.get_alias(name, alias)
+        if state is None:
+            raise self._missing_alias(name, alias)
+        return state.version
+
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int,
+        *,
+        expected: AliasState | None,
+        reason: str,
+        actor: str | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> AliasState:
+        """Point `alias` at `version` if it is still as `expected` (None: it must not exist).
+
+        Raises StaleAliasError if someone changed the alias in between; nothing is written
+        then. On success, appends the change to the history.
+        """
+        if version not in self.list_versions(name):
+            raise ModelNotFoundError(f"model {name!r} has no published version {version}")
+        sequence = (expected.sequence if expected else 0) + 1
+        record: dict[str, Any] = {
+            "model": name,
+            "alias": alias,
+            "version": int(version),
+            "previous_version": expected.version if expected else None,
+            "sequence": sequence,
+            "updated_at": utc_now(),
+            "updated_by": actor or default_actor(),
+            "reason": reason,
+        }
+        if details:
+            record["details"] = dict(details)
+        body = json.dumps(record, indent=2, sort_keys=True).encode()
+        condition = {"IfMatch": expected.etag} if expected else {"IfNoneMatch": "*"}
+        try:
+            resp = self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self.alias_key(name, alias),
+                Body=body,
+                ContentType="application/json",
+                **condition,
+            )
+        except ClientError as exc:
+            if _is_conflict(exc) or _is_missing(exc):
+                was = f"v{expected.version} (sequence {expected.sequence})" if expected else "absent"
+                raise StaleAliasError(
+                    f"alias {alias!r} of model {name!r} changed since it was read (expected {was}); "
+                    "read it again and retry"
+                ) from None
+            raise
+        # The alias changed; record it. A history record is created, never overwritten.
+        self._create(self.history_key(name, alias, sequence), body, "application/json")
+        return AliasState(alias, int(version), sequence, resp["ETag"], record)
+
+    def history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded alias change, oldest first."""
+        prefix = f"{self.model_prefix(name)}history/" + (f"{alias}/" if alias else "")
+        records: list[dict[str, Any]] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                body = self._s3.get_object(Bucket=self.bucket, Key=obj["Key"])["Body"].read()
+                records.append(json.loads(body))
+        records.sort(key=lambda r: (r["updated_at"], r["alias"], r["sequence"]))
+        return records

@@ -1,0 +1,70 @@
+"""Shared fixtures. Tiers (docs/ARCHITECTURE.md): unit tests run on moto's in-process
+`mock_aws`; `integration` tests on moto's server on 127.0.0.1; `sam` tests run the SAM CLI;
+`e2e` runs the whole loop. No test reaches the network except `sam build` fetching wheels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from embedded_aws.provision import create_bucket
+from embedded_aws.server import FAKE_CREDENTIALS, embedded_aws
+from modelops import aws
+from modelops.registry import ModelRegistry
+
+BUCKET = "modelops-test-bucket"
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fake credentials, a fixed region and no real endpoint for every test."""
+    for key, value in FAKE_CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "1")
+    aws.reset_clients()
+    yield
+    aws.reset_clients()
+
+
+@pytest.fixture
+def mocked_aws() -> Iterator[None]:
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def s3(mocked_aws: None) -> Any:
+    return boto3.client("s3")
+
+
+@pytest.fixture
+def bucket(s3: Any) -> str:
+    """ModelOpsBucket, created as template.yaml declares it."""
+    return create_bucket(s3, BUCKET)
+
+
+@pytest.fixture
+def registry(s3: Any, bucket: str) -> ModelRegistry:
+    return ModelRegistry(bucket, s3_client=s3)
+
+
+@pytest.fixture(scope="session")
+def moto_server_endpoint() -> Iterator[str]:
+    """moto's server on a free port of 127.0.0.1, for the whole session (integration tier)."""
+    with embedded_aws(set_environment=False) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def on_moto_server(moto_server_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point every boto3 client at moto's server through AWS_ENDPOINT_URL only."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_endpoint)
+    aws.reset_clients()
+    return moto_server_endpoint
+

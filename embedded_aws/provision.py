@@ -9,14 +9,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from embedded_aws.template import load_template, resolve, resource
+from embedded_aws.template import function_environment, load_template, resolve, resource
+
+
+STACK_NAME = "modelops-local"
 
 
 @dataclass(frozen=True)
 class LocalStack:
-    """Names of the resources created locally, by logical ID."""
+    """What provision_stack created: `refs` holds what CloudFormation's !Ref and !GetAtt
+    give for each resource (keys "LogicalId" and "LogicalId.Attribute"), so any value of
+    the template (function environments, job definitions) resolves against the local stack."""
 
-    bucket: str
+    name: str
+    refs: dict[str, Any]
+    created: tuple[str, ...]
+    not_created: tuple[str, ...]
+
+    @property
+    def bucket(self) -> str:
+        return str(self.refs["ModelOpsBucket"])
+
+    def ref(self, logical_id: str) -> str:
+        try:
+            return str(self.refs[logical_id])
+        except KeyError:
+            raise KeyError(f"the local stack has no {logical_id!r}: is it declared in template.yaml?") from None
+
+    def function_environment(self, logical_id: str) -> dict[str, str]:
+        """The function's environment as Lambda would set it (Globals merged, values resolved)."""
+        doc = load_template()
+        return {k: str(v) for k, v in resolve(function_environment(logical_id, doc), self.refs, doc).items()}
 
 
 def create_bucket(s3: Any, bucket: str, template: dict[str, Any] | None = None) -> str:
@@ -25,7 +48,17 @@ def create_bucket(s3: Any, bucket: str, template: dict[str, Any] | None = None) 
     props = resolve(resource("ModelOpsBucket", doc)["Properties"], {}, doc)
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_encryption(
-        Bucket=bucket, ServerSideEncryptionConfiguration=props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                # CloudFormation says ServerSideEncryptionByDefault where the S3 API says Apply...
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
+                }
+                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+        },
     )
     s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
     rules = []

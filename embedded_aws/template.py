@@ -17,8 +17,25 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
 _TAGS = [
-    "Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Select", "GetAZs", "Join",
-    "Split", "FindInMap", "ImportValue", "Base64", "Condition", "Cidr", "Transform", "ToJsonString",
+    "Ref",
+    "Sub",
+    "GetAtt",
+    "If",
+    "Equals",
+    "Not",
+    "And",
+    "Or",
+    "Select",
+    "GetAZs",
+    "Join",
+    "Split",
+    "FindInMap",
+    "ImportValue",
+    "Base64",
+    "Condition",
+    "Cidr",
+    "Transform",
+    "ToJsonString",
 ]
 
 
@@ -56,7 +73,7 @@ for _tag in _TAGS:
 @functools.cache
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as fh:
-        doc: dict[str, Any] = yaml.load(fh, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        doc: dict[str, Any] = yaml.load(fh, Loader=_Loader)
     return doc
 
 
@@ -77,7 +94,9 @@ def parameter_default(name: str, template: dict[str, Any] | None = None) -> Any:
 def function_environment(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
     """Globals' environment merged with the function's own (function wins), unresolved."""
     doc = template or load_template()
-    env = dict(doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    env = dict(
+        doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    )
     props = resource(logical_id, doc).get("Properties", {})
     env.update(props.get("Environment", {}).get("Variables", {}))
     return env
@@ -94,18 +113,56 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
             if name in doc.get("Parameters", {}):
                 return parameter_default(name, doc)
             raise KeyError(f"cannot resolve !Ref {name}: pass it in refs")
-        if value.tag == "Sub" and isinstance(value.value, str):
-            out = value.value
-            for key in list(refs) + list(doc.get("Parameters", {})):
+        if value.tag == "Sub":
+            # !Sub "text" or !Sub [text, {Var: value}]; ${X.Attr} resolves like !GetAtt X.Attr
+            text, variables = (value.value, {}) if isinstance(value.value, str) else value.value
+            scope = {**refs, **{k: resolve(v, refs, doc) for k, v in variables.items()}}
+            out = text
+            for key in list(scope) + list(doc.get("Parameters", {})):
                 if "${" + key + "}" in out:
-                    out = out.replace("${" + key + "}", str(resolve(Tagged("Ref", key), refs, doc)))
+                    out = out.replace(
+                        "${" + key + "}", str(resolve(Tagged("Ref", key), scope, doc))
+                    )
+            if "${" in out:
+                raise KeyError(f"cannot resolve !Sub {text!r}: pass the missing names in refs")
             return out
+        if value.tag == "GetAtt":
+            name = ".".join(value.value)
+            if name in refs:
+                return refs[name]
+            raise KeyError(f"cannot resolve !GetAtt {name}: pass it in refs")
+        if value.tag == "If":
+            condition, if_true, if_false = value.value
+            return resolve(if_true if _condition(condition, refs, doc) else if_false, refs, doc)
+        if value.tag == "Join":
+            separator, parts = value.value
+            return separator.join(str(p) for p in resolve(parts, refs, doc))
         raise ValueError(f"cannot resolve !{value.tag} locally: {value.value!r}")
     if isinstance(value, dict):
         return {k: resolve(v, refs, doc) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, refs, doc) for v in value]
     return value
+
+
+def _condition(name: str, refs: dict[str, Any], doc: dict[str, Any]) -> bool:
+    """Evaluate a named condition of the template's Conditions section."""
+    return bool(_evaluate(doc["Conditions"][name], refs, doc))
+
+
+def _evaluate(expr: Any, refs: dict[str, Any], doc: dict[str, Any]) -> Any:
+    if isinstance(expr, Tagged) and expr.tag == "Equals":
+        left, right = (resolve(v, refs, doc) for v in expr.value)
+        return str(left) == str(right)
+    if isinstance(expr, Tagged) and expr.tag == "Not":
+        return not _evaluate(expr.value[0], refs, doc)
+    if isinstance(expr, Tagged) and expr.tag == "And":
+        return all(_evaluate(v, refs, doc) for v in expr.value)
+    if isinstance(expr, Tagged) and expr.tag == "Or":
+        return any(_evaluate(v, refs, doc) for v in expr.value)
+    if isinstance(expr, Tagged) and expr.tag == "Condition":
+        return _condition(expr.value, refs, doc)
+    return resolve(expr, refs, doc)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,6 +16,7 @@ from embedded_aws.provision import create_bucket
 from embedded_aws.server import FAKE_CREDENTIALS, embedded_aws
 from modelops import aws
 from modelops.registry import ModelRegistry
+from tests.sam_cli import run_sam
 
 BUCKET = "modelops-test-bucket"
 
@@ -24,7 +26,12 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials, a fixed region and no real endpoint for every test."""
     for key, value in FAKE_CREDENTIALS.items():
         monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+    for key in (
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "1")
     aws.reset_clients()
@@ -68,3 +75,12 @@ def on_moto_server(moto_server_endpoint: str, monkeypatch: pytest.MonkeyPatch) -
     aws.reset_clients()
     return moto_server_endpoint
 
+
+@pytest.fixture(scope="session")
+def sam_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`sam build` of the whole template, once per session; tests read the built artifacts."""
+    build_dir = tmp_path_factory.mktemp("sam-build")
+    home = tmp_path_factory.mktemp("sam-home")
+    result = run_sam(["build", "--build-dir", str(build_dir)], home)
+    assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
+    return build_dir

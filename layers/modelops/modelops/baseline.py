@@ -57,7 +57,12 @@ def numeric_baseline(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Quantile bins, moments and a bounded reference sample of a numeric column."""
-    arr = np.asarray([np.nan if v is None else v for v in values] if not isinstance(values, np.ndarray) else values, dtype=np.float64)
+    arr = np.asarray(
+        [np.nan if v is None else v for v in values]
+        if not isinstance(values, np.ndarray)
+        else values,
+        dtype=np.float64,
+    )
     count = int(arr.size)
     present = arr[~np.isnan(arr)]
     entry: dict[str, Any] = {
@@ -66,7 +71,9 @@ def numeric_baseline(
         "missing_share": float(1.0 - present.size / count) if count else 0.0,
     }
     if present.size == 0:
-        entry.update(bin_edges=[], bin_shares=[], mean=None, std=None, min=None, max=None, sample=[])
+        entry.update(
+            bin_edges=[], bin_shares=[], mean=None, std=None, min=None, max=None, sample=[]
+        )
         return entry
     quantiles = np.linspace(0.0, 1.0, bins + 1)[1:-1]
     edges = np.unique(np.quantile(present, quantiles))
@@ -74,7 +81,11 @@ def numeric_baseline(
     edges = edges[edges < present.max()]
     counts = bin_counts(edges, present)
     rng = np.random.default_rng(seed)
-    sample = present if present.size <= sample_size else rng.choice(present, size=sample_size, replace=False)
+    sample = (
+        present
+        if present.size <= sample_size
+        else rng.choice(present, size=sample_size, replace=False)
+    )
     entry.update(
         bin_edges=[float(e) for e in edges],
         bin_shares=[float(c) / present.size for c in counts],
@@ -87,7 +98,9 @@ def numeric_baseline(
     return entry
 
 
-def categorical_baseline(values: Iterable[Any], *, max_categories: int = MAX_CATEGORIES) -> dict[str, Any]:
+def categorical_baseline(
+    values: Iterable[Any], *, max_categories: int = MAX_CATEGORIES
+) -> dict[str, Any]:
     """Category shares (of present values) and the missing share of a categorical column."""
     tokens = [categorical_token(v) for v in values]
     count = len(tokens)

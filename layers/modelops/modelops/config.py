@@ -38,7 +38,9 @@ def env_int(
     try:
         value = int(raw)
     except ValueError:
-        raise ConfigurationError(f"environment variable {name} must be an integer, got {raw!r}") from None
+        raise ConfigurationError(
+            f"environment variable {name} must be an integer, got {raw!r}"
+        ) from None
     if minimum is not None and value < minimum:
         raise ConfigurationError(f"environment variable {name} must be >= {minimum}, got {value}")
     return value
@@ -56,8 +58,14 @@ def env_float(
     try:
         value = float(raw)
     except ValueError:
-        raise ConfigurationError(f"environment variable {name} must be a number, got {raw!r}") from None
-    if value != value or (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigurationError(
+            f"environment variable {name} must be a number, got {raw!r}"
+        ) from None
+    if (
+        value != value
+        or (minimum is not None and value < minimum)
+        or (maximum is not None and value > maximum)
+    ):
         raise ConfigurationError(
             f"environment variable {name} must be between {minimum} and {maximum}, got {raw!r}"
         )
@@ -65,11 +73,17 @@ def env_float(
 
 
 def env_choice(
-    name: str, choices: tuple[str, ...], env: Mapping[str, str] | None = None, *, default: str | None = None
+    name: str,
+    choices: tuple[str, ...],
+    env: Mapping[str, str] | None = None,
+    *,
+    default: str | None = None,
 ) -> str:
     value = env_str(name, env, default=default)
     if value not in choices:
-        raise ConfigurationError(f"environment variable {name} must be one of {', '.join(choices)}, got {value!r}")
+        raise ConfigurationError(
+            f"environment variable {name} must be one of {', '.join(choices)}, got {value!r}"
+        )
     return value
 
 

@@ -18,9 +18,9 @@ import numpy as np
 # Must be set before onnxruntime is imported: no telemetry files under HOME (read-only on Lambda).
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-import onnxruntime as ort  # noqa: E402
+import onnxruntime as ort
 
-from modelops.schema import ModelSchema, Task  # noqa: E402
+from modelops.schema import ModelSchema, Task
 
 
 @dataclass(frozen=True)
@@ -52,18 +52,26 @@ def session_options(*, intra_op_threads: int = 1) -> ort.SessionOptions:
 class OnnxModel:
     """A loaded model version: its schema and an onnxruntime session ready to run."""
 
-    def __init__(self, onnx_bytes: bytes, schema: ModelSchema, *, intra_op_threads: int = 1) -> None:
+    def __init__(
+        self, onnx_bytes: bytes, schema: ModelSchema, *, intra_op_threads: int = 1
+    ) -> None:
         self.schema = schema
         self.session = ort.InferenceSession(
-            onnx_bytes, sess_options=session_options(intra_op_threads=intra_op_threads), providers=["CPUExecutionProvider"]
+            onnx_bytes,
+            sess_options=session_options(intra_op_threads=intra_op_threads),
+            providers=["CPUExecutionProvider"],
         )
         input_names = [i.name for i in self.session.get_inputs()]
         if sorted(input_names) != sorted(schema.feature_names):
-            raise ValueError(f"ONNX inputs {input_names} do not match the schema's features {list(schema.feature_names)}")
+            raise ValueError(
+                f"ONNX inputs {input_names} do not match the schema's features {list(schema.feature_names)}"
+            )
         self._output_names = [o.name for o in self.session.get_outputs()]
         expected_outputs = 2 if schema.task.is_classification else 1
         if len(self._output_names) < expected_outputs:
-            raise ValueError(f"a {schema.task} model needs {expected_outputs} outputs, ONNX has {self._output_names}")
+            raise ValueError(
+                f"a {schema.task} model needs {expected_outputs} outputs, ONNX has {self._output_names}"
+            )
         self._class_by_key = {str(c): c for c in schema.classes or ()}
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> Predictions:
@@ -74,7 +82,10 @@ class OnnxModel:
         raw_labels, probabilities = self.session.run(self._output_names[:2], dict(feeds))
         # ONNX gives int64 or string labels; map them onto the metadata's classes so the label
         # has the type the metadata records (and JSON shows 1, not "1", for integer classes).
-        labels = np.asarray([self._class_by_key[str(v)] for v in np.asarray(raw_labels).reshape(-1).tolist()], dtype=object)
+        labels = np.asarray(
+            [self._class_by_key[str(v)] for v in np.asarray(raw_labels).reshape(-1).tolist()],
+            dtype=object,
+        )
         return Predictions(labels=labels, probabilities=np.asarray(probabilities, dtype=np.float32))
 
     def predict_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Predictions:

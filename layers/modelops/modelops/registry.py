@@ -129,7 +129,9 @@ class ModelRegistry:
         """Every claimed version number (published or not), from the v<N>/ prefixes."""
         numbers: list[int] = []
         paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=f"{self.model_prefix(name)}v", Delimiter="/"):
+        for page in paginator.paginate(
+            Bucket=self.bucket, Prefix=f"{self.model_prefix(name)}v", Delimiter="/"
+        ):
             for cp in page.get("CommonPrefixes", []):
                 m = _VERSION_DIR.search(cp["Prefix"])
                 if m:
@@ -156,7 +158,9 @@ class ModelRegistry:
         """
         existing = self._version_dirs(name)
         candidate = (existing[-1] if existing else 0) + 1
-        body = json.dumps({"reserved_at": utc_now(), "reserved_by": actor or default_actor()}).encode()
+        body = json.dumps(
+            {"reserved_at": utc_now(), "reserved_by": actor or default_actor()}
+        ).encode()
         for _ in range(_MAX_RESERVATION_ATTEMPTS):
             try:
                 self._s3.put_object(
@@ -171,7 +175,9 @@ class ModelRegistry:
                 if not _is_conflict(exc):
                     raise
                 candidate += 1
-        raise RuntimeError(f"could not reserve a version for {name!r} after {_MAX_RESERVATION_ATTEMPTS} attempts")
+        raise RuntimeError(
+            f"could not reserve a version for {name!r} after {_MAX_RESERVATION_ATTEMPTS} attempts"
+        )
 
     def publish(
         self,
@@ -192,7 +198,11 @@ class ModelRegistry:
         document = dict(metadata)
         document["name"] = name
         document["version"] = version
-        document["model_file"] = {"key": self.model_key(name, version), "sha256": digest, "size_bytes": len(model_bytes)}
+        document["model_file"] = {
+            "key": self.model_key(name, version),
+            "sha256": digest,
+            "size_bytes": len(model_bytes),
+        }
         document.setdefault("published_at", utc_now())
         document.setdefault("published_by", actor or default_actor())
         model_key = self.model_key(name, version)
@@ -209,14 +219,18 @@ class ModelRegistry:
         return PublishedVersion(name, version, model_key, self.metadata_key(name, version), digest)
 
     def _create(self, key: str, body: bytes, content_type: str) -> None:
-        self._s3.put_object(Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*")
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
+        )
 
     def get_metadata(self, name: str, version: int) -> dict[str, Any]:
         try:
             obj = self._s3.get_object(Bucket=self.bucket, Key=self.metadata_key(name, version))
         except ClientError as exc:
             if _is_missing(exc):
-                raise ModelNotFoundError(f"model {name!r} has no published version {version}") from None
+                raise ModelNotFoundError(
+                    f"model {name!r} has no published version {version}"
+                ) from None
             raise
         result: dict[str, Any] = json.loads(obj["Body"].read())
         return result
@@ -227,7 +241,9 @@ class ModelRegistry:
             obj = self._s3.get_object(Bucket=self.bucket, Key=self.model_key(name, version))
         except ClientError as exc:
             if _is_missing(exc):
-                raise ModelNotFoundError(f"model {name!r} version {version} has no model.onnx") from None
+                raise ModelNotFoundError(
+                    f"model {name!r} version {version} has no model.onnx"
+                ) from None
             raise
         data: bytes = obj["Body"].read()
         actual = sha256_hex(data)
@@ -246,7 +262,9 @@ class ModelRegistry:
                 return None
             raise
         record = json.loads(obj["Body"].read())
-        return AliasState(alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record)
+        return AliasState(
+            alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record
+        )
 
     def get_alias_if_changed(self, name: str, alias: str, etag: str | None) -> AliasState | None:
         """A conditional GET: None when the alias still has `etag` (cheap refresh checks).
@@ -266,12 +284,16 @@ class ModelRegistry:
                 raise self._missing_alias(name, alias) from None
             raise
         record = json.loads(obj["Body"].read())
-        return AliasState(alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record)
+        return AliasState(
+            alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record
+        )
 
     @staticmethod
     def _missing_alias(name: str, alias: str) -> ModelNotFoundError:
         if alias == CHAMPION:
-            return NoChampionError(f"model {name!r} has no champion yet: train and promote a version first")
+            return NoChampionError(
+                f"model {name!r} has no champion yet: train and promote a version first"
+            )
         return ModelNotFoundError(f"model {name!r} has no alias {alias!r}")
 
     def resolve(self, name: str, alias: str = CHAMPION) -> int:
@@ -323,7 +345,9 @@ class ModelRegistry:
             )
         except ClientError as exc:
             if _is_conflict(exc) or _is_missing(exc):
-                was = f"v{expected.version} (sequence {expected.sequence})" if expected else "absent"
+                was = (
+                    f"v{expected.version} (sequence {expected.sequence})" if expected else "absent"
+                )
                 raise StaleAliasError(
                     f"alias {alias!r} of model {name!r} changed since it was read (expected {was}); "
                     "read it again and retry"

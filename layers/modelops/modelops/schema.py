@@ -82,7 +82,8 @@ class ModelSchema:
     def from_metadata(cls, metadata: Mapping[str, Any]) -> ModelSchema:
         try:
             features = tuple(
-                FeatureSpec(name=str(f["name"]), kind=FeatureKind(f["kind"])) for f in metadata["features"]
+                FeatureSpec(name=str(f["name"]), kind=FeatureKind(f["kind"]))
+                for f in metadata["features"]
             )
             task = Task(metadata["task"])
             classes = metadata.get("classes")
@@ -97,7 +98,9 @@ class ModelSchema:
             "features": [f.as_dict() for f in self.features],
         }
 
-    def to_onnx_feeds(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> dict[str, np.ndarray]:
+    def to_onnx_feeds(
+        self, columns: Mapping[str, Sequence[Any] | np.ndarray]
+    ) -> dict[str, np.ndarray]:
         """Turn per-feature columns (already validated) into the ONNX model's inputs.
 
         Numeric: float32 with None/NaN as NaN. Categorical: strings with None/NaN as
@@ -108,7 +111,9 @@ class ModelSchema:
             values = columns[spec.name]
             if spec.kind is FeatureKind.NUMERIC:
                 arr = np.asarray(
-                    [np.nan if v is None else v for v in values] if not isinstance(values, np.ndarray) else values,
+                    [np.nan if v is None else v for v in values]
+                    if not isinstance(values, np.ndarray)
+                    else values,
                     dtype=np.float32,
                 )
             else:

@@ -60,7 +60,7 @@ bench: setup
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
 api: setup
-	$(PY) -m demo.local_api
+	$(PY) -m embedded_aws.local_api
 
 clean:
 	rm -rf $(VENV) $(VENV_SAM) .aws-sam .home .pytest_cache .mypy_cache .ruff_cache

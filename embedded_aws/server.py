@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import urllib.request
@@ -44,6 +45,8 @@ def embedded_aws(*, set_environment: bool = True) -> Iterator[str]:
     """Start moto's server; yield its endpoint URL. With set_environment, every boto3 client
     created meanwhile reaches it through AWS_ENDPOINT_URL and fake credentials."""
     port = free_port()
+    # moto's server (werkzeug) logs every request at INFO; keep the caller's output readable
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"

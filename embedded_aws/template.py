@@ -102,12 +102,18 @@ def function_environment(logical_id: str, template: dict[str, Any] | None = None
     return env
 
 
+# What !Ref AWS::NoValue resolves to: the property (or list item) holding it is dropped.
+NO_VALUE = Tagged("Ref", "AWS::NoValue")
+
+
 def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = None) -> Any:
     """Resolve Ref/Sub against `refs` (logical IDs and parameters), parameters' defaults otherwise."""
     doc = template or load_template()
     if isinstance(value, Tagged):
         if value.tag == "Ref":
             name = value.value
+            if name == "AWS::NoValue":
+                return NO_VALUE
             if name in refs:
                 return refs[name]
             if name in doc.get("Parameters", {}):
@@ -139,10 +145,19 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
             return separator.join(str(p) for p in resolve(parts, refs, doc))
         raise ValueError(f"cannot resolve !{value.tag} locally: {value.value!r}")
     if isinstance(value, dict):
-        return {k: resolve(v, refs, doc) for k, v in value.items()}
+        resolved = {k: resolve(v, refs, doc) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not NO_VALUE}
     if isinstance(value, list):
-        return [resolve(v, refs, doc) for v in value]
+        return [v for v in (resolve(v, refs, doc) for v in value) if v is not NO_VALUE]
     return value
+
+
+def condition_holds(
+    name: str, refs: dict[str, Any], template: dict[str, Any] | None = None
+) -> bool:
+    """Whether the template's condition `name` holds for these parameter values."""
+    doc = template or load_template()
+    return _condition(name, refs, doc)
 
 
 def _condition(name: str, refs: dict[str, Any], doc: dict[str, Any]) -> bool:

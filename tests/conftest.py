@@ -61,6 +61,32 @@ def registry(s3: Any, bucket: str) -> ModelRegistry:
     return ModelRegistry(bucket, s3_client=s3)
 
 
+# Real trained ONNX models (tests/models.py: trained once per session), published into the
+# test's registry as champion; each fixture returns that version's metadata.json.
+@pytest.fixture
+def binary_champion(registry: ModelRegistry) -> dict[str, Any]:
+    """The demo churn model ("churn"; classes "no"/"yes")."""
+    from tests.models import publish_trained
+
+    return publish_trained(registry, "binary", promote=True)
+
+
+@pytest.fixture
+def multiclass_champion(registry: ModelRegistry) -> dict[str, Any]:
+    """load_wine ("wine"; classes 0, 1, 2)."""
+    from tests.models import publish_trained
+
+    return publish_trained(registry, "multiclass", promote=True)
+
+
+@pytest.fixture
+def regression_champion(registry: ModelRegistry) -> dict[str, Any]:
+    """load_diabetes ("diabetes")."""
+    from tests.models import publish_trained
+
+    return publish_trained(registry, "regression", promote=True)
+
+
 @pytest.fixture(scope="session")
 def moto_server_endpoint() -> Iterator[str]:
     """moto's server on a free port of 127.0.0.1, for the whole session (integration tier)."""

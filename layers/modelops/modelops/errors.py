@@ -71,6 +71,10 @@ class NoChampionError(ModelNotFoundError):
     """No version of the model has been promoted to champion yet."""
 
 
+class ModelUnavailableError(ModelOpsError):
+    """The model exists but cannot be served now (it failed to load or verify); callers get 503."""
+
+
 class IntegrityError(ModelOpsError):
     """A registry object does not match its recorded sha256 (corrupted or tampered)."""
 

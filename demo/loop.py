@@ -1,0 +1,618 @@
+"""The whole model lifecycle on embedded AWS: build, deploy, serve, monitor, retrain, promote.
+
+`run_loop` is what `make demo` (python -m demo) runs and what tests/e2e/test_loop.py runs
+with less traffic. Everything goes through the real parts: the training job's entry point
+run by the local Batch executor, the functions' handlers loaded from template.yaml and
+invoked with API Gateway events (through the same translation as `make api`) and directly,
+captures through the Firehose stream, reports and markers in S3, the retraining job submitted
+by the monitor to moto's Batch queue, and the RetrainingRequested event delivered by the
+template's rule to the alert topic (observed through an SQS subscription).
+
+Windows are real: each is the span of wall-clock time in which its traffic was sent and its
+labels arrived, so every captured record keeps the time it was really served at.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from embedded_aws.batch_executor import JobRun, LocalBatchExecutor
+from embedded_aws.lambda_runtime import LocalFunction
+from embedded_aws.local_api import (
+    LocalApi,
+    gateway_responses_from_template,
+    routes_from_template,
+    stage_name,
+)
+from embedded_aws.provision import LocalStack, provision_stack
+from embedded_aws.server import embedded_aws
+from embedded_aws.template import parameter_default
+from modelops.registry import CHAMPION, ModelRegistry
+
+# Parameter overrides of the local stack (as `sam deploy --parameter-overrides` would set):
+# captures go straight to Firehose (the default log sink needs CloudWatch Logs' subscription
+# delivery, which moto does not run), serving re-checks the champion every 2 s, and function
+# logs stay quiet so the demo's own story is readable (they are kept in demo-output/).
+STACK_PARAMETERS = {"CaptureSink": "firehose", "ModelRefreshSeconds": "2", "LogLevel": "WARNING"}
+API_KEY = "demo-api-key"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    training_rows: int = 4000
+    rows_per_window: tuple[int, int, int] = (800, 2000, 1200)
+    labeled_share: float = 0.8
+    rows_per_request: int = 100
+    numeric_shift: float = 25.0
+    new_category_share: float = 0.2
+    concept_drift: float = 1.0
+    seed: int = 0
+    output_dir: Path = Path("demo-output")
+
+
+@dataclass
+class WindowOutcome:
+    name: str
+    start: datetime
+    end: datetime
+    rows_sent: int
+    labels_sent: int
+    served_versions: set[int]
+    client_accuracy: float  # from the responses and the labels the demo sent
+    summary: dict[str, Any]
+    html_report: Path | None = None
+
+    @property
+    def status(self) -> str:
+        return str(self.summary["status"])
+
+    @property
+    def drifted_features(self) -> list[str]:
+        drift = self.summary.get("drift") or {}
+        return sorted(name for name, f in (drift.get("features") or {}).items() if f.get("drifted"))
+
+    @property
+    def primary_metric(self) -> tuple[str, float | None, float | None]:
+        """(name, value in this window, the serving model's baseline)."""
+        performance = self.summary.get("performance") or {}
+        primary = performance.get("primary_metric") or "accuracy"
+        name = primary.get("name", "accuracy") if isinstance(primary, dict) else str(primary)
+        value = (performance.get("metrics") or {}).get(name)
+        baseline = (performance.get("baseline") or {}).get(name)
+        return name, value, baseline
+
+    @property
+    def retraining(self) -> dict[str, Any]:
+        return self.summary.get("retraining") or {}
+
+
+@dataclass(frozen=True)
+class Check:
+    what: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class LoopResult:
+    windows: list[WindowOutcome] = field(default_factory=list)
+    initial_version: int | None = None
+    retraining_run: JobRun | None = None
+    retraining_result: dict[str, Any] | None = None
+    champion_after: int | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.checks) and all(c.ok for c in self.checks)
+
+
+class Narrator:
+    """Prints the story step by step (or nothing, for tests)."""
+
+    def __init__(self, out: Callable[[str], None] | None = print) -> None:
+        self.out = out
+        self.started = time.monotonic()
+
+    def step(self, number: int, text: str) -> None:
+        self.say(f"\n[{time.monotonic() - self.started:6.1f}s] {number}. {text}")
+
+    def say(self, text: str) -> None:
+        if self.out is not None:
+            self.out(text)
+
+
+class Traffic:
+    """Sends predictions and labels through the functions' two doors: API Gateway events
+    (the local API's translation of an HTTP request) and direct invocations."""
+
+    def __init__(self, api: LocalApi, predict: LocalFunction, feedback: LocalFunction) -> None:
+        self.api = api
+        self.predict = predict
+        self.feedback = feedback
+        self.requests = 0
+
+    def _via_api(self) -> bool:
+        self.requests += 1
+        return self.requests % 2 == 1
+
+    def _post(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        headers = [
+            ("Content-Type", "application/json"),
+            ("x-api-key", self.api.api_key),
+            ("User-Agent", "demo"),
+        ]
+        response = self.api.handle("POST", path, headers, json.dumps(body).encode(), "127.0.0.1")
+        return response.status, json.loads(response.body)
+
+    def predict_rows(self, instances: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+        body = {"instances": instances, "inference_ids": ids}
+        if self._via_api():
+            status, payload = self._post("/predict", body)
+            if status != 200:
+                raise RuntimeError(f"POST /predict answered {status}: {payload}")
+            return payload
+        result: dict[str, Any] = self.predict.invoke(body)
+        return result
+
+    def send_labels(self, labels: list[dict[str, Any]]) -> int:
+        body = {"labels": labels}
+        if self._via_api():
+            status, payload = self._post("/feedback", body)
+            if status != 202:
+                raise RuntimeError(f"POST /feedback answered {status}: {payload}")
+        else:
+            payload = self.feedback.invoke(body)
+        return int(payload["accepted"])
+
+
+def run_loop(
+    config: LoopConfig = LoopConfig(), *, say: Callable[[str], None] | None = print
+) -> LoopResult:
+    """Run the loop on a fresh embedded AWS; the result says what happened and whether the
+    loop closed (`checks`, judged from real outcomes: reports, registry, responses)."""
+    started = time.monotonic()
+    narrator = Narrator(say)
+    config.output_dir.mkdir(parents=True, exist_ok=True)
+    result = LoopResult()
+    with embedded_aws() as endpoint, (config.output_dir / "lambda-logs.txt").open("w") as logs:
+        narrator.say(f"embedded AWS (moto) on {endpoint}")
+        stack = provision_stack(parameters=STACK_PARAMETERS)
+        narrator.say(
+            f"provisioned from template.yaml: bucket {stack.bucket}, Firehose {stack.ref('CaptureDeliveryStream')}, "
+            f"Batch queue {stack.ref('TrainingJobQueue.JobQueueName')}, rule {stack.ref('RetrainingRequestedRule')}"
+        )
+        _run(config, stack, narrator, result, logs)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _run(
+    config: LoopConfig,
+    stack: LocalStack,
+    narrator: Narrator,
+    result: LoopResult,
+    logs: TextIO,
+) -> None:
+    from demo.churn_data import TARGET, generate_churn
+
+    model_name = str(parameter_default("ModelName"))
+    registry = ModelRegistry(stack.bucket)
+    executor = LocalBatchExecutor(stack.ref("TrainingJobQueue"))
+    events_queue = _observe_retraining_events(stack)
+
+    # 1 ------------------------------------------------------------------ build
+    narrator.step(
+        1,
+        f"generate {config.training_rows} customers and run the training job (Batch, local executor)",
+    )
+    data_key = f"datasets/{model_name}/initial.csv"
+    boto3.client("s3").put_object(
+        Bucket=stack.bucket,
+        Key=data_key,
+        Body=generate_churn(config.training_rows, seed=config.seed).to_csv(index=False).encode(),
+    )
+    boto3.client("batch").submit_job(
+        jobName=f"modelops-initial-{model_name}",
+        jobQueue=stack.ref("TrainingJobQueue"),
+        jobDefinition=stack.ref("TrainingJobDefinition"),
+        containerOverrides={
+            "command": [
+                "train",
+                "--data",
+                f"s3://{stack.bucket}/{data_key}",
+                "--target",
+                TARGET,
+                "--model-name",
+                "Ref::model_name",
+                "--seed",
+                str(config.seed),
+            ],
+        },
+    )
+    (initial,) = executor.run_pending()
+    initial_result = _job_result(initial)
+    result.initial_version = int(initial_result["version"])
+    narrator.say(
+        f"   `{' '.join(initial.argv[-10:])}` -> v{initial_result['version']} "
+        f"promoted={initial_result['promoted']} metrics={_fmt_metrics(initial_result['metrics'])} ({initial.seconds:.1f}s)"
+    )
+
+    # 2, 3 ----------------------------------------------------------- deploy, serve, monitor
+    predict = LocalFunction.from_stack(stack, "PredictFunction", stdout=logs)
+    feedback = LocalFunction.from_stack(stack, "FeedbackFunction", stdout=logs)
+    monitor = LocalFunction.from_stack(stack, "MonitorFunction", stdout=logs)
+    functions = {"PredictFunction": predict, "FeedbackFunction": feedback}
+    api = LocalApi(
+        routes_from_template(refs=stack.refs),
+        lambda name, event: functions[name].invoke(event),
+        api_key=API_KEY,
+        stage=stage_name(refs=stack.refs),
+        gateway_responses=gateway_responses_from_template(refs=stack.refs),
+    )
+    traffic = Traffic(api, predict, feedback)
+
+    drift_knobs = {
+        "numeric_shift": config.numeric_shift,
+        "new_category_share": config.new_category_share,
+        "concept_drift": config.concept_drift,
+    }
+    drift_text = (
+        f"with injected drift (monthly_charges +{config.numeric_shift:g}, "
+        f"{config.new_category_share:.0%} new plan 'enterprise', concept drift {config.concept_drift:g})"
+    )
+    windows: list[tuple[str, dict[str, float], str, tuple[int, int]]] = [
+        ("window 1", {}, "like the training data", (2, 3)),
+        ("window 2", drift_knobs, drift_text, (4, 5)),
+        ("window 3", drift_knobs, drift_text, (0, 8)),  # served within step 7
+    ]
+    for index, ((name, knobs, described, (serve_step, monitor_step)), rows) in enumerate(
+        zip(windows, config.rows_per_window, strict=True)
+    ):
+        text = (
+            f"{name}: serve {rows} rows {described}; labels for {config.labeled_share:.0%} of them"
+        )
+        if serve_step:
+            narrator.step(serve_step, text)
+        else:
+            narrator.say(f"   {text}")
+        frame = generate_churn(rows, seed=config.seed + index + 1, **knobs)
+        outcome = _serve_window(name, frame, traffic, config, narrator)
+        narrator.step(
+            monitor_step,
+            f"{name}: MonitorFunction (direct invocation) on {_span(outcome.start, outcome.end)}",
+        )
+        outcome.summary = monitor.invoke(
+            {"window": {"start": _iso(outcome.start), "end": _iso(outcome.end)}}
+        )
+        outcome.html_report = _copy_html_report(stack, outcome, config.output_dir)
+        result.windows.append(outcome)
+        _say_monitor(narrator, outcome)
+
+        if name == "window 2":
+            # 6 ----------------------------------------------------------- retrain
+            narrator.step(6, "the local Batch executor runs the job the monitor submitted")
+            runs = executor.run_pending()
+            result.events = _received_events(events_queue)
+            for event in result.events:
+                narrator.say(
+                    f"   event {event.get('detail-type')} from {event.get('source')}: job {event['detail']['job']['id']}"
+                )
+            if runs:
+                run = runs[0]
+                result.retraining_run = run
+                narrator.say(
+                    f"   ran `modelops {' '.join(run.argv[1:])}` (exit {run.exit_code}, {run.seconds:.1f}s)"
+                )
+                if run.succeeded:
+                    result.retraining_result = _job_result(run)
+                    r = result.retraining_result
+                    narrator.say(
+                        f"   -> v{r['version']} promoted={r['promoted']} ({r['promotion']['reason']}) "
+                        f"metrics={_fmt_metrics(r['metrics'])}"
+                    )
+                else:
+                    narrator.say(f"   the job failed:\n{run.stderr[-2000:]}")
+            else:
+                narrator.say("   no job was waiting on the queue")
+            # 7 ----------------------------------------------------------- promote, refresh
+            champion = registry.get_alias(model_name, CHAMPION)
+            result.champion_after = champion.version if champion else None
+            narrator.step(
+                7,
+                f"champion is now v{result.champion_after}; PredictFunction refreshes it without a restart",
+            )
+            # a warm PredictFunction re-checks the alias every ModelRefreshSeconds
+            time.sleep(float(STACK_PARAMETERS["ModelRefreshSeconds"]) + 0.2)
+    result.checks = _judge(result)
+
+
+def _serve_window(
+    name: str, frame: Any, traffic: Traffic, config: LoopConfig, narrator: Narrator
+) -> WindowOutcome:
+    from demo.churn_data import TARGET, as_instances
+
+    start = _next_whole_second()
+    instances = as_instances(frame)
+    truth = frame[TARGET].tolist()
+    run_id = uuid.uuid4().hex[:8]
+    ids = [f"{name.replace(' ', '')}-{run_id}-{i:05d}" for i in range(len(instances))]
+    predicted: list[Any] = []
+    versions: set[int] = set()
+    for chunk in _chunks(range(len(instances)), config.rows_per_request):
+        payload = traffic.predict_rows([instances[i] for i in chunk], [ids[i] for i in chunk])
+        versions.add(int(payload["model"]["version"]))
+        predicted.extend(p["label"] for p in payload["predictions"])
+    labeled = list(range(int(len(instances) * config.labeled_share)))
+    accepted = 0
+    for chunk in _chunks(labeled, 500):
+        accepted += traffic.send_labels(
+            [{"inference_id": ids[i], "label": truth[i]} for i in chunk]
+        )
+    # The window closes after its last record; whole seconds keep window keys (report paths,
+    # retraining markers) distinct and readable.
+    end = _next_whole_second()
+    correct = sum(1 for i in labeled if predicted[i] == truth[i])
+    narrator.say(
+        f"   {len(instances)} rows served by v{', v'.join(map(str, sorted(versions)))} "
+        f"({traffic.requests} requests so far, half as API Gateway events); {accepted} labels accepted"
+    )
+    return WindowOutcome(
+        name=name,
+        start=start,
+        end=end,
+        rows_sent=len(instances),
+        labels_sent=accepted,
+        served_versions=versions,
+        client_accuracy=correct / len(labeled) if labeled else float("nan"),
+        summary={},
+    )
+
+
+def _judge(result: LoopResult) -> list[Check]:
+    """Did the loop close? Each check reads a real outcome."""
+    checks: list[Check] = []
+
+    def check(what: str, ok: bool, detail: str) -> None:
+        checks.append(Check(what, bool(ok), detail))
+
+    check(
+        "v1 trained and champion",
+        result.initial_version == 1,
+        f"initial version {result.initial_version}",
+    )
+    if len(result.windows) != 3:
+        check("three windows monitored", False, f"{len(result.windows)} windows")
+        return checks
+    w1, w2, w3 = result.windows
+    for w in result.windows:
+        counts = w.summary.get("counts", {})
+        check(
+            f"{w.name}: every served row and label was captured and joined",
+            counts.get("predictions") == w.rows_sent and counts.get("labeled") == w.labels_sent,
+            f"monitor counted {counts.get('predictions')} rows / {counts.get('labeled')} labeled; "
+            f"sent {w.rows_sent} / {w.labels_sent}",
+        )
+        accuracy = ((w.summary.get("performance") or {}).get("metrics") or {}).get("accuracy")
+        check(
+            f"{w.name}: the monitor's accuracy matches the clients' own count",
+            accuracy is not None and abs(accuracy - w.client_accuracy) < 1e-9,
+            f"monitor {accuracy}, client {w.client_accuracy:.4f}",
+        )
+    check(
+        "window 1: OK, no action",
+        w1.status == "OK" and not w1.retraining.get("triggered"),
+        f"status {w1.status}",
+    )
+    check(
+        "window 2: drift and degraded performance detected",
+        w2.status in ("DRIFT", "DEGRADED")
+        and bool(w2.drifted_features)
+        and bool((w2.summary.get("performance") or {}).get("degraded")),
+        f"status {w2.status}, drifted {w2.drifted_features}, performance {w2.primary_metric}",
+    )
+    check(
+        "window 2: retraining submitted to Batch",
+        bool(w2.retraining.get("triggered") and w2.retraining.get("job_id")),
+        str(w2.retraining.get("reason")),
+    )
+    check(
+        "RetrainingRequested event delivered by the template's rule",
+        any(
+            e.get("detail", {}).get("job", {}).get("id") == w2.retraining.get("job_id")
+            for e in result.events
+        ),
+        f"{len(result.events)} event(s) received",
+    )
+    run = result.retraining_run
+    check(
+        "the submitted job ran the training entry point with the monitor's command",
+        run is not None and run.succeeded and "--from-feedback" in run.argv,
+        "exit code " + (str(run.exit_code) if run else "-"),
+    )
+    new_version = (result.retraining_result or {}).get("version")
+    check(
+        "the retrained version passed the gate and is champion",
+        new_version is not None
+        and new_version > (result.initial_version or 0)
+        and result.champion_after == new_version,
+        f"retrained v{new_version}, champion v{result.champion_after}",
+    )
+    check(
+        "window 3 served by the new champion (refresh, no restart)",
+        w3.served_versions == {new_version},
+        f"served by {sorted(w3.served_versions)}",
+    )
+    _, v2, _ = w2.primary_metric
+    _, v3, _ = w3.primary_metric
+    check(
+        "window 3: performance recovered",
+        v2 is not None
+        and v3 is not None
+        and v3 > v2
+        and not (w3.summary.get("performance") or {}).get("degraded"),
+        f"primary metric {v2} -> {v3}",
+    )
+    check(
+        "HTML reports written",
+        all(w.html_report is not None and w.html_report.exists() for w in result.windows),
+        "",
+    )
+    return checks
+
+
+def format_table(result: LoopResult) -> str:
+    header = (
+        "window",
+        "rows",
+        "labeled",
+        "drifted features",
+        "primary metric",
+        "serving version",
+        "action",
+    )
+    rows = [header]
+    for w in result.windows:
+        name, value, baseline = w.primary_metric
+        metric = (
+            f"{name} {value:.3f} (baseline {baseline:.3f})"
+            if value is not None and baseline is not None
+            else "-"
+        )
+        counts = w.summary.get("counts", {})
+        action = "retraining submitted" if w.retraining.get("triggered") else "none"
+        if (
+            w.name == "window 2"
+            and result.champion_after
+            and result.retraining_result
+            and result.retraining_result.get("promoted")
+        ):
+            action += f" -> v{result.champion_after} champion"
+        rows.append(
+            (
+                f"{w.name} [{w.status}]",
+                str(counts.get("predictions", "-")),
+                str(counts.get("labeled", "-")),
+                ", ".join(w.drifted_features) or "none",
+                metric,
+                ", ".join(f"v{v}" for v in sorted(w.served_versions)),
+                action,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _observe_retraining_events(stack: LocalStack) -> str:
+    """An SQS queue as a target of the template's RetrainingRequestedRule (its own target, the
+    alert topic, is one moto's EventBridge cannot deliver to): the event pattern is the
+    template's, so an event arriving here is one the deployed rule would forward."""
+    sqs = boto3.client("sqs")
+    url: str = sqs.create_queue(QueueName=f"{stack.name}-demo-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    boto3.client("events").put_targets(
+        Rule=stack.ref("RetrainingRequestedRule"), Targets=[{"Id": "demo-probe", "Arn": arn}]
+    )
+    return url
+
+
+def _received_events(queue_url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs")
+    events = []
+    for _ in range(3):
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+        ).get("Messages", [])
+        if not messages:
+            break
+        for message in messages:
+            body = json.loads(message["Body"])
+            events.append(
+                json.loads(body["Message"]) if "Message" in body and "detail" not in body else body
+            )
+    return events
+
+
+def _job_result(run: JobRun) -> dict[str, Any]:
+    """The training job's one JSON result line (contract section 7)."""
+    lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
+    if not run.succeeded or not lines:
+        raise RuntimeError(
+            f"training job {run.job_name} failed (exit {run.exit_code}):\n{run.stderr[-3000:]}"
+        )
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def _copy_html_report(stack: LocalStack, outcome: WindowOutcome, output_dir: Path) -> Path | None:
+    reports = outcome.summary.get("reports") or {}
+    location = reports.get("html") if isinstance(reports, dict) else None
+    if not location:
+        return None
+    key = location.split(f"s3://{stack.bucket}/", 1)[-1]
+    target = output_dir / f"{outcome.name.replace(' ', '-')}-report.html"
+    target.write_bytes(boto3.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    return target
+
+
+def _say_monitor(narrator: Narrator, w: WindowOutcome) -> None:
+    counts = w.summary.get("counts", {})
+    name, value, baseline = w.primary_metric
+    metric = (
+        f"{name} {value:.3f} vs baseline {baseline:.3f}"
+        if value is not None and baseline is not None
+        else "no labels"
+    )
+    narrator.say(
+        f"   status {w.status}: {counts.get('predictions')} rows, {counts.get('labeled')} labeled; "
+        f"drifted: {', '.join(w.drifted_features) or 'none'}; {metric}"
+    )
+    narrator.say(f"   retraining: {w.retraining.get('reason')}")
+    if w.html_report:
+        narrator.say(f"   report: {w.html_report}")
+
+
+def _chunks(items: Sequence[int] | range, size: int) -> Iterator[list[int]]:
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _next_whole_second() -> datetime:
+    """Wait for the next whole second of the clock and return it."""
+    now = datetime.now(UTC)
+    boundary = now.replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep((boundary - now).total_seconds())
+    return boundary
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _span(start: datetime, end: datetime) -> str:
+    return f"{_iso(start)} .. {_iso(end)} ({(end - start).total_seconds():.1f}s of real traffic)"
+
+
+def _fmt_metrics(metrics: dict[str, Any]) -> str:
+    return ", ".join(
+        f"{k} {v:.3f}" for k, v in sorted(metrics.items()) if isinstance(v, (int, float))
+    )

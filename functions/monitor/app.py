@@ -1,0 +1,38 @@
+"""MonitorFunction: the scheduled (EventBridge) and directly invoked monitor of one window.
+
+Thin on purpose: settings are validated and clients built once per execution environment;
+`Monitor.run` does the work (modelops.monitoring). A scheduled event monitors the last
+complete window before its `time`; `{"window": {"start", "end"}}` monitors that window.
+Returns the report's summary; an invalid event raises InvalidInput (errorType InvalidInput).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelops.monitoring.emf import publish_metrics
+from modelops.monitoring.monitor import Monitor, MonitorSettings
+from modelops.monitoring.report import summarize
+from modelops.monitoring.window import Window
+from modelops.observability import logger, metrics, tracer
+
+settings = MonitorSettings.from_env()
+monitor = Monitor.from_settings(settings)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    window = Window.from_event(event, window_minutes=settings.window_minutes)
+    logger.append_keys(window=window.as_dict())
+    report = monitor.run(window)
+    publish_metrics(metrics, report)
+    summary = summarize(report)
+    logger.info(
+        "window monitored",
+        extra={"status": summary["status"], "counts": summary["counts"], "retraining": summary["retraining"]},
+    )
+    return summary

@@ -1,0 +1,38 @@
+"""PredictFunction: POST /predict through API Gateway, and direct invocation with the same body.
+
+Thin on purpose: configuration is validated and the service wired once per execution
+environment (cold start); the model is loaded on the first request (a missing champion is
+then a 503, not a failed cold start). Both doors call the same PredictService.predict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from modelops.http import create_resolver, is_api_gateway_event, read_json_body
+from modelops.observability import logger, metrics, tracer
+from modelops.serving.service import SOURCE_API, PredictService
+from modelops.serving.settings import ServingSettings
+
+service = PredictService.from_settings(ServingSettings.from_env())
+app = create_resolver()
+
+
+@app.post("/predict")
+def predict() -> dict[str, Any]:
+    return service.predict(
+        read_json_body(app.current_event), source=SOURCE_API, request_id=app.lambda_context.aws_request_id
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics(capture_cold_start_metric=True)
+@tracer.capture_lambda_handler(capture_response=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_api_gateway_event(event):
+        return app.resolve(event, context)
+    # Direct invocation: InvalidInput propagates, so Lambda reports errorType "InvalidInput".
+    return service.predict_direct(event, request_id=context.aws_request_id)

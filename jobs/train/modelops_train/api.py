@@ -1,0 +1,381 @@
+"""Train, check and publish a model: the job's programmatic API (the CLI is a thin shell on it).
+
+    from modelops.registry import ModelRegistry
+    from modelops_train.api import TrainOptions, train_and_publish
+
+    result = train_and_publish(
+        TrainOptions(data="churn.csv", target="churned", model_name="churn"),
+        registry=ModelRegistry("my-bucket"),
+    )
+    result.version, result.promoted, result.metrics, result.as_json()
+
+Phases: load, validate, fit, evaluate, export, parity, then publish and promote. Nothing is
+published unless every earlier phase passed. `train` stops before publishing (tests and
+benchmarks use it); `publish_trained` publishes what `train` produced.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from modelops.baseline import build_baseline
+from modelops.inference import OnnxModel
+from modelops.metrics import GREATER_IS_BETTER, compute_metrics, metric_direction, primary_metric
+from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
+from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
+from modelops_train.data import TrainingDataSource, as_source
+from modelops_train.errors import UsageError
+from modelops_train.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
+from modelops_train.pipeline import ESTIMATORS, build_pipeline, estimator_parameters, export_onnx
+from modelops_train.progress import Progress
+from modelops_train.promotion import PROMOTE_MODES, PromotionDecision, decide
+from modelops_train.spec import DatasetSpec, feature_frame, fingerprint, resolve_spec, target_values
+
+_LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What to train. `target`, `task`, `features` and `categorical` are inferred when None
+    (the feedback source suggests them from the champion's metadata)."""
+
+    data: str | Path | pd.DataFrame | TrainingDataSource
+    model_name: str
+    target: str | None = None
+    task: Task | str | None = None
+    categorical: Sequence[str] | None = None
+    features: Sequence[str] | None = None
+    seed: int = 0
+    promote: str = "auto"
+    estimator: str = "hgb"
+    holdout_fraction: float = 0.2
+    primary_metric: str | None = None  # default: modelops.metrics.primary_metric(task)
+    promotion_tolerance: float = 0.0
+    parity_tolerance: float = DEFAULT_TOLERANCE
+    actor: str | None = None
+
+    def check(self) -> None:
+        """Usage errors, found before any data is read."""
+        if self.promote not in PROMOTE_MODES:
+            raise UsageError(
+                f"promote must be one of {', '.join(PROMOTE_MODES)}, got {self.promote!r}"
+            )
+        if self.estimator not in ESTIMATORS:
+            raise UsageError(
+                f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}"
+            )
+        if not 0.05 <= self.holdout_fraction <= 0.5:
+            raise UsageError(
+                f"holdout fraction must be between 0.05 and 0.5, got {self.holdout_fraction}"
+            )
+        if self.primary_metric is not None and self.primary_metric not in GREATER_IS_BETTER:
+            raise UsageError(
+                f"unknown metric {self.primary_metric!r}; known: {', '.join(sorted(GREATER_IS_BETTER))}"
+            )
+        if self.promotion_tolerance < 0 or self.parity_tolerance < 0:
+            raise UsageError("tolerances must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    """A fitted, evaluated, exported and parity-checked model, not yet published."""
+
+    model_name: str
+    spec: DatasetSpec
+    onnx_bytes: bytes
+    metadata: dict[str, Any]
+    metrics: dict[str, float]
+    primary_metric: PrimaryMetric
+    holdout: pd.DataFrame  # raw holdout rows (all columns), for the promotion gate
+    y_holdout: np.ndarray
+    parity: ParityReport
+
+    @property
+    def schema(self) -> ModelSchema:
+        return self.spec.schema
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    model_name: str
+    version: int
+    promoted: bool
+    metrics: dict[str, float]
+    primary_metric: PrimaryMetric
+    promotion: PromotionDecision
+    published: PublishedVersion
+    bucket: str
+    data_uri: str
+    rows: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def promotion_rejected(self) -> bool:
+        """auto mode compared and lost: published, but not champion (CLI exit code 5)."""
+        return self.promotion.mode == "auto" and not self.promoted
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model_name,
+            "version": self.version,
+            "promoted": self.promoted,
+            "metrics": self.metrics,
+            "primary_metric": {
+                "name": self.primary_metric.name,
+                "greater_is_better": self.primary_metric.greater_is_better,
+            },
+            "promotion": {
+                "mode": self.promotion.mode,
+                "reason": self.promotion.reason,
+                "champion_version": self.version
+                if self.promoted
+                else self.promotion.champion_version,
+            },
+            "location": f"s3://{self.bucket}/{self.published.model_key.rsplit('/', 1)[0]}/",
+            "sha256": self.published.sha256,
+            "data": {"uri": self.data_uri, "rows": self.rows},
+            "timings_seconds": self.timings,
+        }
+
+    def as_json(self) -> str:
+        """The one result line of contracts section 7."""
+        return json.dumps(self.as_dict(), sort_keys=True, allow_nan=False)
+
+
+def train_and_publish(
+    options: TrainOptions, *, registry: ModelRegistry, progress: Progress | None = None
+) -> TrainResult:
+    """Train, check, publish and (per options.promote) promote. Raises InvalidTrainingData,
+    ParityError (nothing published), StaleAliasError (published, alias unchanged)."""
+    progress = progress or Progress()
+    trained = train(options, progress=progress)
+    return publish_trained(
+        trained,
+        registry=registry,
+        promote=options.promote,
+        tolerance=options.promotion_tolerance,
+        actor=options.actor,
+        progress=progress,
+    )
+
+
+def train(options: TrainOptions, *, progress: Progress | None = None) -> TrainedModel:
+    """Every phase up to and including the parity gate; publishes nothing."""
+    options.check()
+    progress = progress or Progress()
+    started = _utc_now()
+    with progress.phase("load") as notes:
+        source = as_source(options.data)
+        data = source.load()
+        frame = data.frame
+        notes.append(f"{len(frame)} rows, {len(frame.columns)} columns from {data.uri}")
+    with progress.phase("validate") as notes:
+        spec = resolve_spec(
+            frame,
+            target=options.target or data.target,
+            task=options.task,
+            features=options.features if options.features is not None else data.features,
+            categorical=options.categorical
+            if options.categorical is not None
+            else data.categorical,
+        )
+        metric = (
+            metric_direction(options.primary_metric)
+            if options.primary_metric
+            else primary_metric(spec.task)
+        )
+        y = target_values(frame, spec)
+        notes.append(f"{spec.task} on {len(spec.features)} features, target {spec.target!r}")
+    with progress.phase("fit") as notes:
+        positions = np.arange(len(frame))
+        train_idx, holdout_idx = train_test_split(
+            positions,
+            test_size=options.holdout_fraction,
+            random_state=options.seed,
+            stratify=y if spec.task.is_classification else None,
+        )
+        train_idx, holdout_idx = np.sort(train_idx), np.sort(holdout_idx)
+        x_all = feature_frame(frame, spec.schema)
+        x_train, x_holdout = x_all.iloc[train_idx], x_all.iloc[holdout_idx]
+        y_train, y_holdout = y[train_idx], y[holdout_idx]
+        pipeline = build_pipeline(spec.schema, estimator=options.estimator, seed=options.seed)
+        pipeline.fit(
+            x_train, y_train.astype(np.float64) if spec.task is Task.REGRESSION else y_train
+        )
+        if spec.task.is_classification:
+            # The model's classes, in its output order (scikit-learn sorts them like we do).
+            spec = DatasetSpec(
+                spec.target, spec.task, spec.features, tuple(_plain(c) for c in pipeline.classes_)
+            )
+        notes.append(f"{type(pipeline.named_steps['model']).__name__} on {len(train_idx)} rows")
+    with progress.phase("evaluate") as notes:
+        if spec.task.is_classification:
+            predicted = np.asarray(
+                [_plain(v) for v in pipeline.predict(x_holdout).tolist()], dtype=object
+            )
+            metrics = compute_metrics(
+                spec.task,
+                y_holdout,
+                labels=predicted,
+                probabilities=pipeline.predict_proba(x_holdout),
+                classes=spec.classes,
+            )
+        else:
+            predicted = np.asarray(pipeline.predict(x_holdout), dtype=np.float64)
+            metrics = compute_metrics(spec.task, y_holdout, values=predicted)
+        if metric.name not in metrics:
+            raise UsageError(
+                f"metric {metric.name!r} does not apply to a {spec.task} model; it reports {', '.join(metrics)}"
+            )
+        notes.append(
+            ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+            + f" on {len(holdout_idx)} holdout rows"
+        )
+    with progress.phase("export") as notes:
+        onnx_bytes = export_onnx(pipeline, spec.schema)
+        notes.append(f"{len(onnx_bytes)} bytes")
+    with progress.phase("parity") as notes:
+        onnx_model = OnnxModel(onnx_bytes, spec.schema)
+        parity = check_parity(pipeline, onnx_model, x_holdout, tolerance=options.parity_tolerance)
+        notes.append(
+            f"max abs diff {parity.max_abs_diff:.2g} over {parity.rows + parity.synthetic_rows} rows"
+        )
+    with progress.phase("baseline"):
+        baseline = build_baseline(
+            {f.name: x_train[f.name].to_numpy() for f in spec.features},
+            {f.name: f.kind for f in spec.features},
+            predictions=predicted,
+            prediction_kind=FeatureKind.CATEGORICAL
+            if spec.task.is_classification
+            else FeatureKind.NUMERIC,
+            performance=metrics,
+            seed=options.seed,
+        )
+    metadata = {
+        **spec.schema.as_metadata(),
+        "format_version": METADATA_FORMAT_VERSION,
+        "target": spec.target,
+        "metrics": metrics,
+        "primary_metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
+        "baseline": baseline,
+        "parity": parity.as_metadata(),
+        "parameters": {
+            "estimator": options.estimator,
+            "model": estimator_parameters(pipeline),
+            "seed": options.seed,
+            "holdout_fraction": options.holdout_fraction,
+        },
+        "lineage": {
+            "data_uri": data.uri,
+            "data_sha256": fingerprint(frame, [*spec.schema.feature_names, spec.target]),
+            "rows": len(frame),
+            "train_rows": len(train_idx),
+            "holdout_rows": len(holdout_idx),
+            "seed": options.seed,
+            **({"source": data.details} if data.details else {}),
+        },
+        "libraries": _library_versions(),
+        "training": {
+            "started_at": started,
+            "finished_at": _utc_now(),
+            "phase_seconds": dict(progress.timings),
+        },
+    }
+    return TrainedModel(
+        model_name=options.model_name,
+        spec=spec,
+        onnx_bytes=onnx_bytes,
+        metadata=metadata,
+        metrics=metrics,
+        primary_metric=metric,
+        holdout=frame.iloc[holdout_idx],
+        y_holdout=y_holdout,
+        parity=parity,
+    )
+
+
+def publish_trained(
+    trained: TrainedModel,
+    *,
+    registry: ModelRegistry,
+    promote: str = "auto",
+    tolerance: float = 0.0,
+    actor: str | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Decide promotion (reads the champion first), publish the version, then promote by CAS."""
+    progress = progress or Progress()
+    with progress.phase("compare") as notes:
+        decision = decide(
+            mode=promote,
+            registry=registry,
+            model_name=trained.model_name,
+            metric=trained.primary_metric,
+            candidate_score=trained.metrics[trained.primary_metric.name],
+            holdout=trained.holdout,
+            y_true=trained.y_holdout,
+            tolerance=tolerance,
+        )
+        notes.append(decision.reason)
+    with progress.phase("publish") as notes:
+        metadata = {**trained.metadata, "promotion_decision": decision.as_metadata()}
+        published = registry.publish(trained.model_name, trained.onnx_bytes, metadata, actor=actor)
+        notes.append(f"version {published.version} at s3://{registry.bucket}/{published.model_key}")
+    with progress.phase("promote") as notes:
+        if decision.promote:
+            registry.set_alias(
+                trained.model_name,
+                CHAMPION,
+                published.version,
+                expected=decision.champion_state,
+                reason=decision.reason,
+                actor=actor,
+                details=decision.as_metadata(),
+            )
+            notes.append(f"version {published.version} is champion")
+        else:
+            notes.append(f"not promoted: {decision.reason}")
+    lineage = trained.metadata["lineage"]
+    return TrainResult(
+        model_name=trained.model_name,
+        version=published.version,
+        promoted=decision.promote,
+        metrics=trained.metrics,
+        primary_metric=trained.primary_metric,
+        promotion=decision,
+        published=published,
+        bucket=registry.bucket,
+        data_uri=lineage["data_uri"],
+        rows=lineage["rows"],
+        timings=dict(progress.timings),
+    )
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as Python values (JSON metadata, class labels)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

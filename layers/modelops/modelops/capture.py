@@ -1,0 +1,256 @@
+"""Captured records (contract section 5) and the sinks that deliver them as JSON lines.
+
+A sink takes records and writes each as one JSON line (`encode_record`, the one encoding
+every sink uses, so all sinks produce byte-for-byte the same lines). The records' S3 prefix
+(capture/<name>/YYYY/MM/DD/HH/, feedback/<name>/...) is the delivery stream's business:
+
+- `LogSink`: the line is written to stdout (the function's log). A CloudWatch Logs
+  subscription filter selects such lines into a Firehose stream that extracts the message
+  and delivers it under the prefix. No network call in the request path.
+- `FirehoseSink`: PutRecordBatch straight onto a Firehose stream, within its limits (500
+  records, 4 MiB per call, 1,000 KiB per record), retrying the failed entries of a partial
+  failure a bounded number of times.
+- `S3Sink`: one JSON-lines object per write under prefix/YYYY/MM/DD/HH/ (for low-volume
+  records such as feedback, and for tools that need no stream).
+
+A sink raises CaptureError when records could not be delivered; callers that must not fail
+because of capture (the predict function) catch it, log it and count it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol, TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from modelops import aws
+from modelops.errors import ModelOpsError
+
+EVENT_VERSION = "1"
+
+# Firehose limits (https://docs.aws.amazon.com/firehose/latest/dev/limits.html).
+FIREHOSE_MAX_BATCH_RECORDS = 500
+FIREHOSE_MAX_BATCH_BYTES = 4 * 1024 * 1024
+FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
+FIREHOSE_MAX_ATTEMPTS = 3
+
+
+class CaptureError(ModelOpsError):
+    """Some records could not be delivered; `failed` says how many."""
+
+    def __init__(self, message: str, *, failed: int) -> None:
+        super().__init__(message)
+        self.failed = failed
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """UTC with milliseconds and a Z, as in the contract: 2026-11-26T13:05:45.123Z."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+def new_uuid() -> str:
+    """A random (version 4) UUID string; several times cheaper than str(uuid.uuid4()),
+    which matters at one or two per served row."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def encode_record(record: Mapping[str, Any]) -> bytes:
+    """One record as one UTF-8 JSON line, newline-terminated; the only encoding sinks use."""
+    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
+
+
+def prediction_record(
+    *,
+    inference_id: str,
+    inference_time: str,
+    request_id: str,
+    source: str,
+    model_name: str,
+    model_version: int,
+    features: Mapping[str, Any],
+    output: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A captured prediction, contract section 5."""
+    return {
+        "eventVersion": EVENT_VERSION,
+        "eventMetadata": {
+            "eventId": new_uuid(),
+            "inferenceId": inference_id,
+            "inferenceTime": inference_time,
+            "requestId": request_id,
+            "source": source,
+        },
+        "model": {"name": model_name, "version": model_version},
+        "input": dict(features),
+        "output": dict(output),
+    }
+
+
+def feedback_record(*, inference_id: str, received_time: str, label: Any = None, value: float | None = None) -> dict[str, Any]:
+    """A ground-truth record, contract section 5: exactly one of label (classification) or value."""
+    if (label is None) == (value is None):
+        raise ValueError("a feedback record has exactly one of label or value")
+    record: dict[str, Any] = {"eventVersion": EVENT_VERSION, "inferenceId": inference_id}
+    if label is not None:
+        record["label"] = label
+    else:
+        record["value"] = value
+    record["receivedTime"] = received_time
+    return record
+
+
+class RecordSink(Protocol):
+    """Writes records as JSON lines to wherever they are collected."""
+
+    name: str
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None: ...
+
+
+class LogSink:
+    """Each record as one line on stdout: the function's log, which a subscription filter
+    forwards to Firehose (template.yaml). Lines are recognised by the records' own shape
+    (eventVersion plus eventMetadata or inferenceId), so no marker is added to them."""
+
+    name = "log"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if not records:
+            return
+        stream = self._stream or sys.stdout
+        try:
+            # One write call: lines of concurrent log output cannot interleave inside a record.
+            stream.write(b"".join(encode_record(r) for r in records).decode())
+            stream.flush()
+        except (OSError, ValueError) as exc:
+            raise CaptureError(f"could not write {len(records)} records to the log: {exc}", failed=len(records)) from exc
+
+
+class FirehoseSink:
+    """PutRecordBatch onto a Firehose delivery stream, in batches within its limits."""
+
+    name = "firehose"
+
+    def __init__(
+        self,
+        delivery_stream: str,
+        *,
+        firehose_client: Any | None = None,
+        max_attempts: int = FIREHOSE_MAX_ATTEMPTS,
+        backoff_seconds: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not delivery_stream:
+            raise ValueError("the firehose sink needs a delivery stream name")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.delivery_stream = delivery_stream
+        self._client = firehose_client if firehose_client is not None else aws.client("firehose")
+        self._max_attempts = max_attempts
+        self._backoff_seconds = backoff_seconds
+        self._sleep = sleep
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        lines = [encode_record(r) for r in records]
+        oversize = sum(1 for line in lines if len(line) > FIREHOSE_MAX_RECORD_BYTES)
+        failed = oversize
+        for batch in batches([line for line in lines if len(line) <= FIREHOSE_MAX_RECORD_BYTES]):
+            failed += self._put_with_retries(batch)
+        if failed:
+            why = f" ({oversize} over Firehose's {FIREHOSE_MAX_RECORD_BYTES}-byte record limit)" if oversize else ""
+            raise CaptureError(
+                f"{failed} of {len(lines)} records were not delivered to {self.delivery_stream}{why}", failed=failed
+            )
+
+    def _put_with_retries(self, batch: list[bytes]) -> int:
+        """Put one batch; retry only the entries that failed. Returns how many never made it."""
+        pending = batch
+        for attempt in range(self._max_attempts):
+            if attempt:
+                self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
+            try:
+                response = self._client.put_record_batch(
+                    DeliveryStreamName=self.delivery_stream, Records=[{"Data": line} for line in pending]
+                )
+            except (ClientError, BotoCoreError):
+                if attempt == self._max_attempts - 1:
+                    raise CaptureError(
+                        f"Firehose {self.delivery_stream} refused {len(pending)} records", failed=len(pending)
+                    ) from None
+                continue
+            if not response.get("FailedPutCount"):
+                return 0
+            pending = [
+                line
+                for line, result in zip(pending, response["RequestResponses"], strict=True)
+                if result.get("ErrorCode")
+            ]
+        return len(pending)
+
+
+def batches(lines: Iterable[bytes]) -> Iterable[list[bytes]]:
+    """Group lines into PutRecordBatch calls of at most 500 records and 4 MiB."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and (len(batch) == FIREHOSE_MAX_BATCH_RECORDS or size + len(line) > FIREHOSE_MAX_BATCH_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    if batch:
+        yield batch
+
+
+class S3Sink:
+    """Each write becomes one JSON-lines object at <prefix>YYYY/MM/DD/HH/<time>-<uuid>.jsonl."""
+
+    name = "s3"
+
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        *,
+        s3_client: Any | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        if not bucket or not prefix.endswith("/"):
+            raise ValueError("the S3 sink needs a bucket and a prefix ending in '/'")
+        self.bucket = bucket
+        self.prefix = prefix
+        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+        self._clock = clock
+
+    def key_for(self, moment: datetime) -> str:
+        moment = moment.astimezone(UTC)
+        return f"{self.prefix}{moment:%Y/%m/%d/%H}/{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}.jsonl"
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        if not records:
+            return
+        body = b"".join(encode_record(r) for r in records)
+        try:
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self.key_for(self._clock()),
+                Body=body,
+                ContentType="application/x-ndjson",
+                IfNoneMatch="*",
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise CaptureError(f"could not write {len(records)} records to s3://{self.bucket}/{self.prefix}", failed=len(records)) from exc

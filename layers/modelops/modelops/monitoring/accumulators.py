@@ -1,0 +1,146 @@
+"""Per-window state that does not grow with the number of records.
+
+A window is fed in batches (one batch per few thousand capture lines); each accumulator keeps
+only what the drift statistics need:
+
+- numeric: counts per baseline bin, the missing count, running moments and a uniform
+  bounded sample (bottom-k of random keys: each batch merges into the sample in one numpy
+  step, so the sample is the same as if records came one by one);
+- categorical: counts per category, with at most `max_categories` distinct categories
+  tracked and the rest lumped into one overflow count;
+- labeled rows: true label and prediction of rows whose feedback joined, as a bounded
+  uniform sample (reservoir) for the performance metrics.
+
+Memory is O(bins + max_categories + sample sizes) per feature, whatever the window's size.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+from modelops.baseline import bin_counts
+from modelops.schema import MISSING_CATEGORY, categorical_token
+
+DEFAULT_SAMPLE_SIZE = 1000
+DEFAULT_MAX_CATEGORIES = 1000
+OVERFLOW_CATEGORY = "__overflow__"
+
+
+class NumericAccumulator:
+    """Bin counts on fixed edges, missing count, moments and a bounded uniform sample."""
+
+    def __init__(self, edges: Sequence[float], *, sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        self.rows = 0
+        self.missing = 0
+        self.total = 0.0
+        self.total_squares = 0.0
+        self.minimum = math.inf
+        self.maximum = -math.inf
+        self.sample_size = sample_size
+        self._rng = np.random.default_rng(seed)
+        self._sample = np.empty(0, dtype=np.float64)
+        self._sample_keys = np.empty(0, dtype=np.float64)
+
+    def add(self, values: np.ndarray) -> None:
+        """Add a batch of float64 values (NaN = missing)."""
+        values = np.asarray(values, dtype=np.float64)
+        self.rows += int(values.size)
+        present = values[~np.isnan(values)]
+        self.missing += int(values.size - present.size)
+        if present.size == 0:
+            return
+        self.counts += bin_counts(self.edges, present)
+        self.total += float(present.sum())
+        self.total_squares += float(np.dot(present, present))
+        self.minimum = min(self.minimum, float(present.min()))
+        self.maximum = max(self.maximum, float(present.max()))
+        # Bottom-k sampling: keep the values with the k smallest random keys.
+        keys = self._rng.random(present.size)
+        merged_values = np.concatenate([self._sample, present])
+        merged_keys = np.concatenate([self._sample_keys, keys])
+        if merged_keys.size > self.sample_size:
+            keep = np.argpartition(merged_keys, self.sample_size - 1)[: self.sample_size]
+            merged_values, merged_keys = merged_values[keep], merged_keys[keep]
+        self._sample, self._sample_keys = merged_values, merged_keys
+
+    @property
+    def present(self) -> int:
+        return self.rows - self.missing
+
+    @property
+    def sample(self) -> np.ndarray:
+        return np.sort(self._sample)
+
+    def mean(self) -> float | None:
+        return self.total / self.present if self.present else None
+
+    def std(self) -> float | None:
+        if not self.present:
+            return None
+        mean = self.total / self.present
+        return math.sqrt(max(self.total_squares / self.present - mean * mean, 0.0))
+
+
+class CategoricalAccumulator:
+    """Counts per category (missing counted apart), bounded in distinct categories."""
+
+    def __init__(self, *, max_categories: int = DEFAULT_MAX_CATEGORIES) -> None:
+        self.counts: Counter[str] = Counter()
+        self.overflow = 0
+        self.rows = 0
+        self.missing = 0
+        self.max_categories = max_categories
+
+    def add(self, values: Iterable[Any]) -> None:
+        """Add a batch of raw values (None / NaN = missing; others compared as strings)."""
+        raw = Counter(values)  # counting raw values first: one str() per distinct value
+        for value, count in raw.items():
+            token = categorical_token(value)
+            self.rows += count
+            if token == MISSING_CATEGORY:
+                self.missing += count
+            elif token in self.counts or len(self.counts) < self.max_categories:
+                self.counts[token] += count
+            else:
+                self.overflow += count
+
+    @property
+    def present(self) -> int:
+        return self.rows - self.missing
+
+
+class LabeledRows:
+    """True labels with the model's outputs for rows whose feedback joined (bounded sample).
+
+    `seen` counts every labeled row; at most `capacity` are kept, a uniform reservoir
+    (Algorithm R) once more arrive, so metrics are estimated from a bounded sample.
+    """
+
+    def __init__(self, *, capacity: int, seed: int = 0) -> None:
+        self.capacity = capacity
+        self.seen = 0
+        self.truth: list[Any] = []
+        self.outputs: list[dict[str, Any]] = []
+        self._random = random.Random(seed)
+
+    def add(self, truth: Any, output: dict[str, Any]) -> None:
+        self.seen += 1
+        if len(self.truth) < self.capacity:
+            self.truth.append(truth)
+            self.outputs.append(output)
+            return
+        slot = self._random.randrange(self.seen)
+        if slot < self.capacity:
+            self.truth[slot] = truth
+            self.outputs[slot] = output
+
+    def __len__(self) -> int:
+        return len(self.truth)

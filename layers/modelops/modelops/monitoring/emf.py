@@ -1,0 +1,58 @@
+"""The monitor's CloudWatch metrics, as Embedded Metric Format through Powertools Metrics.
+
+Namespace ModelOps (contract section 8). Window-level metrics carry the dimension
+ModelName only, so alarms keep matching when a new version is promoted; the version that
+served the rows is recorded as EMF metadata (searchable in Logs Insights, not a dimension).
+Per-feature drift scores add the Feature dimension, model metrics the Metric dimension.
+Every name is documented in docs/METRICS.md (Monitoring).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+
+def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
+    """Add the report's metrics to `metrics` (flushed by the handler's log_metrics) and emit
+    the per-feature and per-metric ones at once (they need their own dimension sets)."""
+    name = report["model"]["name"]
+    counts = report["counts"]
+    drift = report["drift"]
+    performance = report.get("performance")
+    metrics.add_dimension(name="ModelName", value=name)
+    metrics.add_metadata(key="ModelVersion", value=str(report["model"]["version"]))
+    metrics.add_metadata(key="window", value=report["window"])
+    metrics.add_metric(name="MonitorRows", unit=MetricUnit.Count, value=counts["predictions"])
+    metrics.add_metric(name="MonitorMalformedRecords", unit=MetricUnit.Count, value=counts["malformed"])
+    metrics.add_metric(name="MonitorLabeledRows", unit=MetricUnit.Count, value=counts["labeled"])
+    coverage = counts["labeled"] / counts["predictions"] if counts["predictions"] else 0.0
+    metrics.add_metric(name="LabelCoverage", unit=MetricUnit.NoUnit, value=coverage)
+    metrics.add_metric(name="DriftedFeatureShare", unit=MetricUnit.NoUnit, value=drift["drifted_share"])
+    metrics.add_metric(name="DatasetDrift", unit=MetricUnit.Count, value=1 if drift["dataset_drift"] else 0)
+    prediction = drift.get("prediction")
+    metrics.add_metric(name="PredictionDrift", unit=MetricUnit.Count, value=1 if prediction and prediction["drifted"] else 0)
+    metrics.add_metric(
+        name="PerformanceDegraded", unit=MetricUnit.Count, value=1 if report["status"] == "DEGRADED" else 0
+    )
+    metrics.add_metric(
+        name="InsufficientData", unit=MetricUnit.Count, value=1 if report["status"] == "INSUFFICIENT_DATA" else 0
+    )
+    retraining = report.get("retraining") or {}
+    metrics.add_metric(name="RetrainingTriggered", unit=MetricUnit.Count, value=1 if retraining.get("triggered") else 0)
+    base = {"ModelName": name}
+    for feature, result in drift["features"].items():
+        _single(metrics, "FeatureDriftScore", result["score"], {**base, "Feature": feature})
+    if performance:
+        for metric, value in performance["metrics"].items():
+            _single(metrics, "ModelPerformance", value, {**base, "Metric": metric})
+        for metric, value in performance["baseline"].items():
+            _single(metrics, "ModelPerformanceBaseline", value, {**base, "Metric": metric})
+
+
+def _single(metrics: Metrics, name: str, value: float, dimensions: dict[str, str]) -> None:
+    with single_metric(name=name, unit=MetricUnit.NoUnit, value=value, namespace=metrics.namespace) as metric:
+        for key, dim in dimensions.items():
+            metric.add_dimension(name=key, value=dim)

@@ -1,0 +1,127 @@
+"""The feedback index: ground truth by inference id, for joining with captured predictions.
+
+Bounded-memory strategy (docs/MONITORING.md): feedback for a prediction can only arrive
+after the prediction, so only feedback partitions from the window's start hour onwards are
+read: every label received so far for the window's rows, and nothing older. Each record is
+kept as three numbers (64-bit hash of the inference id, label code or value, received
+time), about 24 bytes per label instead of a dict of Python strings, and looked up for a
+whole batch of captured rows with one `searchsorted`. When an id was labeled twice the
+latest received label wins.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from modelops.monitoring.objects import iter_line_batches, list_partition_keys, parse_time
+
+_NO_CODE = -1
+
+
+def id_hash(inference_id: str) -> int:
+    """A 64-bit hash of an inference id, stable within a process (all the index needs)."""
+    return hash(inference_id)
+
+
+@dataclass
+class FeedbackIndex:
+    hashes: np.ndarray  # int64, sorted, unique
+    codes: np.ndarray  # int32 index into `labels`, or -1 for a regression value
+    values: np.ndarray  # float64 regression values (NaN for labels)
+    labels: list[Any]
+    malformed: int = 0
+
+    @classmethod
+    def empty(cls) -> FeedbackIndex:
+        return cls(np.empty(0, np.int64), np.empty(0, np.int32), np.empty(0, np.float64), [])
+
+    def __len__(self) -> int:
+        return int(self.hashes.size)
+
+    @classmethod
+    def from_records(cls, batches: Iterable[Sequence[bytes | str]]) -> FeedbackIndex:
+        """Build from batches of feedback JSON lines (contract section 5)."""
+        label_codes: dict[tuple[type, Any], int] = {}
+        labels: list[Any] = []
+        hash_chunks, time_chunks, code_chunks, value_chunks = [], [], [], []
+        malformed = 0
+        for lines in batches:
+            hashes: list[int] = []
+            times: list[float] = []
+            codes: list[int] = []
+            values: list[float] = []
+            for line in lines:
+                try:
+                    record = json.loads(line)
+                    inference_id = record["inferenceId"]
+                    received = parse_time(record["receivedTime"]).timestamp()
+                    if not isinstance(inference_id, str) or not inference_id:
+                        raise ValueError("inferenceId")
+                    if "label" in record and record["label"] is not None:
+                        label = record["label"]
+                        if not isinstance(label, (str, int, float, bool)):
+                            raise ValueError("label")
+                        key = (type(label), label)
+                        code = label_codes.get(key)
+                        if code is None:
+                            code = label_codes[key] = len(labels)
+                            labels.append(label)
+                        value = float("nan")
+                    else:
+                        value = float(record["value"])
+                        code = _NO_CODE
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    malformed += 1
+                    continue
+                hashes.append(id_hash(inference_id))
+                times.append(received)
+                codes.append(code)
+                values.append(value)
+            hash_chunks.append(np.asarray(hashes, dtype=np.int64))
+            time_chunks.append(np.asarray(times, dtype=np.float64))
+            code_chunks.append(np.asarray(codes, dtype=np.int32))
+            value_chunks.append(np.asarray(values, dtype=np.float64))
+        if not hash_chunks:
+            return cls.empty()
+        all_hashes = np.concatenate(hash_chunks)
+        all_times = np.concatenate(time_chunks)
+        # Sort by id, then time: the last entry of each id is its latest label.
+        order = np.lexsort((all_times, all_hashes))
+        sorted_hashes = all_hashes[order]
+        last = np.ones(sorted_hashes.size, dtype=bool)
+        last[:-1] = sorted_hashes[1:] != sorted_hashes[:-1]
+        keep = order[last]
+        return cls(
+            hashes=all_hashes[keep],
+            codes=np.concatenate(code_chunks)[keep],
+            values=np.concatenate(value_chunks)[keep],
+            labels=labels,
+            malformed=malformed,
+        )
+
+    @classmethod
+    def load(cls, s3: Any, bucket: str, model_name: str, since: datetime) -> FeedbackIndex:
+        """Every feedback record of the model received from `since`'s hour on."""
+        prefix = f"feedback/{model_name}/"
+        keys = list_partition_keys(s3, bucket, prefix, since)
+        return cls.from_records(batch for key in keys for batch in iter_line_batches(s3, bucket, key))
+
+    def lookup(self, inference_ids: Sequence[str]) -> np.ndarray:
+        """Position in the index of each id, -1 where it has no feedback."""
+        if not self.hashes.size or not inference_ids:
+            return np.full(len(inference_ids), -1, dtype=np.int64)
+        wanted = np.fromiter((id_hash(i) for i in inference_ids), dtype=np.int64, count=len(inference_ids))
+        positions = np.searchsorted(self.hashes, wanted)
+        positions[positions >= self.hashes.size] = 0
+        found = self.hashes[positions] == wanted
+        return np.where(found, positions, -1)
+
+    def truth(self, position: int) -> Any:
+        code = int(self.codes[position])
+        return self.labels[code] if code != _NO_CODE else float(self.values[position])

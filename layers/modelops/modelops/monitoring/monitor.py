@@ -1,0 +1,291 @@
+"""The Monitor step: one window, from captured rows to report, metrics and retraining.
+
+    settings = MonitorSettings.from_env()          # at cold start: every threshold validated
+    monitor = Monitor.from_settings(settings)      # clients built once
+    report = monitor.run(Window.from_event(event, window_minutes=settings.window_minutes))
+
+`run` reads the feedback index, streams the window's captures once, computes drift and
+performance per model version, decides the status, acts (retraining), and writes the JSON
+and HTML reports under reports/<name>/windows/<window>/. It returns the full report; the
+handler returns `summarize(report)`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from modelops import aws
+from modelops.config import StackSettings, env_choice, env_float, env_int, env_str
+from modelops.errors import ConfigurationError
+from modelops.monitoring.drift import DriftThresholds, categorical_drift, dataset_drift, numeric_drift
+from modelops.monitoring.html import render_html
+from modelops.monitoring.join import FeedbackIndex
+from modelops.monitoring.objects import iso_millis, iter_line_batches, list_partition_keys
+from modelops.monitoring.performance import PerformanceThresholds, evaluate
+from modelops.monitoring.report import (
+    REPORT_FORMAT_VERSION,
+    Status,
+    overall_status,
+    strict_json_ready,
+    summarize,
+    version_status,
+)
+from modelops.monitoring.retraining import RetrainingSettings, RetrainingTrigger
+from modelops.monitoring.statistics import KS_EXACT_MAX_N
+from modelops.monitoring.accumulators import NumericAccumulator
+from modelops.monitoring.window import ScanSettings, VersionWindow, Window, WindowScan
+from modelops.registry import CHAMPION, ModelRegistry
+
+# Records are delivered to the hour partition of their arrival, which can trail the
+# inference time by the delivery stream's buffer (at most 15 minutes on Firehose).
+CAPTURE_LATENESS = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class MonitorSettings:
+    stack: StackSettings
+    window_minutes: int = 60
+    min_rows: int = 200
+    drift: DriftThresholds = field(default_factory=DriftThresholds)
+    performance: PerformanceThresholds = field(default_factory=PerformanceThresholds)
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    retraining: RetrainingSettings | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> MonitorSettings:
+        """Every setting from the environment (template.yaml passes the stack's parameters)."""
+        defaults = DriftThresholds()
+        drift = DriftThresholds(
+            psi=env_float("DRIFT_PSI_THRESHOLD", env, default=defaults.psi, minimum=0.0),
+            p_value=env_float("DRIFT_P_VALUE", env, default=defaults.p_value, minimum=0.0, maximum=1.0),
+            wasserstein=env_float("DRIFT_WASSERSTEIN_THRESHOLD", env, default=defaults.wasserstein, minimum=0.0),
+            jensen_shannon=env_float("DRIFT_JS_THRESHOLD", env, default=defaults.jensen_shannon, minimum=0.0, maximum=1.0),
+            unseen_share=env_float("DRIFT_UNSEEN_SHARE", env, default=defaults.unseen_share, minimum=0.0, maximum=1.0),
+            missing_share_change=env_float(
+                "DRIFT_MISSING_SHARE_CHANGE", env, default=defaults.missing_share_change, minimum=0.0, maximum=1.0
+            ),
+            drifted_share=env_float("DRIFT_SHARE_THRESHOLD", env, default=defaults.drifted_share, minimum=0.0, maximum=1.0),
+        )
+        performance = PerformanceThresholds(
+            tolerance=env_float("PERFORMANCE_TOLERANCE", env, default=PerformanceThresholds.tolerance, minimum=0.0),
+            min_labeled=env_int("MONITOR_MIN_LABELED_ROWS", env, default=PerformanceThresholds.min_labeled, minimum=1),
+        )
+        sample_size = env_int("MONITOR_SAMPLE_SIZE", env, default=ScanSettings.sample_size, minimum=10)
+        if sample_size > KS_EXACT_MAX_N:
+            raise ConfigurationError(f"environment variable MONITOR_SAMPLE_SIZE must be <= {KS_EXACT_MAX_N}, got {sample_size}")
+        scan = ScanSettings(
+            sample_size=sample_size,
+            max_labeled_rows=env_int("MONITOR_MAX_LABELED_ROWS", env, default=ScanSettings.max_labeled_rows, minimum=1),
+        )
+        retraining = None
+        if env_choice("RETRAINING_ENABLED", ("true", "false"), env, default="true") == "true":
+            retraining = RetrainingSettings(
+                enabled=True,
+                job_queue=env_str("TRAINING_JOB_QUEUE", env),
+                job_definition=env_str("TRAINING_JOB_DEFINITION", env),
+                cooldown=timedelta(hours=env_float("RETRAINING_COOLDOWN_HOURS", env, default=24.0, minimum=0.0)),
+                lookback=timedelta(days=env_float("RETRAINING_LOOKBACK_DAYS", env, default=30.0, minimum=0.01)),
+                event_bus=env_str("RETRAINING_EVENT_BUS", env, default="default"),
+                include_data=env_str("RETRAINING_INCLUDE_DATA", env, default="") or None,
+            )
+        return cls(
+            stack=StackSettings.from_env(env),
+            window_minutes=env_int("MONITOR_WINDOW_MINUTES", env, default=60, minimum=1),
+            min_rows=env_int("MONITOR_MIN_ROWS", env, default=200, minimum=1),
+            drift=drift,
+            performance=performance,
+            scan=scan,
+            retraining=retraining,
+        )
+
+
+class Monitor:
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        *,
+        s3_client: Any,
+        retraining: RetrainingTrigger | None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.bucket = settings.stack.bucket
+        self.model_name = settings.stack.model_name
+        self._s3 = s3_client
+        self.registry = ModelRegistry(self.bucket, s3_client=s3_client)
+        self.retraining = retraining
+        self._clock = clock
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: MonitorSettings,
+        *,
+        s3_client: Any | None = None,
+        batch_client: Any | None = None,
+        events_client: Any | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> Monitor:
+        s3 = s3_client if s3_client is not None else aws.client("s3")
+        trigger = None
+        if settings.retraining is not None:
+            trigger = RetrainingTrigger(
+                settings.retraining,
+                bucket=settings.stack.bucket,
+                model_name=settings.stack.model_name,
+                s3_client=s3,
+                batch_client=batch_client if batch_client is not None else aws.client("batch"),
+                events_client=events_client if events_client is not None else aws.client("events"),
+                clock=clock,
+            )
+        return cls(settings, s3_client=s3, retraining=trigger, clock=clock)
+
+    # ------------------------------------------------------------------------------------
+    def scan(self, window: Window) -> tuple[WindowScan, int, float]:
+        """Read feedback and the window's captures once; (scan, objects read, seconds)."""
+        started = time.perf_counter()
+        feedback = FeedbackIndex.load(self._s3, self.bucket, self.model_name, window.start)
+        scan = WindowScan(
+            window=window,
+            model_name=self.model_name,
+            feedback=feedback,
+            load_metadata=functools.cache(lambda v: self.registry.get_metadata(self.model_name, v)),
+            settings=self.settings.scan,
+        )
+        objects = 0
+        prefix = f"capture/{self.model_name}/"
+        for key in list_partition_keys(self._s3, self.bucket, prefix, window.start, window.end + CAPTURE_LATENESS):
+            objects += 1
+            for lines in iter_line_batches(self._s3, self.bucket, key):
+                scan.add_lines(lines)
+        return scan, objects, time.perf_counter() - started
+
+    def analyse_version(self, part: VersionWindow) -> dict[str, Any]:
+        """Drift, performance and status of one version's rows."""
+        thresholds = self.settings.drift
+        drift: dict[str, Any] | None = None
+        if part.rows >= self.settings.min_rows:
+            features: dict[str, dict[str, Any]] = {}
+            for name, acc in part.numeric.items():
+                features[name] = numeric_drift(part.baseline["features"][name], acc, thresholds)
+            for name, cat in part.categorical.items():
+                features[name] = categorical_drift(part.baseline["features"][name], cat, thresholds)
+            features = {name: features[name] for name in part.schema.feature_names}
+            prediction_baseline = part.baseline.get("prediction")
+            prediction = None
+            if prediction_baseline:
+                if isinstance(part.prediction, NumericAccumulator):
+                    prediction = numeric_drift(prediction_baseline, part.prediction, thresholds)
+                else:
+                    prediction = categorical_drift(prediction_baseline, part.prediction, thresholds)
+            drift = {**dataset_drift(features, thresholds), "features": features, "prediction": prediction}
+        performance = evaluate(
+            part.schema,
+            part.labeled,
+            rows=part.rows,
+            baseline=part.baseline.get("performance") or part.metadata.get("metrics") or {},
+            thresholds=self.settings.performance,
+        )
+        status, reason = version_status(
+            rows=part.rows, min_rows=self.settings.min_rows, drift=drift, performance=performance
+        )
+        return {
+            "version": part.version,
+            "status": status.value,
+            "status_reason": reason,
+            "rows": part.rows,
+            "labeled": part.labeled.seen,
+            "task": part.schema.task.value,
+            "drift": drift,
+            "performance": performance,
+        }
+
+    def run(self, window: Window) -> dict[str, Any]:
+        scan, objects, scan_seconds = self.scan(window)
+        started = time.perf_counter()
+        versions = {str(v): self.analyse_version(part) for v, part in sorted(scan.versions.items())}
+        statuses = [Status(b["status"]) for b in versions.values()]
+        status = overall_status(statuses)
+        primary = max(versions.values(), key=lambda b: (b["rows"], b["version"])) if versions else None
+        if primary is None:
+            version = self._champion_version()
+            reason = "no captured predictions in the window"
+        else:
+            version = primary["version"]
+            reason = primary["status_reason"] if Status(primary["status"]) is status else next(
+                f"version {b['version']}: {b['status_reason']}" for b in versions.values() if b["status"] == status.value
+            )
+        report: dict[str, Any] = {
+            "report_format_version": REPORT_FORMAT_VERSION,
+            "model": {"name": self.model_name, "version": version},
+            "window": window.as_dict(),
+            "generated_at": iso_millis(self._clock()),
+            "status": status.value,
+            "status_reason": reason,
+            "counts": {
+                "predictions": scan.predictions,
+                "labeled": scan.labeled,
+                "malformed": scan.malformed,
+                "outside_window": scan.outside_window,
+                "unknown_version": sum(scan.unknown_version.values()),
+                "feedback_indexed": len(scan.feedback),
+                "feedback_malformed": scan.feedback.malformed,
+                "capture_objects": objects,
+            },
+            "drift": primary["drift"] if primary and primary["drift"] else _no_drift(),
+            "performance": primary["performance"] if primary else None,
+            "versions": versions,
+            "thresholds": {
+                "min_rows": self.settings.min_rows,
+                "drift": asdict(self.settings.drift),
+                "performance": asdict(self.settings.performance),
+            },
+            "timings_seconds": {"scan": scan_seconds, "analysis": time.perf_counter() - started},
+        }
+        if self.retraining is not None:
+            report["retraining"] = self.retraining.decide_and_act(window, summarize(_with_reports(report, None)))
+        else:
+            report["retraining"] = {"triggered": False, "reason": "retraining is disabled (RETRAINING_ENABLED=false)", "job_id": None}
+        report = strict_json_ready(report)
+        report["reports"] = self.write(window, report)
+        return report
+
+    def _champion_version(self) -> int | None:
+        state = self.registry.get_alias(self.model_name, CHAMPION)
+        return state.version if state else None
+
+    def report_prefix(self, window: Window) -> str:
+        return f"reports/{self.model_name}/windows/{window.start:%Y/%m/%d}/{window.key}/"
+
+    def write(self, window: Window, report: dict[str, Any]) -> dict[str, str]:
+        """report.json and report.html of the window (a re-run replaces them)."""
+        prefix = self.report_prefix(window)
+        locations = {"json": f"s3://{self.bucket}/{prefix}report.json", "html": f"s3://{self.bucket}/{prefix}report.html"}
+        document = _with_reports(report, locations)
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=prefix + "report.json",
+            Body=json.dumps(document, indent=1, allow_nan=False).encode(),
+            ContentType="application/json",
+        )
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=prefix + "report.html",
+            Body=render_html(document).encode(),
+            ContentType="text/html; charset=utf-8",
+        )
+        return locations
+
+
+def _with_reports(report: dict[str, Any], locations: dict[str, str] | None) -> dict[str, Any]:
+    return {**report, "reports": locations}
+
+
+def _no_drift() -> dict[str, Any]:
+    return {"dataset_drift": False, "drifted_share": 0.0, "drifted_features": [], "features": {}, "prediction": None}

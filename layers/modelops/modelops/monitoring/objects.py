@@ -1,0 +1,98 @@
+"""Streaming JSON-lines objects from S3 (plain or gzip), in hour partitions.
+
+`capture/<name>/YYYY/MM/DD/HH/...` and `feedback/<name>/YYYY/MM/DD/HH/...` are read with the
+same code: list the keys of a time range (one paginated listing, pruned by key order), then
+read each object as a stream of raw chunks, decompressed on the fly when it is gzip
+(detected from its first bytes, so the key's suffix does not matter), split into batches of
+lines. Memory per object is one chunk plus one batch, however large the object.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+CHUNK_BYTES = 1 << 20
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def hour_partition(prefix: str, when: datetime) -> str:
+    """`<prefix>YYYY/MM/DD/HH/` of a UTC time."""
+    return f"{prefix}{when.astimezone(UTC):%Y/%m/%d/%H}/"
+
+
+def list_partition_keys(s3: Any, bucket: str, prefix: str, first: datetime, last: datetime | None = None) -> Iterator[str]:
+    """Keys under `prefix` in hour partitions from `first`'s hour to `last`'s (inclusive)."""
+    first_hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    # ".../HH" sorts before every key of ".../HH/", and after every key of earlier hours.
+    start_after = hour_partition(prefix, first_hour)[:-1]
+    stop = hour_partition(prefix, last.astimezone(UTC) + timedelta(hours=1)) if last is not None else None
+    paginator = s3.get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, StartAfter=start_after):
+        for obj in page.get("Contents", []):
+            key: str = obj["Key"]
+            if stop is not None and key >= stop:
+                return
+            if obj.get("Size", 1) > 0:
+                yield key
+
+
+def iter_line_batches(s3: Any, bucket: str, key: str, *, batch_lines: int = 20_000) -> Iterator[list[bytes]]:
+    """The object's non-empty lines, in batches, streamed and gunzipped when needed."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    pending = b""
+    batch: list[bytes] = []
+    for data in _decompressed(_chunks(body)):
+        lines = (pending + data).split(b"\n")
+        pending = lines.pop()
+        batch.extend(line for line in lines if line.strip())
+        if len(batch) >= batch_lines:
+            yield batch
+            batch = []
+    if pending.strip():
+        batch.append(pending)
+    if batch:
+        yield batch
+
+
+def _chunks(body: Any) -> Iterator[bytes]:
+    try:
+        while data := body.read(CHUNK_BYTES):
+            yield data
+    finally:
+        body.close()
+
+
+def _decompressed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    first = next(chunks, b"")
+    if not first.startswith(GZIP_MAGIC):
+        if first:
+            yield first
+        yield from chunks
+        return
+    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    data = first
+    while True:
+        yield decompressor.decompress(data)
+        # Concatenated gzip members (e.g. appended batches) each need a fresh decompressor.
+        while decompressor.eof and decompressor.unused_data:
+            rest = decompressor.unused_data
+            decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            yield decompressor.decompress(rest)
+        data = next(chunks, b"")
+        if not data:
+            break
+    yield decompressor.flush()
+
+
+def iso_millis(when: datetime) -> str:
+    """The canonical UTC timestamp of records: 2026-11-26T13:05:45.123Z."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time; naive times are UTC."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

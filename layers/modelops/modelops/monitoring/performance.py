@@ -1,0 +1,101 @@
+"""Model performance on the window's labeled rows, compared with the holdout baseline.
+
+Metrics come from `modelops.metrics.compute_metrics`, the function the training job scores
+its holdout with, so the comparison is like for like. The window is DEGRADED when the
+primary metric is worse than the baseline's by more than `tolerance` (relative to the
+baseline value, so one parameter works for AUC and RMSE alike) on at least `min_labeled`
+labeled rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from modelops.metrics import compute_metrics, primary_metric
+from modelops.monitoring.accumulators import LabeledRows
+from modelops.schema import ModelSchema, Task, class_key
+
+
+@dataclass(frozen=True)
+class PerformanceThresholds:
+    tolerance: float = 0.05
+    min_labeled: int = 50
+
+
+def evaluate(
+    schema: ModelSchema,
+    labeled: LabeledRows,
+    *,
+    rows: int,
+    baseline: dict[str, Any],
+    thresholds: PerformanceThresholds,
+) -> dict[str, Any] | None:
+    """The `performance` block of a report, or None when no labels joined."""
+    if labeled.seen == 0:
+        return None
+    primary = primary_metric(schema.task)
+    block: dict[str, Any] = {
+        "labeled": labeled.seen,
+        "evaluated": len(labeled),
+        "label_coverage": labeled.seen / rows if rows else 0.0,
+        "primary_metric": primary.name,
+        "greater_is_better": primary.greater_is_better,
+        "baseline": {k: float(v) for k, v in baseline.items() if _finite(v)},
+        "metrics": {},
+        "degraded": False,
+        "reason": None,
+    }
+    try:
+        block["metrics"] = _metrics(schema, labeled)
+    except ValueError as exc:  # e.g. labels that are not numbers for a regression model
+        block["reason"] = f"metrics could not be computed: {exc}"
+        return block
+    current = block["metrics"].get(primary.name)
+    reference = block["baseline"].get(primary.name)
+    if current is None or reference is None:
+        block["reason"] = f"{primary.name} is not available for both the window and the baseline"
+    elif labeled.seen < thresholds.min_labeled:
+        block["reason"] = f"only {labeled.seen} labeled rows, fewer than the minimum {thresholds.min_labeled}"
+    else:
+        allowed = thresholds.tolerance * max(abs(reference), 1e-12)
+        change = current - reference
+        worse_by = -change if primary.greater_is_better else change
+        block["change"] = change
+        block["degraded"] = worse_by > allowed
+        verb = "worse" if worse_by > 0 else "better"
+        block["reason"] = (
+            f"{primary.name} {current:.4f} vs baseline {reference:.4f}: {abs(change):.4f} {verb}, "
+            f"allowed {allowed:.4f} worse ({thresholds.tolerance:.0%} of baseline)"
+        )
+    return block
+
+
+def _metrics(schema: ModelSchema, labeled: LabeledRows) -> dict[str, float]:
+    if schema.task is Task.REGRESSION:
+        truth = np.asarray([float(t) for t in labeled.truth], dtype=np.float64)
+        values = np.asarray([float(o["value"]) for o in labeled.outputs], dtype=np.float64)
+        return _finite_only(compute_metrics(schema.task, truth, values=values))
+    classes = list(schema.classes or ())
+    truth_keys = np.asarray([class_key(t) for t in labeled.truth], dtype=object)
+    predicted = np.asarray([class_key(o["label"]) for o in labeled.outputs], dtype=object)
+    keys = [class_key(c) for c in classes]
+    probabilities = None
+    if all(isinstance(o.get("probabilities"), dict) for o in labeled.outputs):
+        probabilities = np.asarray(
+            [[float(o["probabilities"].get(k, 0.0)) for k in keys] for o in labeled.outputs], dtype=np.float64
+        )
+    return _finite_only(
+        compute_metrics(schema.task, truth_keys, labels=predicted, probabilities=probabilities, classes=keys)
+    )
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _finite_only(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if _finite(v)}

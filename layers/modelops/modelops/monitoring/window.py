@@ -1,0 +1,281 @@
+"""A monitoring window: which one (from the event), and one streaming pass over its captures.
+
+Rows are grouped by the model version that served them; each version's rows feed that
+version's accumulators (bins and samples from its own baseline). Feedback joins by
+inference id through the FeedbackIndex. A line that is not a capture record of this model
+(bad JSON, missing fields, wrong types) is skipped and counted as malformed; a record whose
+inferenceTime is outside the window is skipped silently (neighbouring partitions are read
+because records can land in the next hour's partition).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from modelops.errors import InvalidInput, ModelNotFoundError, Problem
+from modelops.monitoring.accumulators import CategoricalAccumulator, LabeledRows, NumericAccumulator
+from modelops.monitoring.join import FeedbackIndex
+from modelops.monitoring.objects import iso_millis, parse_time
+from modelops.schema import FeatureKind, ModelSchema, Task
+
+MAX_WINDOW = timedelta(days=31)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    def as_dict(self) -> dict[str, str]:
+        return {"start": _iso_seconds(self.start), "end": _iso_seconds(self.end)}
+
+    @property
+    def key(self) -> str:
+        """A file-name-safe id of the window: 20261126T120000Z-20261126T130000Z."""
+        return f"{self.start:%Y%m%dT%H%M%SZ}-{self.end:%Y%m%dT%H%M%SZ}"
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any], *, window_minutes: int) -> Window:
+        """`{"window": {"start", "end"}}` (direct) or a scheduled event: the last complete
+        window of `window_minutes` (aligned to the epoch) before the event's `time`."""
+        if not isinstance(event, Mapping):
+            raise InvalidInput("the event must be a JSON object", [Problem("expected an object")])
+        if "window" in event:
+            return cls._explicit(event["window"])
+        if isinstance(event.get("time"), str):
+            try:
+                now = parse_time(event["time"])
+            except ValueError:
+                raise InvalidInput(
+                    "invalid scheduled event", [Problem(f"not an ISO 8601 time: {event['time']!r}", field="time")]
+                ) from None
+            step = window_minutes * 60
+            end_seconds = math.floor(now.timestamp() / step) * step
+            end = datetime.fromtimestamp(end_seconds, UTC)
+            return cls(end - timedelta(minutes=window_minutes), end)
+        raise InvalidInput(
+            "the event names no window",
+            [Problem('expected {"window": {"start": ..., "end": ...}} or a scheduled event with "time"')],
+        )
+
+    @classmethod
+    def _explicit(cls, raw: Any) -> Window:
+        if not isinstance(raw, Mapping):
+            raise InvalidInput("invalid window", [Problem("expected an object with start and end", field="window")])
+        problems: list[Problem] = []
+        bounds: dict[str, datetime] = {}
+        for name in ("start", "end"):
+            value = raw.get(name)
+            if not isinstance(value, str):
+                problems.append(Problem("required: an ISO 8601 time", field=f"window.{name}"))
+                continue
+            try:
+                bounds[name] = parse_time(value)
+            except ValueError:
+                problems.append(Problem(f"not an ISO 8601 time: {value!r}", field=f"window.{name}"))
+        if not problems:
+            start, end = bounds["start"], bounds["end"]
+            if end <= start:
+                problems.append(Problem("end must be after start", field="window.end"))
+            elif end - start > MAX_WINDOW:
+                problems.append(Problem(f"a window may span at most {MAX_WINDOW.days} days", field="window.end"))
+        if problems:
+            raise InvalidInput(f"{len(problems)} problem(s) in the window", problems)
+        return cls(bounds["start"].astimezone(UTC), bounds["end"].astimezone(UTC))
+
+
+def _iso_seconds(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    sample_size: int = 1000
+    max_categories: int = 1000
+    max_labeled_rows: int = 1_000_000
+    seed: int = 0
+
+
+class VersionWindow:
+    """The window's rows served by one model version, against that version's baseline."""
+
+    def __init__(self, version: int, metadata: Mapping[str, Any], settings: ScanSettings) -> None:
+        self.version = version
+        self.metadata = metadata
+        self.schema = ModelSchema.from_metadata(metadata)
+        self.baseline: dict[str, Any] = metadata["baseline"]
+        self.rows = 0
+        self.numeric: dict[str, NumericAccumulator] = {}
+        self.categorical: dict[str, CategoricalAccumulator] = {}
+        for i, spec in enumerate(self.schema.features):
+            if spec.kind is FeatureKind.NUMERIC:
+                edges = self.baseline["features"][spec.name].get("bin_edges") or []
+                self.numeric[spec.name] = NumericAccumulator(edges, sample_size=settings.sample_size, seed=settings.seed + i)
+            else:
+                self.categorical[spec.name] = CategoricalAccumulator(max_categories=settings.max_categories)
+        self.prediction: NumericAccumulator | CategoricalAccumulator
+        if self.schema.task is Task.REGRESSION:
+            edges = self.baseline["prediction"].get("bin_edges") or []
+            self.prediction = NumericAccumulator(edges, sample_size=settings.sample_size, seed=settings.seed - 1)
+        else:
+            self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)
+        self.labeled = LabeledRows(capacity=settings.max_labeled_rows, seed=settings.seed)
+
+    def add(self, inputs: list[Any], outputs: list[Any], ids: list[str], feedback: FeedbackIndex) -> int:
+        """Add a batch of rows; returns how many were malformed (and skipped)."""
+        columns, bad = self._columns(inputs, outputs)
+        malformed = int(bad.sum()) if bad is not None else 0
+        if malformed:
+            good = ~bad
+            inputs = [r for r, ok in zip(inputs, good, strict=True) if ok]
+            outputs = [r for r, ok in zip(outputs, good, strict=True) if ok]
+            ids = [r for r, ok in zip(ids, good, strict=True) if ok]
+            columns, _ = self._columns(inputs, outputs)
+        self.rows += len(inputs)
+        for name, acc in self.numeric.items():
+            acc.add(columns[name])
+        for name, cat in self.categorical.items():
+            cat.add(columns[name])
+        if isinstance(self.prediction, NumericAccumulator):
+            self.prediction.add(columns["__prediction__"])
+        else:
+            self.prediction.add(columns["__prediction__"])
+        positions = feedback.lookup(ids)
+        for row in np.flatnonzero(positions >= 0).tolist():
+            self.labeled.add(feedback.truth(int(positions[row])), outputs[row])
+        return malformed
+
+    def _columns(self, inputs: list[Any], outputs: list[Any]) -> tuple[dict[str, Any], np.ndarray | None]:
+        bad: np.ndarray | None = None
+        columns: dict[str, Any] = {}
+        for spec in self.schema.features:
+            values = [row.get(spec.name) for row in inputs]
+            if spec.kind is FeatureKind.NUMERIC:
+                columns[spec.name], column_bad = _numeric(values)
+            else:
+                columns[spec.name], column_bad = values, _bad_categories(values)
+            if column_bad is not None:
+                bad = column_bad if bad is None else bad | column_bad
+        if self.schema.task is Task.REGRESSION:
+            predictions, output_bad = _numeric([o.get("value", _ABSENT) for o in outputs])
+        else:
+            labels = [o.get("label", _ABSENT) for o in outputs]
+            predictions, output_bad = labels, _bad_categories(labels, allow_missing=False)
+        columns["__prediction__"] = predictions
+        if output_bad is not None:
+            bad = output_bad if bad is None else bad | output_bad
+        return columns, bad
+
+
+_ABSENT = object()  # a required output field that is not there
+
+
+def _numeric(values: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    try:
+        return np.array(values, dtype=np.float64), None
+    except (TypeError, ValueError):
+        bad = np.array([not (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) for v in values])
+        clean = [v if not b else None for v, b in zip(values, bad, strict=True)]
+        return np.array(clean, dtype=np.float64), bad
+
+
+def _bad_categories(values: list[Any], *, allow_missing: bool = True) -> np.ndarray | None:
+    # Fast path: strings, numbers and None are all fine; dicts, lists or absent outputs are not.
+    if all(v.__class__ in _CATEGORY_TYPES for v in values) and (allow_missing or None not in values):
+        return None
+    return np.array(
+        [v.__class__ not in _CATEGORY_TYPES or (v is None and not allow_missing) for v in values], dtype=bool
+    )
+
+
+_CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+@dataclass
+class WindowScan:
+    """One pass over a window's capture lines, grouped by model version."""
+
+    window: Window
+    model_name: str
+    feedback: FeedbackIndex
+    load_metadata: Callable[[int], Mapping[str, Any]]
+    settings: ScanSettings = field(default_factory=ScanSettings)
+    versions: dict[int, VersionWindow] = field(default_factory=dict)
+    malformed: int = 0
+    outside_window: int = 0
+    unknown_version: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._start = iso_millis(self.window.start)
+        self._end = iso_millis(self.window.end)
+
+    @property
+    def predictions(self) -> int:
+        return sum(v.rows for v in self.versions.values())
+
+    @property
+    def labeled(self) -> int:
+        return sum(v.labeled.seen for v in self.versions.values())
+
+    def add_lines(self, lines: Iterable[bytes | str]) -> None:
+        grouped: dict[int, tuple[list[Any], list[Any], list[str]]] = {}
+        start, end, name = self._start, self._end, self.model_name
+        loads = json.loads
+        for line in lines:
+            try:
+                record = loads(line)
+                meta = record["eventMetadata"]
+                when = meta["inferenceTime"]
+                inference_id = meta["inferenceId"]
+                model = record["model"]
+                version = model["version"]
+                row = record["input"]
+                output = record["output"]
+                if (
+                    model["name"] != name
+                    or row.__class__ is not dict
+                    or output.__class__ is not dict
+                    or inference_id.__class__ is not str
+                    or version.__class__ is not int
+                ):
+                    raise ValueError
+                if len(when) != 24 or when[-1] != "Z":  # not the canonical form: compare as time
+                    when = iso_millis(parse_time(when))
+            except (ValueError, KeyError, TypeError, AttributeError):
+                self.malformed += 1
+                continue
+            if not (start <= when < end):
+                self.outside_window += 1
+                continue
+            group = grouped.get(version)
+            if group is None:
+                group = grouped[version] = ([], [], [])
+            group[0].append(row)
+            group[1].append(output)
+            group[2].append(inference_id)
+        for version, (inputs, outputs, ids) in grouped.items():
+            target = self._version(version)
+            if target is None:
+                self.unknown_version[version] = self.unknown_version.get(version, 0) + len(inputs)
+                continue
+            self.malformed += target.add(inputs, outputs, ids, self.feedback)
+
+    def _version(self, version: int) -> VersionWindow | None:
+        if version in self.versions:
+            return self.versions[version]
+        if version in self.unknown_version:
+            return None
+        try:
+            metadata = self.load_metadata(version)
+        except ModelNotFoundError:
+            self.unknown_version[version] = 0
+            return None
+        self.versions[version] = VersionWindow(version, metadata, self.settings)
+        return self.versions[version]

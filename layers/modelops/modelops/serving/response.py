@@ -1,0 +1,33 @@
+"""Model outputs as the contract's per-row prediction objects (section 3).
+
+The same objects are the response's predictions (plus the inference id) and the captured
+records' `output`, so what was served and what was recorded cannot disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from modelops.inference import Predictions
+from modelops.schema import ModelSchema, class_key
+
+# Probabilities are float32 inside the model; 6 decimals keep all their information that
+# matters and spare clients float32 noise such as 0.8199999928474426.
+PROBABILITY_DECIMALS = 6
+
+
+def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[dict[str, Any]]:
+    """One {"label", "probabilities"} or {"value"} object per row."""
+    if not schema.task.is_classification:
+        assert predictions.values is not None
+        # float32 -> its shortest decimal (12.3, not 12.300000190734863).
+        return [{"value": float(text)} for text in predictions.values.astype(np.str_).tolist()]
+    assert predictions.labels is not None and predictions.probabilities is not None
+    keys = [class_key(c) for c in schema.classes or ()]
+    probabilities = np.round(predictions.probabilities.astype(np.float64), PROBABILITY_DECIMALS).tolist()
+    return [
+        {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
+        for label, row in zip(predictions.labels.tolist(), probabilities, strict=True)
+    ]

@@ -1,0 +1,176 @@
+"""The prediction core both doors of PredictFunction share (API Gateway and direct invocation).
+
+`PredictService.predict(payload, source=..., request_id=...)` takes the request object (the
+parsed HTTP body or the direct-invocation event), validates it against the served model's
+schema, predicts, captures and returns the contract's 200 body. It raises InvalidInput for
+bad input and NoChampionError / ModelUnavailableError when there is nothing to serve; the
+doors map those to HTTP statuses or Lambda errors.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+
+from modelops import aws
+from modelops.capture import CaptureError, FirehoseSink, LogSink, RecordSink, iso_timestamp, prediction_record
+from modelops.errors import InvalidInput
+from modelops.observability import MetricUnit, count_invalid_request, logger
+from modelops.observability import metrics as default_metrics
+from modelops.registry import ModelRegistry
+from modelops.serving.model_cache import LoadedModel, ModelCache
+from modelops.serving.request import PredictRequest, parse_predict_request
+from modelops.serving.response import prediction_outputs
+from modelops.serving.settings import ServingSettings
+
+SOURCE_API = "api"
+SOURCE_DIRECT = "direct"
+
+
+class PredictService:
+    def __init__(
+        self,
+        cache: ModelCache,
+        *,
+        max_batch_rows: int,
+        sink: RecordSink | None,
+        sample_rate: float,
+        metrics: Metrics = default_metrics,
+        sample: Callable[[], float] = random.random,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.cache = cache
+        self.max_batch_rows = max_batch_rows
+        self.sink = sink
+        self.sample_rate = sample_rate
+        self._metrics = metrics
+        self._sample = sample
+        self._now = now
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ServingSettings,
+        *,
+        registry: ModelRegistry | None = None,
+        sink: RecordSink | None = None,
+        metrics: Metrics = default_metrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> PredictService:
+        """Wire the service from configuration (once per execution environment)."""
+
+        def on_load(loaded: LoadedModel) -> None:
+            logger.info("model loaded", extra={"model_version": loaded.version, "load_seconds": round(loaded.load_seconds, 4)})
+            metrics.add_metric(name="ModelLoads", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=loaded.load_seconds * 1000)
+
+        def on_load_failure(version: int | None, exc: BaseException) -> None:
+            logger.error(
+                "model refresh or load failed; serving the previous model if any",
+                extra={"model_version": version, "error_type": type(exc).__name__},
+                exc_info=exc,
+            )
+            metrics.add_metric(name="ModelLoadFailures", unit=MetricUnit.Count, value=1)
+
+        cache = ModelCache(
+            registry or ModelRegistry(settings.stack.bucket),
+            settings.stack.model_name,
+            alias=settings.model_alias,
+            pinned_version=settings.pinned_version,
+            refresh_seconds=settings.refresh_seconds,
+            clock=clock,
+            on_load=on_load,
+            on_load_failure=on_load_failure,
+        )
+        metrics.set_default_dimensions(ModelName=settings.stack.model_name)
+        return cls(
+            cache,
+            max_batch_rows=settings.max_batch_rows,
+            sink=sink if sink is not None else sink_from_settings(settings),
+            sample_rate=settings.capture_sample_rate,
+            metrics=metrics,
+        )
+
+    def predict(self, payload: Any, *, source: str, request_id: str) -> dict[str, Any]:
+        started = time.perf_counter()
+        loaded = self.cache.get()
+        self._metrics.add_dimension(name="ModelVersion", value=str(loaded.version))
+        request = parse_predict_request(payload, loaded.schema, max_rows=self.max_batch_rows)
+        outputs = prediction_outputs(loaded.schema, loaded.model.predict_columns(request.columns))
+        self._capture(request, outputs, loaded, source=source, request_id=request_id)
+        response = {
+            "model": {"name": loaded.name, "version": loaded.version},
+            "predictions": [
+                {"inference_id": inference_id, **output}
+                for inference_id, output in zip(request.inference_ids, outputs, strict=True)
+            ],
+        }
+        # Two metrics per request (each Powertools metric costs microseconds on the hot path):
+        # the request count is PredictionLatency's SampleCount.
+        self._metrics.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=len(request))
+        self._metrics.add_metric(
+            name="PredictionLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+        )
+        return response
+
+    def predict_direct(self, event: Any, *, request_id: str) -> dict[str, Any]:
+        """The direct-invocation door: InvalidInput propagates (Lambda's errorType is its
+        class name), counted like the API door counts its 4xx responses (modelops.http)."""
+        try:
+            return self.predict(event, source=SOURCE_DIRECT, request_id=request_id)
+        except InvalidInput:
+            count_invalid_request()
+            raise
+
+    def _sampled_rows(self, rows: int) -> Sequence[int]:
+        if self.sample_rate >= 1.0:
+            return range(rows)
+        return [row for row in range(rows) if self._sample() < self.sample_rate]
+
+    def _capture(
+        self,
+        request: PredictRequest,
+        outputs: list[dict[str, Any]],
+        loaded: LoadedModel,
+        *,
+        source: str,
+        request_id: str,
+    ) -> None:
+        if self.sink is None:
+            return
+        inference_time = iso_timestamp(self._now())
+        records = [
+            prediction_record(
+                inference_id=request.inference_ids[row],
+                inference_time=inference_time,
+                request_id=request_id,
+                source=source,
+                model_name=loaded.name,
+                model_version=loaded.version,
+                features=request.instances[row],
+                output=outputs[row],
+            )
+            for row in self._sampled_rows(len(request))
+        ]
+        try:
+            self.sink.write(records)
+        except Exception as exc:
+            # Whatever went wrong (CaptureError from the sink, or an unencodable record), the
+            # prediction stands; the loss is visible in the log and the CaptureFailures metric.
+            failed = exc.failed if isinstance(exc, CaptureError) else len(records)
+            logger.error("capture failed", extra={"sink": self.sink.name, "failed_records": failed}, exc_info=exc)
+            self._metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=failed)
+
+
+def sink_from_settings(settings: ServingSettings) -> RecordSink | None:
+    if settings.capture_sink == "off":
+        return None
+    if settings.capture_sink == "firehose":
+        assert settings.capture_stream is not None  # ServingSettings requires it
+        return FirehoseSink(settings.capture_stream, firehose_client=aws.client("firehose"))
+    return LogSink()

@@ -33,7 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\nHTML reports:")
     for window in result.windows:
         print(f"  {window.name}: {window.html_report or 'none written'}")
-    print(f"function logs: {args.output_dir / 'lambda-logs.txt'}")
+    print(
+        f"function logs: {args.output_dir / 'lambda-logs.txt'}; training job logs: {args.output_dir}/batch-job-*.log"
+    )
     print("\nchecks:")
     for check in result.checks:
         print(

@@ -36,6 +36,7 @@ from embedded_aws.local_api import (
 from embedded_aws.provision import LocalStack, provision_stack
 from embedded_aws.server import embedded_aws
 from embedded_aws.template import parameter_default
+from modelops import aws
 from modelops.registry import CHAMPION, ModelRegistry
 
 # Parameter overrides of the local stack (as `sam deploy --parameter-overrides` would set):
@@ -50,7 +51,9 @@ API_KEY = "demo-api-key"
 class LoopConfig:
     training_rows: int = 4000
     rows_per_window: tuple[int, int, int] = (800, 2000, 1200)
-    labeled_share: float = 0.8
+    # Share of each window's rows whose ground truth arrives before the window is monitored.
+    # Few labels of the old world in window 1 keep the retraining data mostly of the new one.
+    labeled_share: tuple[float, float, float] = (0.25, 0.8, 0.8)
     rows_per_request: int = 100
     numeric_shift: float = 25.0
     new_category_share: float = 0.2
@@ -187,6 +190,7 @@ def run_loop(
     config.output_dir.mkdir(parents=True, exist_ok=True)
     result = LoopResult()
     with embedded_aws() as endpoint, (config.output_dir / "lambda-logs.txt").open("w") as logs:
+        aws.reset_clients()  # shared clients must reach the embedded endpoint
         narrator.say(f"embedded AWS (moto) on {endpoint}")
         stack = provision_stack(parameters=STACK_PARAMETERS)
         narrator.say(
@@ -242,6 +246,7 @@ def _run(
         },
     )
     (initial,) = executor.run_pending()
+    _keep_job_log(initial, config.output_dir)
     initial_result = _job_result(initial)
     result.initial_version = int(initial_result["version"])
     narrator.say(
@@ -277,18 +282,16 @@ def _run(
         ("window 2", drift_knobs, drift_text, (4, 5)),
         ("window 3", drift_knobs, drift_text, (0, 8)),  # served within step 7
     ]
-    for index, ((name, knobs, described, (serve_step, monitor_step)), rows) in enumerate(
-        zip(windows, config.rows_per_window, strict=True)
+    for index, ((name, knobs, described, (serve_step, monitor_step)), rows, share) in enumerate(
+        zip(windows, config.rows_per_window, config.labeled_share, strict=True)
     ):
-        text = (
-            f"{name}: serve {rows} rows {described}; labels for {config.labeled_share:.0%} of them"
-        )
+        text = f"{name}: serve {rows} rows {described}; labels for {share:.0%} of them"
         if serve_step:
             narrator.step(serve_step, text)
         else:
             narrator.say(f"   {text}")
         frame = generate_churn(rows, seed=config.seed + index + 1, **knobs)
-        outcome = _serve_window(name, frame, traffic, config, narrator)
+        outcome = _serve_window(name, frame, share, traffic, config, narrator)
         narrator.step(
             monitor_step,
             f"{name}: MonitorFunction (direct invocation) on {_span(outcome.start, outcome.end)}",
@@ -304,6 +307,8 @@ def _run(
             # 6 ----------------------------------------------------------- retrain
             narrator.step(6, "the local Batch executor runs the job the monitor submitted")
             runs = executor.run_pending()
+            for run in runs:
+                _keep_job_log(run, config.output_dir)
             result.events = _received_events(events_queue)
             for event in result.events:
                 narrator.say(
@@ -339,7 +344,12 @@ def _run(
 
 
 def _serve_window(
-    name: str, frame: Any, traffic: Traffic, config: LoopConfig, narrator: Narrator
+    name: str,
+    frame: Any,
+    labeled_share: float,
+    traffic: Traffic,
+    config: LoopConfig,
+    narrator: Narrator,
 ) -> WindowOutcome:
     from demo.churn_data import TARGET, as_instances
 
@@ -354,7 +364,7 @@ def _serve_window(
         payload = traffic.predict_rows([instances[i] for i in chunk], [ids[i] for i in chunk])
         versions.add(int(payload["model"]["version"]))
         predicted.extend(p["label"] for p in payload["predictions"])
-    labeled = list(range(int(len(instances) * config.labeled_share)))
+    labeled = list(range(int(len(instances) * labeled_share)))
     accepted = 0
     for chunk in _chunks(labeled, 500):
         accepted += traffic.send_labels(
@@ -491,7 +501,10 @@ def format_table(result: LoopResult) -> str:
             else "-"
         )
         counts = w.summary.get("counts", {})
-        action = "retraining submitted" if w.retraining.get("triggered") else "none"
+        if w.retraining.get("triggered"):
+            action = "retraining submitted"
+        else:  # the reason's first clause: "status is OK", "cooldown", ...
+            action = "none (" + str(w.retraining.get("reason", "")).split(":")[0] + ")"
         if (
             w.name == "window 2"
             and result.champion_after
@@ -549,6 +562,14 @@ def _received_events(queue_url: str) -> list[dict[str, Any]]:
                 json.loads(body["Message"]) if "Message" in body and "detail" not in body else body
             )
     return events
+
+
+def _keep_job_log(run: JobRun, output_dir: Path) -> None:
+    """The job's output, as CloudWatch Logs would keep a Batch job's."""
+    log = output_dir / f"batch-job-{run.job_name}.log"
+    log.write_text(
+        f"$ {' '.join(run.argv)}\nexit code {run.exit_code}\n--- stdout\n{run.stdout}\n--- stderr\n{run.stderr}"
+    )
 
 
 def _job_result(run: JobRun) -> dict[str, Any]:

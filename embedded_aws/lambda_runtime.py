@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
@@ -74,6 +75,10 @@ def load_handler(source: FunctionSource) -> Callable[[Any, Any], Any]:
     assert spec is not None and spec.loader is not None
     module: ModuleType = importlib.util.module_from_spec(spec)
     # Lambda puts the code directory first on the import path, so siblings import by name.
+    # Each function has its own process on Lambda; here they share one, so the siblings a
+    # function imported are taken out of sys.modules again (its module keeps them), and the
+    # next function's `import helper` finds its own helper.py.
+    before = set(sys.modules)
     sys.path.insert(0, str(source.code_dir))
     try:
         sys.modules[unique_name] = module
@@ -83,8 +88,16 @@ def load_handler(source: FunctionSource) -> Callable[[Any, Any], Any]:
         raise
     finally:
         sys.path.remove(str(source.code_dir))
+        for name in set(sys.modules) - before - {unique_name}:
+            if _defined_in(sys.modules[name], source.code_dir):
+                del sys.modules[name]
     handler: Callable[[Any, Any], Any] = getattr(module, source.attribute)
     return handler
+
+
+def _defined_in(module: ModuleType, directory: Path) -> bool:
+    file = getattr(module, "__file__", None)
+    return file is not None and Path(file).resolve().is_relative_to(directory.resolve())
 
 
 class LocalFunction:
@@ -121,10 +134,14 @@ class LocalFunction:
     def from_stack(
         cls, stack: LocalStack, logical_id: str, *, stdout: TextIO | None = None
     ) -> LocalFunction:
-        """The function with its environment resolved against the locally provisioned stack."""
+        """The function with its environment resolved against the locally provisioned stack,
+        and its AWS clients pointed at the endpoint the stack lives on."""
+        env = stack.function_environment(logical_id)
+        if stack.endpoint_url:
+            env["AWS_ENDPOINT_URL"] = stack.endpoint_url
         return cls(
             logical_id,
-            stack.function_environment(logical_id),
+            env,
             refs=stack.refs,
             name=stack.refs.get(logical_id),
             arn=stack.refs.get(f"{logical_id}.Arn"),

@@ -7,6 +7,7 @@ template, not repeated here), so local runs exercise the configuration that depl
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ class LocalStack:
     refs: dict[str, Any]
     created: tuple[str, ...]
     not_created: tuple[str, ...]
+    # The AWS endpoint the stack lives on (moto's server), when not AWS itself.
+    endpoint_url: str | None = None
 
     @property
     def bucket(self) -> str:
@@ -92,6 +95,34 @@ def create_bucket(s3: Any, bucket: str, template: dict[str, Any] | None = None) 
         rules.append(converted)
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
     return bucket
+
+
+def create_capture_stream(
+    firehose: Any,
+    bucket: str,
+    *,
+    name: str = f"{STACK_NAME}-CaptureDeliveryStream",
+    template: dict[str, Any] | None = None,
+) -> str:
+    """CaptureDeliveryStream delivering to `bucket` with template.yaml's prefix, error prefix,
+    buffering and compression, as deployed with CaptureSink=firehose (the sink local runs use:
+    moto writes each put straight to S3; the log sink's CloudWatch Logs path is not simulated)."""
+    doc = template or load_template()
+    refs = {
+        "CaptureSink": "firehose",
+        "ModelOpsBucket": bucket,
+        "ModelOpsBucket.Arn": f"arn:aws:s3:::{bucket}",
+        "CaptureDeliveryRole.Arn": "arn:aws:iam::123456789012:role/capture-delivery",
+        "CaptureDeliveryLogGroup": f"/aws/kinesisfirehose/{name}",
+        "AWS::StackName": STACK_NAME,
+    }
+    props = resolve(resource("CaptureDeliveryStream", doc)["Properties"], refs, doc)
+    firehose.create_delivery_stream(
+        DeliveryStreamName=name,
+        DeliveryStreamType=props["DeliveryStreamType"],
+        ExtendedS3DestinationConfiguration=props["ExtendedS3DestinationConfiguration"],
+    )
+    return name
 
 
 # ---------------------------------------------------------------- the whole stack
@@ -202,7 +233,13 @@ def provision_stack(
         if logical_id in skipped
         or (res["Type"] not in _CREATION_ORDER and res["Type"] not in _FUNCTION_TYPES)
     ) + tuple(ctx.undeliverable_targets)
-    return LocalStack(name=stack_name, refs=refs, created=tuple(created), not_created=not_created)
+    return LocalStack(
+        name=stack_name,
+        refs=refs,
+        created=tuple(created),
+        not_created=not_created,
+        endpoint_url=os.environ.get("AWS_ENDPOINT_URL"),
+    )
 
 
 def _parameter_overrides(doc: dict[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
@@ -211,9 +248,16 @@ def _parameter_overrides(doc: dict[str, Any], overrides: Mapping[str, str]) -> d
     for name, value in overrides.items():
         if name not in declared:
             raise KeyError(f"template.yaml declares no parameter {name!r}")
-        allowed = declared[name].get("AllowedValues")
+        spec = declared[name]
+        allowed = spec.get("AllowedValues")
         if allowed is not None and str(value) not in [str(a) for a in allowed]:
             raise ValueError(f"parameter {name} must be one of {allowed}, got {value!r}")
+        if spec.get("Type") == "Number":
+            number = float(value)  # ValueError names the value
+            if "MinValue" in spec and number < float(spec["MinValue"]):
+                raise ValueError(f"parameter {name} must be >= {spec['MinValue']}, got {value!r}")
+            if "MaxValue" in spec and number > float(spec["MaxValue"]):
+                raise ValueError(f"parameter {name} must be <= {spec['MaxValue']}, got {value!r}")
     return {name: str(value) for name, value in overrides.items()}
 
 
@@ -461,13 +505,15 @@ def _put_rule(ctx: _Context, name: str, rule: dict[str, Any], targets: list[dict
     if rule.get("Description"):
         kwargs["Description"] = rule["Description"]
     arn: str = events.put_rule(**kwargs)["RuleArn"]
-    # moto delivers matching events only to these; any other target (SNS, Lambda) would fail
-    # every PutEvents that matches, so it is left out and listed in LocalStack.not_created.
-    deliverable = [t for t in targets if t["Arn"].split(":")[2] in _MOTO_EVENT_TARGETS]
-    ctx.undeliverable_targets += [
-        f"{name}.Targets.{t['Id']}" for t in targets if t not in deliverable
-    ]
-    targets = deliverable
+    if "EventPattern" in rule:
+        # moto delivers matching events only to these; any other target (SNS, Lambda) would
+        # fail every PutEvents that matches, so it is left out and listed in not_created.
+        # (Schedules never fire on moto: their targets are kept.)
+        deliverable = [t for t in targets if t["Arn"].split(":")[2] in _MOTO_EVENT_TARGETS]
+        ctx.undeliverable_targets += [
+            f"{name}.Targets.{t['Id']}" for t in targets if t not in deliverable
+        ]
+        targets = deliverable
     if targets:
         bus = {"EventBusName": kwargs["EventBusName"]} if "EventBusName" in kwargs else {}
         events.put_targets(Rule=name, Targets=targets, **bus)  # type: ignore[arg-type]

@@ -12,6 +12,7 @@ publishing goes through the job's own publish/promote path into the registry you
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import math
@@ -62,7 +63,7 @@ def publish_trained(
     """
     trained = trained_model(kind)
     if name is not None and name != trained.model_name:
-        trained = TrainedModel(**{**trained.__dict__, "model_name": name})
+        trained = dataclasses.replace(trained, model_name=name)
     result = publish_run(
         trained,
         registry=registry,

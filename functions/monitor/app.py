@@ -33,6 +33,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = summarize(report)
     logger.info(
         "window monitored",
-        extra={"status": summary["status"], "counts": summary["counts"], "retraining": summary["retraining"]},
+        extra={
+            "status": summary["status"],
+            "counts": summary["counts"],
+            "retraining": summary["retraining"],
+        },
     )
     return summary

@@ -24,7 +24,9 @@ app = create_resolver()
 @app.post("/predict")
 def predict() -> dict[str, Any]:
     return service.predict(
-        read_json_body(app.current_event), source=SOURCE_API, request_id=app.lambda_context.aws_request_id
+        read_json_body(app.current_event),
+        source=SOURCE_API,
+        request_id=app.lambda_context.aws_request_id,
     )
 
 

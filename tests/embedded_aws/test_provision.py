@@ -126,5 +126,74 @@ def test_parameter_overrides_apply_like_sam_deploy_and_are_validated() -> None:
         assert requirements == {"VCPU": "4", "MEMORY": "16384"}
         with pytest.raises(ValueError, match="TrainingVcpus must be one of"):
             provision_stack(stack_name="other", parameters={"TrainingVcpus": "3"})
+        with pytest.raises(ValueError, match="TrainingTimeoutSeconds must be >= 60"):
+            provision_stack(stack_name="other", parameters={"TrainingTimeoutSeconds": "5"})
         with pytest.raises(KeyError, match="NoSuchParameter"):
             provision_stack(stack_name="other", parameters={"NoSuchParameter": "x"})
+
+
+def test_capture_stream_delivers_under_the_templates_prefix_with_its_buffering(
+    local_stack: LocalStack,
+) -> None:
+    stream = boto3.client("firehose").describe_delivery_stream(
+        DeliveryStreamName=local_stack.ref("CaptureDeliveryStream")
+    )
+    destination = stream["DeliveryStreamDescription"]["Destinations"][0][
+        "ExtendedS3DestinationDescription"
+    ]
+    declared = resource("CaptureDeliveryStream")["Properties"]["ExtendedS3DestinationConfiguration"]
+    assert destination["BucketARN"] == f"arn:aws:s3:::{local_stack.bucket}"
+    assert destination["Prefix"] == f"capture/{parameter_default('ModelName')}/"
+    assert destination["BufferingHints"] == declared["BufferingHints"]
+    assert destination["CompressionFormat"] == declared["CompressionFormat"]
+
+
+def test_capture_stream_puts_land_in_the_capture_prefix(local_stack: LocalStack) -> None:
+    boto3.client("firehose").put_record_batch(
+        DeliveryStreamName=local_stack.ref("CaptureDeliveryStream"),
+        Records=[{"Data": b'{"a": 1}\n'}],
+    )
+    keys = [
+        o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=local_stack.bucket)["Contents"]
+    ]
+    assert any(k.startswith(f"capture/{parameter_default('ModelName')}/") for k in keys)
+
+
+def test_rules_carry_the_templates_pattern_and_schedule(local_stack: LocalStack) -> None:
+    events = boto3.client("events")
+    rule = events.describe_rule(Name=local_stack.ref("RetrainingRequestedRule"))
+    assert (
+        json.loads(rule["EventPattern"])
+        == resource("RetrainingRequestedRule")["Properties"]["EventPattern"]
+    )
+    schedule = events.describe_rule(Name=local_stack.ref("MonitorFunctionSchedule"))
+    assert schedule["ScheduleExpression"] == parameter_default("MonitorSchedule")
+    (target,) = events.list_targets_by_rule(Rule=local_stack.ref("MonitorFunctionSchedule"))[
+        "Targets"
+    ]
+    assert target["Arn"] == local_stack.ref("MonitorFunction.Arn")
+    # moto's EventBridge cannot deliver to SNS: that target is left out, and said so
+    assert (
+        f"{local_stack.ref('RetrainingRequestedRule')}.Targets.alert-topic"
+        in local_stack.not_created
+    )
+
+
+def test_a_retraining_event_matches_the_rule_and_reaches_a_target(local_stack: LocalStack) -> None:
+    sqs = boto3.client("sqs")
+    url = sqs.create_queue(QueueName="probe")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events")
+    events.put_targets(
+        Rule=local_stack.ref("RetrainingRequestedRule"), Targets=[{"Id": "probe", "Arn": arn}]
+    )
+    events.put_events(
+        Entries=[
+            {"Source": "modelops.monitor", "DetailType": "RetrainingRequested", "Detail": "{}"},
+            {"Source": "someone.else", "DetailType": "RetrainingRequested", "Detail": "{}"},
+        ]
+    )
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [json.loads(m["Body"])["source"] for m in messages] == ["modelops.monitor"]

@@ -62,7 +62,9 @@ class CaptureWriter:
     def model(self, version: int) -> OnnxModel:
         if version not in self._models:
             metadata = self.registry.get_metadata(self.name, version)
-            data = self.registry.get_model_bytes(self.name, version, expected_sha256=metadata["model_file"]["sha256"])
+            data = self.registry.get_model_bytes(
+                self.name, version, expected_sha256=metadata["model_file"]["sha256"]
+            )
             self._models[version] = OnnxModel(data, ModelSchema.from_metadata(metadata))
         return self._models[version]
 
@@ -89,7 +91,10 @@ class CaptureWriter:
             assert predicted.labels is not None and predicted.probabilities is not None
             output = {
                 "label": predicted.labels[i],
-                "probabilities": {k: round(float(p), 6) for k, p in zip(keys, predicted.probabilities[i], strict=True)},
+                "probabilities": {
+                    k: round(float(p), 6)
+                    for k, p in zip(keys, predicted.probabilities[i], strict=True)
+                },
             }
             record = prediction_record(
                 inference_id=inference_id,
@@ -103,24 +108,34 @@ class CaptureWriter:
             )
             lines.append(encode_record(record))
         for part in np.array_split(np.arange(len(lines)), objects):
-            self.put(f"capture/{self.name}/{start:%Y/%m/%d/%H}/", b"".join(lines[i] for i in part), compress=compress)
+            self.put(
+                f"capture/{self.name}/{start:%Y/%m/%d/%H}/",
+                b"".join(lines[i] for i in part),
+                compress=compress,
+            )
         return ids
 
     def feedback(self, ids: Sequence[str], labels: Sequence[Any], *, received: datetime) -> None:
         records = [
-            encode_record(feedback_record(inference_id=i, received_time=iso_timestamp(received), label=label))
+            encode_record(
+                feedback_record(inference_id=i, received_time=iso_timestamp(received), label=label)
+            )
             for i, label in zip(ids, labels, strict=True)
         ]
         self.put(f"feedback/{self.name}/{received:%Y/%m/%d/%H}/", b"".join(records))
 
     def put(self, prefix: str, body: bytes, *, compress: bool = False) -> str:
         key = f"{prefix}{uuid.uuid4().hex}.jsonl" + (".gz" if compress else "")
-        self.s3.put_object(Bucket=self.bucket, Key=key, Body=gzip.compress(body) if compress else body)
+        self.s3.put_object(
+            Bucket=self.bucket, Key=key, Body=gzip.compress(body) if compress else body
+        )
         return key
 
 
 @pytest.fixture
-def writer(s3: Any, bucket: str, registry: ModelRegistry, binary_champion: dict[str, Any]) -> CaptureWriter:
+def writer(
+    s3: Any, bucket: str, registry: ModelRegistry, binary_champion: dict[str, Any]
+) -> CaptureWriter:
     return CaptureWriter(s3, bucket, registry)
 
 
@@ -131,7 +146,9 @@ def monitor_env(local_stack: LocalStack, **overrides: str) -> dict[str, str]:
     return env
 
 
-def make_monitor(local_stack: LocalStack, *, now: datetime | None = None, **overrides: str) -> Monitor:
+def make_monitor(
+    local_stack: LocalStack, *, now: datetime | None = None, **overrides: str
+) -> Monitor:
     settings = MonitorSettings.from_env(monitor_env(local_stack, **overrides))
     clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
     return Monitor.from_settings(settings, clock=clock)

@@ -16,11 +16,20 @@ from modelops.monitoring.drift import DriftThresholds, categorical_drift, numeri
 from modelops.monitoring.window import Window
 from modelops.registry import ModelRegistry
 from tests.models import publish_trained
-from tests.monitoring.conftest import WINDOW_EVENT, WINDOW_START, CaptureWriter, churn, make_monitor, truth
+from tests.monitoring.conftest import (
+    WINDOW_EVENT,
+    WINDOW_START,
+    CaptureWriter,
+    churn,
+    make_monitor,
+    truth,
+)
 
 
 def run(local_stack: LocalStack, **overrides: str) -> dict[str, Any]:
-    report = make_monitor(local_stack, **overrides).run(Window.from_event(WINDOW_EVENT, window_minutes=60))
+    report = make_monitor(local_stack, **overrides).run(
+        Window.from_event(WINDOW_EVENT, window_minutes=60)
+    )
     json.dumps(report, allow_nan=False)  # strict JSON, always
     return report
 
@@ -46,7 +55,9 @@ def test_too_few_rows_is_insufficient_data(local_stack: LocalStack, writer: Capt
     assert report["retraining"]["triggered"] is False
 
 
-def test_constant_all_missing_and_only_unseen_columns(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_constant_all_missing_and_only_unseen_columns(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     frame = churn(400, seed=22)
     frame["age"] = 40.0
     frame["tenure_months"] = np.nan
@@ -54,7 +65,10 @@ def test_constant_all_missing_and_only_unseen_columns(local_stack: LocalStack, w
     writer.predictions(frame)
     report = run(local_stack, RETRAINING_ENABLED="false")
     features = report["drift"]["features"]
-    assert features["tenure_months"]["drifted"] and features["tenure_months"]["missing_share"]["current"] == 1.0
+    assert (
+        features["tenure_months"]["drifted"]
+        and features["tenure_months"]["missing_share"]["current"] == 1.0
+    )
     assert features["tenure_months"]["psi"] == 0.0  # no present values: the missing share says it
     assert features["age"]["drifted"] and features["age"]["current"]["std"] == 0.0
     assert features["plan"]["drifted"] and features["plan"]["unseen_share"] == 1.0
@@ -72,15 +86,22 @@ def test_rows_from_two_versions_are_monitored_against_their_own_baselines(
     assert report["versions"]["1"]["rows"] == 500 and report["versions"]["2"]["rows"] == 300
     assert report["model"]["version"] == 1  # the version that served most rows
     v2 = report["versions"]["2"]["drift"]["features"]
-    assert v2["monthly_charges"]["drifted"] and not report["versions"]["1"]["drift"]["features"]["monthly_charges"]["drifted"]
+    assert (
+        v2["monthly_charges"]["drifted"]
+        and not report["versions"]["1"]["drift"]["features"]["monthly_charges"]["drifted"]
+    )
     assert report["counts"]["predictions"] == 800
 
 
-def test_rows_of_an_unknown_version_are_counted_not_fatal(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_rows_of_an_unknown_version_are_counted_not_fatal(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     writer.predictions(churn(300, seed=25))
     lines = writer.s3.list_objects_v2(Bucket=writer.bucket, Prefix="capture/")["Contents"]
     body = writer.s3.get_object(Bucket=writer.bucket, Key=lines[0]["Key"])["Body"].read()
-    writer.put(f"capture/churn/{WINDOW_START:%Y/%m/%d/%H}/", body.replace(b'"version":1', b'"version":9'))
+    writer.put(
+        f"capture/churn/{WINDOW_START:%Y/%m/%d/%H}/", body.replace(b'"version":1', b'"version":9')
+    )
     report = run(local_stack)
     assert report["counts"]["unknown_version"] == 300
     assert report["counts"]["predictions"] == 300
@@ -89,7 +110,10 @@ def test_rows_of_an_unknown_version_are_counted_not_fatal(local_stack: LocalStac
 def test_drift_of_a_constant_baseline_column_is_finite() -> None:
     thresholds = DriftThresholds()
     baseline = numeric_baseline([5.0] * 100)
-    same, moved = NumericAccumulator(baseline["bin_edges"]), NumericAccumulator(baseline["bin_edges"])
+    same, moved = (
+        NumericAccumulator(baseline["bin_edges"]),
+        NumericAccumulator(baseline["bin_edges"]),
+    )
     same.add(np.full(300, 5.0))
     moved.add(np.full(300, 9.0))
     assert not numeric_drift(baseline, same, thresholds)["drifted"]
@@ -102,6 +126,8 @@ def test_drift_of_a_constant_baseline_column_is_finite() -> None:
 
 
 def test_categorical_drift_of_an_empty_window_is_finite() -> None:
-    result = categorical_drift(categorical_baseline(["a", "b", "b"]), CategoricalAccumulator(), DriftThresholds())
+    result = categorical_drift(
+        categorical_baseline(["a", "b", "b"]), CategoricalAccumulator(), DriftThresholds()
+    )
     assert result["drifted"] is False and result["psi"] == 0.0
     json.dumps(result, allow_nan=False)

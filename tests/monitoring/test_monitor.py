@@ -26,7 +26,9 @@ def run(local_stack: LocalStack, **overrides: str) -> dict[str, Any]:
     return monitor.run(Window.from_event(WINDOW_EVENT, window_minutes=60))
 
 
-def test_clean_window_reports_no_drift_and_no_retraining(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_clean_window_reports_no_drift_and_no_retraining(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     frame = churn(800, seed=11)
     ids = writer.predictions(frame)
     writer.feedback(ids[:400], truth(frame)[:400], received=WINDOW_START + timedelta(hours=3))
@@ -47,7 +49,9 @@ def drifted(report: dict[str, Any]) -> set[str]:
     return {name for name, f in report["drift"]["features"].items() if f["drifted"]}
 
 
-def test_shifted_numeric_feature_is_detected_and_named(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_shifted_numeric_feature_is_detected_and_named(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     writer.predictions(churn(800, seed=12, numeric_shift=25.0))
     report = run(local_stack)
     assert {"monthly_charges", "total_charges"} <= drifted(report)
@@ -58,7 +62,9 @@ def test_shifted_numeric_feature_is_detected_and_named(local_stack: LocalStack, 
     assert any("PSI" in reason for reason in charges["reasons"])
 
 
-def test_new_category_is_detected_as_unseen_share(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_new_category_is_detected_as_unseen_share(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     writer.predictions(churn(800, seed=13, new_category_share=0.3))
     report = run(local_stack)
     plan = report["drift"]["features"]["plan"]
@@ -68,7 +74,9 @@ def test_new_category_is_detected_as_unseen_share(local_stack: LocalStack, write
     assert any("unseen categories" in reason for reason in plan["reasons"])
 
 
-def test_dataset_drift_when_the_drifted_share_reaches_the_threshold(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_dataset_drift_when_the_drifted_share_reaches_the_threshold(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     writer.predictions(churn(800, seed=14, numeric_shift=25.0, new_category_share=0.3))
     report = run(local_stack, DRIFT_SHARE_THRESHOLD="0.3", RETRAINING_ENABLED="false")
     assert report["drift"]["drifted_share"] >= 0.3
@@ -77,7 +85,9 @@ def test_dataset_drift_when_the_drifted_share_reaches_the_threshold(local_stack:
     assert "features drifted" in report["status_reason"]
 
 
-def test_concept_drift_with_labels_is_degraded(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_concept_drift_with_labels_is_degraded(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     frame = churn(800, seed=15, concept_drift=1.0)
     ids = writer.predictions(frame)
     writer.feedback(ids, truth(frame), received=WINDOW_START + timedelta(days=2))
@@ -90,7 +100,9 @@ def test_concept_drift_with_labels_is_degraded(local_stack: LocalStack, writer: 
     assert "roc_auc" in report["status_reason"]
 
 
-def test_labels_arriving_later_give_a_fuller_picture_on_rerun(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_labels_arriving_later_give_a_fuller_picture_on_rerun(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     frame = churn(600, seed=16)
     ids = writer.predictions(frame)
     first = run(local_stack)
@@ -108,7 +120,9 @@ def test_gzip_objects_malformed_lines_and_rows_outside_the_window(
 ) -> None:
     writer.predictions(churn(500, seed=17), compress=True, objects=3)
     # rows of the next window, delivered into this window's last partition and the next one
-    writer.predictions(churn(40, seed=18), start=WINDOW_START + timedelta(minutes=61), spread=timedelta(minutes=5))
+    writer.predictions(
+        churn(40, seed=18), start=WINDOW_START + timedelta(minutes=61), spread=timedelta(minutes=5)
+    )
     good = json.loads(_one_capture_line(writer))
     good["eventMetadata"]["inferenceTime"] = "2026-11-26T12:30:00.000Z"
     bad_value = {**good, "input": {**good["input"], "tenure_months": "abc"}}
@@ -117,7 +131,9 @@ def test_gzip_objects_malformed_lines_and_rows_outside_the_window(
     lines = [b"not json", b'{"eventVersion": "1"}', b"[1, 2]"] + [
         json.dumps(r).encode() for r in (bad_value, other_model, no_output)
     ]
-    writer.put(f"capture/churn/{WINDOW_START:%Y/%m/%d/%H}/", b"\n".join(lines) + b"\n", compress=True)
+    writer.put(
+        f"capture/churn/{WINDOW_START:%Y/%m/%d/%H}/", b"\n".join(lines) + b"\n", compress=True
+    )
     report = run(local_stack)
     assert report["counts"]["predictions"] == 500
     assert report["counts"]["malformed"] == 6

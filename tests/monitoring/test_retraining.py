@@ -46,7 +46,9 @@ def subscribe_queue_to_retraining_events() -> str:
     delivers events to SQS targets, not to SNS ones)."""
     sqs = boto3.client("sqs")
     url = sqs.create_queue(QueueName="retraining-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     events = boto3.client("events")
     pattern = resource("RetrainingRequestedRule")["Properties"]["EventPattern"]
     events.put_rule(Name="retraining-to-sqs", EventPattern=json.dumps(pattern), State="ENABLED")
@@ -69,10 +71,14 @@ def test_drift_submits_the_training_job_once_per_window_and_announces_it(
     job = boto3.client("batch").describe_jobs(jobs=[retraining["job_id"]])["jobs"][0]
     command = job["container"]["command"]
     assert command[:4] == ["train", "--from-feedback", "--model-name", "churn"]
-    assert command[command.index("--since") + 1] == "2026-10-27T13:00:00.000Z"  # 30 days before the window's end
+    assert (
+        command[command.index("--since") + 1] == "2026-10-27T13:00:00.000Z"
+    )  # 30 days before the window's end
     assert job["jobDefinition"] == local_stack.ref("TrainingJobDefinition")
 
-    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+    messages = boto3.client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)[
+        "Messages"
+    ]
     event = json.loads(messages[0]["Body"])
     assert event["source"] == EVENT_SOURCE and event["detail-type"] == EVENT_DETAIL_TYPE
     assert event["detail"]["status"] == "DRIFT"
@@ -87,7 +93,9 @@ def test_drift_submits_the_training_job_once_per_window_and_announces_it(
     assert len(retraining_jobs(local_stack)) == 1
 
 
-def test_no_trigger_while_a_retraining_job_is_queued_or_running(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_no_trigger_while_a_retraining_job_is_queued_or_running(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     batch = boto3.client("batch")
     running = batch.submit_job(
         jobName=f"{job_name_prefix('churn')}-earlier",
@@ -101,11 +109,17 @@ def test_no_trigger_while_a_retraining_job_is_queued_or_running(local_stack: Loc
     report = make_monitor(local_stack, now=NOW, **DRIFTING).run(window())
     assert report["status"] == "DRIFT"
     assert report["retraining"]["triggered"] is False
-    assert "still RUNNING" in report["retraining"]["reason"] and running in report["retraining"]["reason"]
+    assert (
+        "still RUNNING" in report["retraining"]["reason"]
+        and running in report["retraining"]["reason"]
+    )
     assert len(retraining_jobs(local_stack)) == 1
 
     backend._jobs[running].status = "SUCCEEDED"  # it finished: the window may trigger now
-    assert make_monitor(local_stack, now=NOW, **DRIFTING).run(window())["retraining"]["triggered"] is True
+    assert (
+        make_monitor(local_stack, now=NOW, **DRIFTING).run(window())["retraining"]["triggered"]
+        is True
+    )
 
 
 def test_no_trigger_within_the_cooldown(local_stack: LocalStack, writer: CaptureWriter) -> None:
@@ -117,23 +131,43 @@ def test_no_trigger_within_the_cooldown(local_stack: LocalStack, writer: Capture
     assert second["status"] == "DRIFT"
     assert second["retraining"]["triggered"] is False
     assert second["retraining"]["reason"].startswith("cooldown")
-    third = make_monitor(local_stack, now=NOW + timedelta(hours=1), RETRAINING_COOLDOWN_HOURS="0.5", **DRIFTING)
+    third = make_monitor(
+        local_stack, now=NOW + timedelta(hours=1), RETRAINING_COOLDOWN_HOURS="0.5", **DRIFTING
+    )
     assert third.run(window(1))["retraining"]["triggered"] is True
     assert len(retraining_jobs(local_stack)) == 2
 
 
-def test_ok_window_and_disabled_retraining_say_why_not(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_ok_window_and_disabled_retraining_say_why_not(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     writer.predictions(churn(400, seed=40))
     ok = make_monitor(local_stack, now=NOW).run(window())
-    assert ok["retraining"] == {"triggered": False, "reason": "status is OK: retraining is only for DRIFT or DEGRADED", "job_id": None}
+    assert ok["retraining"] == {
+        "triggered": False,
+        "reason": "status is OK: retraining is only for DRIFT or DEGRADED",
+        "job_id": None,
+    }
     drifting_window(writer, 1)
-    disabled = make_monitor(local_stack, now=NOW, RETRAINING_ENABLED="false", **DRIFTING).run(window(1))
+    disabled = make_monitor(local_stack, now=NOW, RETRAINING_ENABLED="false", **DRIFTING).run(
+        window(1)
+    )
     assert disabled["status"] == "DRIFT"
-    assert disabled["retraining"]["triggered"] is False and "disabled" in disabled["retraining"]["reason"]
+    assert (
+        disabled["retraining"]["triggered"] is False
+        and "disabled" in disabled["retraining"]["reason"]
+    )
     assert retraining_jobs(local_stack) == []
 
 
 def test_scheduled_event_monitors_the_last_complete_window() -> None:
-    event = {"version": "0", "detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-26T13:00:07Z"}
+    event = {
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "time": "2026-11-26T13:00:07Z",
+    }
     assert Window.from_event(event, window_minutes=60) == window()
-    assert Window.from_event(event, window_minutes=15).start == datetime(2026, 11, 26, 12, 45, tzinfo=UTC)
+    assert Window.from_event(event, window_minutes=15).start == datetime(
+        2026, 11, 26, 12, 45, tzinfo=UTC
+    )

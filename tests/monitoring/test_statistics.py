@@ -19,7 +19,16 @@ rng = np.random.default_rng(20261126)
 
 @pytest.mark.parametrize(
     ("n1", "n2", "shift"),
-    [(1000, 1000, 0.0), (1000, 1000, 0.15), (1000, 700, 0.05), (1000, 37, 0.3), (300, 1000, 0.2), (5, 7, 0.0), (1000, 1000, 1.0), (2, 3, 4.0)],
+    [
+        (1000, 1000, 0.0),
+        (1000, 1000, 0.15),
+        (1000, 700, 0.05),
+        (1000, 37, 0.3),
+        (300, 1000, 0.2),
+        (5, 7, 0.0),
+        (1000, 1000, 1.0),
+        (2, 3, 4.0),
+    ],
 )
 def test_ks_2samp_equals_scipy(n1: int, n2: int, shift: float) -> None:
     a = rng.normal(size=n1)
@@ -35,7 +44,9 @@ def test_ks_2samp_with_ties_and_a_constant_sample_equals_scipy() -> None:
     b = np.full(300, 2.0)
     ours = statistics.ks_2samp(a, b)
     theirs = stats.ks_2samp(a, b)
-    assert (ours.statistic, ours.pvalue) == pytest.approx((theirs.statistic, theirs.pvalue), abs=TOLERANCE)
+    assert (ours.statistic, ours.pvalue) == pytest.approx(
+        (theirs.statistic, theirs.pvalue), abs=TOLERANCE
+    )
     assert statistics.ks_2samp(b, b) == statistics.TestResult(0.0, 1.0)
     assert statistics.ks_2samp(a, np.array([])) == statistics.TestResult(0.0, 1.0)
 
@@ -56,10 +67,15 @@ def test_chi2_contingency_drops_empty_categories_like_a_table_without_them() -> 
     assert statistics.chi2_contingency(table).pvalue == pytest.approx(
         stats.chi2_contingency(table[:, [0, 2]]).pvalue, abs=TOLERANCE
     )
-    assert statistics.chi2_contingency(np.array([[5.0], [7.0]])) == statistics.Chi2Result(0.0, 1.0, 0)
+    assert statistics.chi2_contingency(np.array([[5.0], [7.0]])) == statistics.Chi2Result(
+        0.0, 1.0, 0
+    )
 
 
-@pytest.mark.parametrize(("x", "dof"), [(0.0, 1), (0.1, 1), (3.0, 2), (50.0, 3), (1000.0, 10), (5.0, 40), (200.0, 150), (1e-9, 7)])
+@pytest.mark.parametrize(
+    ("x", "dof"),
+    [(0.0, 1), (0.1, 1), (3.0, 2), (50.0, 3), (1000.0, 10), (5.0, 40), (200.0, 150), (1e-9, 7)],
+)
 def test_chi2_sf_equals_scipy(x: float, dof: int) -> None:
     assert statistics.chi2_sf(x, dof) == pytest.approx(stats.chi2.sf(x, dof), abs=TOLERANCE)
 
@@ -68,7 +84,9 @@ def test_chi2_sf_equals_scipy(x: float, dof: int) -> None:
 def test_wasserstein_equals_scipy(n1: int, n2: int) -> None:
     a = rng.lognormal(size=n1)
     b = rng.lognormal(0.3, size=n2)
-    assert statistics.wasserstein_distance(a, b) == pytest.approx(stats.wasserstein_distance(a, b), abs=TOLERANCE)
+    assert statistics.wasserstein_distance(a, b) == pytest.approx(
+        stats.wasserstein_distance(a, b), abs=TOLERANCE
+    )
 
 
 @pytest.mark.parametrize("k", [2, 3, 10, 40])
@@ -76,7 +94,9 @@ def test_jensenshannon_equals_scipy(k: int) -> None:
     p = rng.random(k)
     q = rng.random(k)
     q[0] = 0.0  # a category one side never has
-    assert statistics.jensenshannon_distance(p, q) == pytest.approx(jensenshannon(p, q, base=2), abs=TOLERANCE)
+    assert statistics.jensenshannon_distance(p, q) == pytest.approx(
+        jensenshannon(p, q, base=2), abs=TOLERANCE
+    )
     assert statistics.jensenshannon_distance(p, p) == pytest.approx(0.0, abs=TOLERANCE)
 
 
@@ -86,8 +106,12 @@ def test_psi_equals_a_direct_computation_on_the_baselines_bins() -> None:
     baseline = numeric_baseline(train, bins=10)
     expected = np.asarray(baseline["bin_shares"])
     actual = bin_counts(baseline["bin_edges"], live) / live.size
-    direct = sum((a - e) * math.log(a / e) for a, e in zip(actual, expected, strict=True) if a > 0 and e > 0)
-    assert statistics.psi(expected, bin_counts(baseline["bin_edges"], live)) == pytest.approx(direct, abs=TOLERANCE)
+    direct = sum(
+        (a - e) * math.log(a / e) for a, e in zip(actual, expected, strict=True) if a > 0 and e > 0
+    )
+    assert statistics.psi(expected, bin_counts(baseline["bin_edges"], live)) == pytest.approx(
+        direct, abs=TOLERANCE
+    )
 
 
 def test_psi_floors_empty_bins_at_epsilon_and_stays_finite() -> None:

@@ -15,8 +15,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.metrics.provider.cold_start import reset_cold_start_flag
 
-from embedded_aws.template import REPO_ROOT, Tagged, function_environment, function_source, resolve
+from embedded_aws.template import REPO_ROOT, function_environment, function_source, resolve
 from tests.conftest import BUCKET
 
 EVENTS = REPO_ROOT / "events"
@@ -46,7 +47,13 @@ def load_event(name: str) -> dict[str, Any]:
     return event
 
 
-def api_event(body: Any = None, *, raw_body: str | None = None, headers: dict[str, str] | None = None, **overrides: Any) -> dict[str, Any]:
+def api_event(
+    body: Any = None,
+    *,
+    raw_body: str | None = None,
+    headers: dict[str, str] | None = None,
+    **overrides: Any,
+) -> dict[str, Any]:
     """events/predict_api.json with another body (JSON-encoded unless raw) and headers."""
     event = copy.deepcopy(load_event("predict_api.json"))
     if raw_body is not None or body is not None:
@@ -62,19 +69,19 @@ def api_event(body: Any = None, *, raw_body: str | None = None, headers: dict[st
 def template_environment(**overrides: str) -> dict[str, str]:
     """PredictFunction's environment as template.yaml declares it (parameter defaults)."""
     refs = {"ModelOpsBucket": BUCKET, "CaptureDeliveryStream": CAPTURE_STREAM}
-    env: dict[str, str] = {}
-    for key, value in function_environment("PredictFunction").items():
-        if isinstance(value, Tagged) and value.tag == "If":
-            continue  # a condition on a deploy-time parameter (tracing): off locally
-        env[key] = str(resolve(value, refs))
-    env.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    env = {
+        key: str(value)
+        for key, value in resolve(function_environment("PredictFunction"), refs).items()
+    }
     env.update(overrides)
     return env
 
 
 def handler_of(module: ModuleType) -> Callable[[Any, Any], Any]:
     """The function template.yaml's Handler names in the loaded module."""
-    handler: Callable[[Any, Any], Any] = getattr(module, function_source("PredictFunction").attribute)
+    handler: Callable[[Any, Any], Any] = getattr(
+        module, function_source("PredictFunction").attribute
+    )
     return handler
 
 
@@ -88,7 +95,9 @@ def load_module(path: Path, name: str) -> ModuleType:
 
 
 @pytest.fixture
-def predict_handler(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Iterator[Callable[..., ModuleType]]:
+def predict_handler(
+    monkeypatch: pytest.MonkeyPatch, bucket: str
+) -> Iterator[Callable[..., ModuleType]]:
     """Load a fresh PredictFunction module (a cold start) with the template's environment
     plus `overrides`; the module is PredictFunction's Handler from its CodeUri."""
     loaded: list[str] = []
@@ -97,6 +106,7 @@ def predict_handler(monkeypatch: pytest.MonkeyPatch, bucket: str) -> Iterator[Ca
         for key, value in template_environment(**overrides).items():
             monkeypatch.setenv(key, value)
         source = function_source("PredictFunction")
+        reset_cold_start_flag()  # a fresh module is a fresh execution environment
         name = f"predict_app_{uuid.uuid4().hex}"
         loaded.append(name)
         return load_module(source.code_dir / f"{source.module}.py", name)

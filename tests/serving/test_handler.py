@@ -4,7 +4,9 @@ with real trained models from the training job."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import logging
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -15,6 +17,7 @@ import pytest
 
 from modelops.errors import NoChampionError
 from modelops.inference import OnnxModel
+from modelops.observability import logger
 from modelops.registry import ModelRegistry
 from modelops.schema import ModelSchema
 from tests.models import sample_rows
@@ -35,26 +38,37 @@ def emf_metrics(text: str) -> list[dict[str, Any]]:
     return [line for line in stdout_json_lines(text) if "_aws" in line]
 
 
-def call_api(module: ModuleType, event: dict[str, Any], context: FakeLambdaContext | None = None) -> tuple[int, Any]:
+def call_api(
+    module: ModuleType, event: dict[str, Any], context: FakeLambdaContext | None = None
+) -> tuple[int, Any]:
     response = handler_of(module)(event, context or FakeLambdaContext())
     return response["statusCode"], json.loads(response["body"])
 
 
-def reference_predictions(registry: ModelRegistry, metadata: dict[str, Any], instances: list[dict[str, Any]]) -> Any:
+def reference_predictions(
+    registry: ModelRegistry, metadata: dict[str, Any], instances: list[dict[str, Any]]
+) -> Any:
     """The same rows through a separately built session of the same version."""
     schema = ModelSchema.from_metadata(metadata)
     model = OnnxModel(
-        registry.get_model_bytes(metadata["name"], metadata["version"], expected_sha256=metadata["model_file"]["sha256"]),
+        registry.get_model_bytes(
+            metadata["name"], metadata["version"], expected_sha256=metadata["model_file"]["sha256"]
+        ),
         schema,
     )
-    return model.predict_columns({f: [row.get(f) for row in instances] for f in schema.feature_names})
+    return model.predict_columns(
+        {f: [row.get(f) for row in instances] for f in schema.feature_names}
+    )
 
 
 # ---- happy paths ---------------------------------------------------------------------------
 
 
 def test_sample_api_event_is_answered_by_the_churn_champion(
-    predict_handler: Loader, registry: ModelRegistry, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    predict_handler: Loader,
+    registry: ModelRegistry,
+    binary_champion: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     app = predict_handler()
     event = load_event("predict_api.json")
@@ -64,15 +78,21 @@ def test_sample_api_event_is_answered_by_the_churn_champion(
     assert [p["inference_id"] for p in body["predictions"]] == ["order-1234", "order-1235"]
     instances = json.loads(event["body"])["instances"]
     expected = reference_predictions(registry, binary_champion, instances)
-    for prediction, label, probabilities in zip(body["predictions"], expected.labels, expected.probabilities, strict=True):
+    for prediction, label, probabilities in zip(
+        body["predictions"], expected.labels, expected.probabilities, strict=True
+    ):
         assert set(prediction) == {"inference_id", "label", "probabilities"}
         assert prediction["label"] == label
         assert list(prediction["probabilities"]) == ["no", "yes"]
-        assert list(prediction["probabilities"].values()) == pytest.approx(probabilities.tolist(), abs=1e-6)
+        assert list(prediction["probabilities"].values()) == pytest.approx(
+            probabilities.tolist(), abs=1e-6
+        )
         assert math.fsum(prediction["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
 
 
-def test_binary_predictions_are_mostly_right_on_holdout_rows(predict_handler: Loader, binary_champion: dict[str, Any]) -> None:
+def test_binary_predictions_are_mostly_right_on_holdout_rows(
+    predict_handler: Loader, binary_champion: dict[str, Any]
+) -> None:
     instances, truth = sample_rows("binary", 40)
     status, body = call_api(predict_handler(), api_event({"instances": instances}))
     assert status == 200
@@ -86,12 +106,19 @@ def test_multiclass_through_direct_invocation(
 ) -> None:
     app = predict_handler(MODEL_NAME="wine")
     instances, truth = sample_rows("multiclass", 10)
-    result = handler_of(app)({"instances": instances, "inference_ids": [f"w{i}" for i in range(10)]}, FakeLambdaContext())
+    result = handler_of(app)(
+        {"instances": instances, "inference_ids": [f"w{i}" for i in range(10)]}, FakeLambdaContext()
+    )
     assert result["model"] == {"name": "wine", "version": multiclass_champion["version"]}
     expected = reference_predictions(registry, multiclass_champion, instances)
     assert [p["label"] for p in result["predictions"]] == expected.labels.tolist()
-    assert all(type(p["label"]) is int and set(p["probabilities"]) == {"0", "1", "2"} for p in result["predictions"])
-    assert np.mean(np.asarray([p["label"] for p in result["predictions"]]) == np.asarray(truth)) >= 0.8
+    assert all(
+        type(p["label"]) is int and set(p["probabilities"]) == {"0", "1", "2"}
+        for p in result["predictions"]
+    )
+    assert (
+        np.mean(np.asarray([p["label"] for p in result["predictions"]]) == np.asarray(truth)) >= 0.8
+    )
 
 
 def test_regression_returns_values(
@@ -103,10 +130,14 @@ def test_regression_returns_values(
     assert status == 200
     expected = reference_predictions(registry, regression_champion, instances)
     assert all(set(p) == {"inference_id", "value"} for p in body["predictions"])
-    assert [p["value"] for p in body["predictions"]] == pytest.approx(expected.values.tolist(), rel=1e-6)
+    assert [p["value"] for p in body["predictions"]] == pytest.approx(
+        expected.values.tolist(), rel=1e-6
+    )
 
 
-def test_both_doors_give_the_same_answer(predict_handler: Loader, binary_champion: dict[str, Any]) -> None:
+def test_both_doors_give_the_same_answer(
+    predict_handler: Loader, binary_champion: dict[str, Any]
+) -> None:
     app = predict_handler()
     payload = {"instances": sample_rows("binary", 3)[0], "inference_ids": ["a", "b", "c"]}
     status, over_http = call_api(app, api_event(payload))
@@ -116,14 +147,20 @@ def test_both_doors_give_the_same_answer(predict_handler: Loader, binary_champio
     assert json.loads(json.dumps(direct)) == direct  # the return value is plain JSON
 
 
-def test_base64_encoded_body_is_decoded(predict_handler: Loader, binary_champion: dict[str, Any]) -> None:
+def test_base64_encoded_body_is_decoded(
+    predict_handler: Loader, binary_champion: dict[str, Any]
+) -> None:
     status, body = call_api(predict_handler(), load_event("predict_api_base64.json"))
     assert status == 200
     assert len(body["predictions"]) == 1
 
 
-def test_missing_features_are_allowed(predict_handler: Loader, binary_champion: dict[str, Any]) -> None:
-    status, body = call_api(predict_handler(), api_event({"instances": [{}, {"plan": None, "age": None}]}))
+def test_missing_features_are_allowed(
+    predict_handler: Loader, binary_champion: dict[str, Any]
+) -> None:
+    status, body = call_api(
+        predict_handler(), api_event({"instances": [{}, {"plan": None, "age": None}]})
+    )
     assert status == 200
     assert len(body["predictions"]) == 2
 
@@ -140,22 +177,40 @@ def error_of(status: int, body: Any) -> tuple[int, str, list[dict[str, Any]]]:
 @pytest.mark.parametrize(
     ("event", "status", "details"),
     [
-        (api_event(raw_body="{not json"), 400, [{"problem": "malformed JSON at line 1 column 2: Expecting property name enclosed in double quotes"}]),
+        (
+            api_event(raw_body="{not json"),
+            400,
+            [
+                {
+                    "problem": "malformed JSON at line 1 column 2: Expecting property name enclosed in double quotes"
+                }
+            ],
+        ),
         (
             api_event(raw_body='{"instances": [{"tenure_months": NaN}]}'),
             400,
             [{"row": 0, "field": "tenure_months", "problem": "expected a finite number, got NaN"}],
         ),
         (
-            api_event({"instances": [{"tenure_months": "abc", "monthly_charges": False, "shoe_size": 42}]}),
+            api_event(
+                {"instances": [{"tenure_months": "abc", "monthly_charges": False, "shoe_size": 42}]}
+            ),
             400,
             [
                 {"row": 0, "field": "tenure_months", "problem": 'expected a number, got "abc"'},
-                {"row": 0, "field": "monthly_charges", "problem": "expected a number, got a boolean (false)"},
+                {
+                    "row": 0,
+                    "field": "monthly_charges",
+                    "problem": "expected a number, got a boolean (false)",
+                },
                 {"row": 0, "field": "shoe_size", "problem": "unknown feature"},
             ],
         ),
-        (api_event({"instances": []}), 400, [{"field": "instances", "problem": "expected 1 to 1000 instances, got an empty array"}]),
+        (
+            api_event({"instances": []}),
+            400,
+            [{"field": "instances", "problem": "expected 1 to 1000 instances, got an empty array"}],
+        ),
         (
             api_event({"instances": [{}, {}], "inference_ids": ["x", "x"]}),
             400,
@@ -172,9 +227,15 @@ def error_of(status: int, body: Any) -> tuple[int, str, list[dict[str, Any]]]:
             [{"field": "instances", "problem": "1001 instances; at most 1000 per request"}],
         ),
         (
-            api_event({"instances": [{}]}, headers={"Content-Type": "application/x-www-form-urlencoded"}),
+            api_event(
+                {"instances": [{}]}, headers={"Content-Type": "application/x-www-form-urlencoded"}
+            ),
             415,
-            [{"problem": "Content-Type must be application/json, got 'application/x-www-form-urlencoded'"}],
+            [
+                {
+                    "problem": "Content-Type must be application/json, got 'application/x-www-form-urlencoded'"
+                }
+            ],
         ),
         (
             api_event(raw_body=base64.b64encode(b"\x00\xff").decode(), isBase64Encoded=True),
@@ -200,7 +261,9 @@ def test_invalid_requests_get_4xx_with_every_problem(
     assert any(m.get("InvalidRequests") == [1.0] for m in emf_metrics(out))
 
 
-def test_oversize_batch_limit_comes_from_the_environment(predict_handler: Loader, binary_champion: dict[str, Any]) -> None:
+def test_oversize_batch_limit_comes_from_the_environment(
+    predict_handler: Loader, binary_champion: dict[str, Any]
+) -> None:
     app = predict_handler(MAX_BATCH_ROWS="2")
     assert error_of(*call_api(app, api_event({"instances": [{}] * 3}))) == (
         413,
@@ -213,12 +276,16 @@ def test_oversize_batch_limit_comes_from_the_environment(predict_handler: Loader
 def test_unknown_route_is_404_in_the_contract_shape(
     predict_handler: Loader, binary_champion: dict[str, Any], method: str, path: str
 ) -> None:
-    status, body = call_api(predict_handler(), api_event({"instances": [{}]}, httpMethod=method, path=path))
+    status, body = call_api(
+        predict_handler(), api_event({"instances": [{}]}, httpMethod=method, path=path)
+    )
     assert status == 404
-    assert body == {"error": {"type": "NotFound", "message": f"no route for {method} {path}", "details": []}}
+    assert body == {
+        "error": {"type": "NotFound", "message": f"no route for {method} {path}", "details": []}
+    }
 
 
-def test_direct_invalid_input_raises_an_error_named_InvalidInput(
+def test_direct_invalid_input_raises_an_error_named_invalid_input(
     predict_handler: Loader, binary_champion: dict[str, Any]
 ) -> None:
     handler = handler_of(predict_handler())
@@ -232,18 +299,25 @@ def test_direct_invalid_input_raises_an_error_named_InvalidInput(
     )
 
 
-def test_direct_event_that_is_not_an_object_is_invalid_input(predict_handler: Loader, binary_champion: dict[str, Any]) -> None:
+def test_direct_event_that_is_not_an_object_is_invalid_input(
+    predict_handler: Loader, binary_champion: dict[str, Any]
+) -> None:
     with pytest.raises(Exception) as caught:
         handler_of(predict_handler())(["not", "an", "object"], FakeLambdaContext())
     assert type(caught.value).__name__ == "InvalidInput"
 
 
-def test_no_champion_is_503_with_a_clear_message(predict_handler: Loader, registry: ModelRegistry) -> None:
+def test_no_champion_is_503_with_a_clear_message(
+    predict_handler: Loader, registry: ModelRegistry
+) -> None:
     app = predict_handler()
     status, body = call_api(app, load_event("predict_api.json"))
     assert status == 503
     assert body["error"]["type"] == "ModelUnavailable"
-    assert body["error"]["message"] == "model 'churn' has no champion yet: train and promote a version first"
+    assert (
+        body["error"]["message"]
+        == "model 'churn' has no champion yet: train and promote a version first"
+    )
     with pytest.raises(NoChampionError):
         handler_of(app)({"instances": [{}]}, FakeLambdaContext())
 
@@ -260,7 +334,11 @@ def test_unexpected_errors_are_500_without_internals(
     context = FakeLambdaContext()
     status, body = call_api(app, load_event("predict_api.json"), context)
     assert status == 500
-    assert body["error"] == {"type": "InternalError", "message": f"internal error (request id {context.aws_request_id})", "details": []}
+    assert body["error"] == {
+        "type": "InternalError",
+        "message": f"internal error (request id {context.aws_request_id})",
+        "details": [],
+    }
 
 
 # ---- capture, logs and metrics -------------------------------------------------------------
@@ -310,16 +388,26 @@ def test_logs_carry_the_api_gateway_request_id_and_metrics_the_model_dimensions(
     app = predict_handler()
     capsys.readouterr()
     event = load_event("predict_api.json")
-    call_api(app, event)
+    log_stream = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(log_stream)
+    try:
+        call_api(app, event)
+    finally:
+        handler.setStream(previous)
     out = capsys.readouterr().out
-    logs = [line for line in stdout_json_lines(out) if "level" in line]
-    assert logs, "the first request logs the model load"
+    logs = stdout_json_lines(log_stream.getvalue())
+    assert any(line["message"] == "model loaded" for line in logs)
     assert all(line["correlation_id"] == event["requestContext"]["requestId"] for line in logs)
     (serving,) = [m for m in emf_metrics(out) if "PredictedRows" in m]
     directive = serving["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "ModelOps"
     assert directive["Dimensions"] == [["ModelName", "ModelVersion"]]
-    assert (serving["ModelName"], serving["ModelVersion"]) == ("churn", str(binary_champion["version"]))
+    assert (serving["ModelName"], serving["ModelVersion"]) == (
+        "churn",
+        str(binary_champion["version"]),
+    )
     assert serving["PredictedRows"] == [2.0]
     assert serving["ModelLoads"] == [1.0]
     assert serving["PredictionLatency"][0] > 0

@@ -34,7 +34,10 @@ def problems_of(payload: Any, *, max_rows: int = 1000) -> tuple[int, list[dict[s
 
 def test_valid_request_becomes_columns_with_missing_as_none() -> None:
     request = parse_predict_request(
-        {"instances": [GOOD, {"tenure_months": None, "plan": "premium"}], "inference_ids": ["a", "b"]},
+        {
+            "instances": [GOOD, {"tenure_months": None, "plan": "premium"}],
+            "inference_ids": ["a", "b"],
+        },
         SCHEMA,
         max_rows=10,
     )
@@ -66,7 +69,11 @@ def test_every_problem_is_listed_with_row_and_field() -> None:
     assert status == 400
     assert details == [
         {"row": 0, "field": "tenure_months", "problem": 'expected a number, got "abc"'},
-        {"row": 0, "field": "monthly_charges", "problem": "expected a number, got a boolean (true)"},
+        {
+            "row": 0,
+            "field": "monthly_charges",
+            "problem": "expected a number, got a boolean (true)",
+        },
         {"row": 0, "field": "plan", "problem": "expected a string (a category), got 3.5"},
         {"row": 2, "field": "tenure_months", "problem": "expected a number, got an array"},
         {"row": 2, "field": "colour", "problem": "unknown feature"},
@@ -78,13 +85,17 @@ def test_every_problem_is_listed_with_row_and_field() -> None:
 
 @pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
 def test_nan_and_infinity_tokens_are_rejected_by_name(token: str) -> None:
-    body = '{"instances": [{"tenure_months": %s, "plan": "basic"}]}' % token
+    body = '{"instances": [{"tenure_months": TOKEN, "plan": "basic"}]}'.replace("TOKEN", token)
     _, details, _ = problems_of(parse_json(body))
-    assert details == [{"row": 0, "field": "tenure_months", "problem": f"expected a finite number, got {token}"}]
+    assert details == [
+        {"row": 0, "field": "tenure_months", "problem": f"expected a finite number, got {token}"}
+    ]
 
 
 def test_numbers_beyond_float32_and_overflowing_floats_are_rejected() -> None:
-    _, details, _ = problems_of(parse_json('{"instances": [{"tenure_months": 1e39, "monthly_charges": 1e400}]}'))
+    _, details, _ = problems_of(
+        parse_json('{"instances": [{"tenure_months": 1e39, "monthly_charges": 1e400}]}')
+    )
     assert [d["field"] for d in details] == ["tenure_months", "monthly_charges"]
     assert "out of range" in details[0]["problem"]
     assert details[1]["problem"] == "expected a finite number, got inf"
@@ -92,16 +103,33 @@ def test_numbers_beyond_float32_and_overflowing_floats_are_rejected() -> None:
 
 def test_direct_invocation_floats_that_are_not_finite_are_rejected() -> None:
     _, details, _ = problems_of({"instances": [{"tenure_months": float("nan")}]})
-    assert details == [{"row": 0, "field": "tenure_months", "problem": "expected a finite number, got nan"}]
+    assert details == [
+        {"row": 0, "field": "tenure_months", "problem": "expected a finite number, got nan"}
+    ]
 
 
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
         ([GOOD], {"problem": 'expected a JSON object with "instances", got an array'}),
-        ({}, {"field": "instances", "problem": "expected an array of 1 to 1000 objects, got nothing"}),
-        ({"instances": {"a": 1}}, {"field": "instances", "problem": "expected an array of 1 to 1000 objects, got an object"}),
-        ({"instances": []}, {"field": "instances", "problem": "expected 1 to 1000 instances, got an empty array"}),
+        (
+            {},
+            {
+                "field": "instances",
+                "problem": "expected an array of 1 to 1000 objects, got nothing",
+            },
+        ),
+        (
+            {"instances": {"a": 1}},
+            {
+                "field": "instances",
+                "problem": "expected an array of 1 to 1000 objects, got an object",
+            },
+        ),
+        (
+            {"instances": []},
+            {"field": "instances", "problem": "expected 1 to 1000 instances, got an empty array"},
+        ),
     ],
 )
 def test_request_shape_problems(payload: Any, expected: dict[str, Any]) -> None:
@@ -111,7 +139,9 @@ def test_request_shape_problems(payload: Any, expected: dict[str, Any]) -> None:
 
 def test_unknown_top_level_keys_are_rejected_not_ignored() -> None:
     _, details, _ = problems_of({"instances": [GOOD], "instance": [GOOD]})
-    assert details == [{"field": "instance", "problem": "unknown key; expected instances and inference_ids"}]
+    assert details == [
+        {"field": "instance", "problem": "unknown key; expected instances and inference_ids"}
+    ]
 
 
 def test_too_many_rows_is_413() -> None:
@@ -128,7 +158,10 @@ def test_too_many_rows_is_413() -> None:
         (["a", "a"], [{"row": 1, "field": "inference_ids", "problem": 'duplicate of row 0 ("a")'}]),
         (["a", 7], [{"row": 1, "field": "inference_ids", "problem": "expected a string, got 7"}]),
         (["", "b"], [{"row": 0, "field": "inference_ids", "problem": "must not be empty"}]),
-        (["a", "x" * 257], [{"row": 1, "field": "inference_ids", "problem": "longer than 256 characters"}]),
+        (
+            ["a", "x" * 257],
+            [{"row": 1, "field": "inference_ids", "problem": "longer than 256 characters"}],
+        ),
     ],
 )
 def test_inference_id_problems(ids: Any, expected: list[dict[str, Any]]) -> None:
@@ -137,7 +170,9 @@ def test_inference_id_problems(ids: Any, expected: list[dict[str, Any]]) -> None
 
 
 def test_categorical_accepts_integers_and_booleans_as_categories() -> None:
-    request = parse_predict_request({"instances": [{"plan": 3}, {"plan": True}]}, SCHEMA, max_rows=5)
+    request = parse_predict_request(
+        {"instances": [{"plan": 3}, {"plan": True}]}, SCHEMA, max_rows=5
+    )
     assert request.columns["plan"] == [3, True]
 
 
@@ -149,14 +184,20 @@ def test_body_reader_parses_json_and_base64_bodies() -> None:
 
     body = {"instances": [GOOD]}
     assert read_json_body(APIGatewayProxyEvent(api_event(body))) == body
-    encoded = api_event(raw_body=base64.b64encode(json.dumps(body).encode()).decode(), isBase64Encoded=True)
+    encoded = api_event(
+        raw_body=base64.b64encode(json.dumps(body).encode()).decode(), isBase64Encoded=True
+    )
     assert read_json_body(APIGatewayProxyEvent(encoded)) == body
 
 
 @pytest.mark.parametrize(
     ("event", "status", "problem"),
     [
-        (api_event(raw_body='{"instances": [}'), 400, "malformed JSON at line 1 column 16: Expecting value"),
+        (
+            api_event(raw_body='{"instances": [}'),
+            400,
+            "malformed JSON at line 1 column 16: Expecting value",
+        ),
         (api_event(raw_body=""), 400, "expected a JSON object body"),
         (
             api_event(raw_body="%%%", isBase64Encoded=True),
@@ -187,5 +228,7 @@ def test_body_reader_problems(event: dict[str, Any], status: int, problem: str) 
 def test_json_with_charset_is_accepted() -> None:
     from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-    event = api_event({"instances": [GOOD]}, headers={"Content-Type": "application/json; charset=utf-8"})
+    event = api_event(
+        {"instances": [GOOD]}, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert read_json_body(APIGatewayProxyEvent(event)) == {"instances": [GOOD]}

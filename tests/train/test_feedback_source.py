@@ -168,3 +168,41 @@ def test_needs_a_champion(
     monkeypatch.setenv("MODELOPS_BUCKET", registry.bucket)
     assert cli.main(["train", "--from-feedback", "--model-name", "churn"]) == cli.EXIT_INVALID_DATA
     assert "needs a champion" in capsys.readouterr().err
+
+
+def test_regression_takes_values_and_counts_labels_as_malformed(
+    s3: Any, bucket: str, registry: ModelRegistry, regression_champion: dict[str, Any]
+) -> None:
+    from tests.models import sample_rows
+
+    instances, truth = sample_rows("regression", 30)
+    captures = [
+        {
+            **_capture(f"r-{i}", row, "2026-11-26T10:00:00Z"),
+            "model": {"name": "diabetes", "version": 1},
+        }
+        for i, row in enumerate(instances)
+    ]
+    _put_lines(s3, bucket, "capture/diabetes/2026/11/26/10/part.jsonl", captures)
+    feedback: list[Any] = [
+        {
+            "eventVersion": "1",
+            "inferenceId": f"r-{i}",
+            "value": truth[i],
+            "receivedTime": "2026-11-26T12:00:00Z",
+        }
+        for i in range(25)
+    ]
+    feedback.append(
+        {
+            "eventVersion": "1",
+            "inferenceId": "r-29",
+            "label": "high",
+            "receivedTime": "2026-11-26T12:00:00Z",
+        }
+    )
+    _put_lines(s3, bucket, "feedback/diabetes/2026/11/26/12/part.jsonl", feedback)
+    data = FeedbackDataSource(registry=registry, model_name="diabetes").load()
+    assert data.target == "target" and len(data.frame) == 25
+    assert data.frame["target"].tolist() == [float(v) for v in truth[:25]]
+    assert data.details is not None and data.details["malformed_records"] == 1

@@ -50,9 +50,11 @@ def test_sklearn_datasets_train_publish_and_serve(
     assert metadata["task"] == task
     assert metadata["primary_metric"]["name"] == primary
     assert metadata["metrics"] == result.metrics
-    assert metadata["parity"]["passed"] and metadata["parity"]["max_abs_diff"] <= 1e-4 * max(
-        1.0, 400.0
+    parity = metadata["parity"]
+    assert (
+        parity["passed"] and parity["rows_over_tolerance"] == 0 and parity["label_mismatches"] == 0
     )
+    assert parity["rows"] == metadata["lineage"]["holdout_rows"] and parity["synthetic_rows"] > 0
     # The published model is what serving would load, and it is a real, useful model.
     model = OnnxModel(
         registry.get_model_bytes("toy", 1, expected_sha256=metadata["model_file"]["sha256"]),

@@ -12,27 +12,28 @@ plus the label (or value) as the target column. The latest feedback for an id wi
 receivedTime), as does the latest capture. The dataset spec (target name, features, which
 are categorical, task) comes from the champion's metadata, so a retrained model has the
 interface the stack serves. Malformed lines are skipped and counted (lineage.source).
+Partitions are listed and streamed (gzip or not) and feedback is indexed with the monitor's
+own readers (modelops.monitoring.objects and .join), so both join captures the same way.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
-from botocore.exceptions import ClientError
 
 from modelops import aws
+from modelops.monitoring.join import FeedbackIndex
+from modelops.monitoring.objects import iter_line_batches, list_partition_keys
 from modelops.registry import CHAMPION, ModelRegistry
 from modelops.schema import FeatureKind, ModelSchema, Task
 from modelops_train.data import TrainingData, TrainingDataSource
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData
 
-_PARTITION = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -66,13 +67,23 @@ class FeedbackDataSource:
         target = str(metadata["target"])
         malformed = {"count": 0}
         captures = self._captures(malformed)
-        labels = self._labels(schema.task, malformed)
+        # Labels arrive after their predictions: every feedback partition from `since` on,
+        # indexed as the monitor does (the latest label of an id wins).
+        labels = FeedbackIndex.load(self._s3, self.registry.bucket, self.model_name, self._first)
+        malformed["count"] += labels.malformed
+        ids = list(captures)
         rows = []
-        for inference_id, features in captures.items():
-            if inference_id in labels:
-                row = {name: features.get(name) for name in schema.feature_names}
-                row[target] = labels[inference_id]
-                rows.append(row)
+        for inference_id, position in zip(ids, labels.lookup(ids).tolist(), strict=True):
+            if position < 0:
+                continue  # no feedback yet
+            # A "label" for a regression model, or a "value" for a classifier, is malformed.
+            if (schema.task is Task.REGRESSION) != (int(labels.codes[position]) < 0):
+                malformed["count"] += 1
+                continue
+            truth = labels.truth(position)
+            row = {name: captures[inference_id].get(name) for name in schema.feature_names}
+            row[target] = truth
+            rows.append(row)
         columns = [*schema.feature_names, target]
         frame = pd.DataFrame(rows, columns=columns)
         for spec in schema.features:
@@ -120,100 +131,36 @@ class FeedbackDataSource:
         )
 
     def _captures(self, malformed: dict[str, int]) -> dict[str, dict[str, Any]]:
+        """The latest captured input of each inference id in [since, until)."""
         latest: dict[str, tuple[str, dict[str, Any]]] = {}
-        for record in self._records(
-            f"capture/{self.model_name}/", self.since, self.until, malformed
-        ):
-            try:
-                meta = record["eventMetadata"]
-                inference_id, when, inputs = (
-                    str(meta["inferenceId"]),
-                    str(meta.get("inferenceTime", "")),
-                    record["input"],
-                )
-            except (KeyError, TypeError):
-                malformed["count"] += 1
-                continue
-            if not isinstance(inputs, dict):
-                malformed["count"] += 1
-                continue
-            if inference_id not in latest or when >= latest[inference_id][0]:
-                latest[inference_id] = (when, inputs)
+        # until is exclusive, list_partition_keys' last hour inclusive.
+        last = self.until - timedelta(microseconds=1) if self.until is not None else None
+        keys = list_partition_keys(
+            self._s3, self.registry.bucket, f"capture/{self.model_name}/", self._first, last
+        )
+        for key in keys:
+            for lines in iter_line_batches(self._s3, self.registry.bucket, key):
+                for line in lines:
+                    try:
+                        record = json.loads(line)
+                        meta = record["eventMetadata"]
+                        inference_id, when, inputs = (
+                            str(meta["inferenceId"]),
+                            str(meta.get("inferenceTime", "")),
+                            record["input"],
+                        )
+                        if not isinstance(inputs, dict):
+                            raise TypeError("input")
+                    except (ValueError, KeyError, TypeError):
+                        malformed["count"] += 1
+                        continue
+                    if inference_id not in latest or when >= latest[inference_id][0]:
+                        latest[inference_id] = (when, inputs)
         return {k: v[1] for k, v in latest.items()}
 
-    def _labels(self, task: Task, malformed: dict[str, int]) -> dict[str, Any]:
-        field = "value" if task is Task.REGRESSION else "label"
-        latest: dict[str, tuple[str, Any]] = {}
-        # Labels arrive after their predictions: read every feedback partition from `since` on.
-        for record in self._records(f"feedback/{self.model_name}/", self.since, None, malformed):
-            if (
-                not isinstance(record, dict)
-                or "inferenceId" not in record
-                or record.get(field) is None
-            ):
-                malformed["count"] += 1
-                continue
-            inference_id, when = str(record["inferenceId"]), str(record.get("receivedTime", ""))
-            if inference_id not in latest or when >= latest[inference_id][0]:
-                latest[inference_id] = (when, record[field])
-        return {k: v[1] for k, v in latest.items()}
-
-    def _records(
-        self, prefix: str, since: datetime | None, until: datetime | None, malformed: dict[str, int]
-    ) -> Any:
-        """JSON records under `prefix` whose hour partition lies in [since, until)."""
-        kwargs: dict[str, Any] = {"Bucket": self.registry.bucket, "Prefix": prefix}
-        if since is not None:
-            # Keys sort by partition time: start listing at the `since` hour.
-            kwargs["StartAfter"] = f"{prefix}{_hour(since):%Y/%m/%d/%H}"
-        for page in self._s3.get_paginator("list_objects_v2").paginate(**kwargs):
-            for obj in page.get("Contents", []):
-                hour = _partition_hour(obj["Key"])
-                if hour is None:
-                    continue
-                if (since is not None and hour < _hour(since)) or (
-                    until is not None and hour >= until
-                ):
-                    continue
-                yield from self._parse(obj["Key"], malformed)
-
-    def _parse(self, key: str, malformed: dict[str, int]) -> Any:
-        try:
-            body: bytes = self._s3.get_object(Bucket=self.registry.bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "S3 error")
-            raise DataNotFoundError(
-                f"cannot read s3://{self.registry.bucket}/{key}: {code}"
-            ) from None
-        if body[:2] == b"\x1f\x8b":
-            try:
-                body = gzip.decompress(body)
-            except (OSError, EOFError):  # a truncated object: count it, keep the rest
-                malformed["count"] += 1
-                return
-        for line in body.splitlines():
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                malformed["count"] += 1
-
-
-def _partition_hour(key: str) -> datetime | None:
-    m = _PARTITION.search(key)
-    if not m:
-        return None
-    year, month, day, hour = (int(g) for g in m.groups())
-    try:
-        return datetime(year, month, day, hour, tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def _hour(moment: datetime) -> datetime:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    @property
+    def _first(self) -> datetime:
+        return self.since if self.since is not None else _EPOCH
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -116,11 +116,15 @@ def _feature_spec(
     elif pd.api.types.is_bool_dtype(column) or not pd.api.types.is_numeric_dtype(column):
         # Text columns are categorical unless nearly all of their values are numbers:
         # then it is a numeric column with a few bad values, which is worth an error.
-        present = column.dropna()
-        parsed = pd.to_numeric(present, errors="coerce")
+        # Parse each distinct value once: text columns are mostly a few categories.
+        counts = column.value_counts(dropna=True)
+        parses = (
+            pd.to_numeric(pd.Series(counts.index, dtype=object), errors="coerce").notna().to_numpy()
+        )
+        total = int(counts.sum())
         looks_numeric = (
-            len(present) > 0
-            and parsed.notna().mean() >= NUMERIC_MAJORITY
+            total > 0
+            and counts.to_numpy()[parses].sum() / total >= NUMERIC_MAJORITY
             and not pd.api.types.is_bool_dtype(column)
         )
         kind = FeatureKind.NUMERIC if looks_numeric else FeatureKind.CATEGORICAL

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
+import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modelops import aws
@@ -66,8 +67,14 @@ def new_uuid() -> str:
 
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
-    """One record as one UTF-8 JSON line, newline-terminated; the only encoding sinks use."""
-    return (json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n").encode()
+    """One record as one compact UTF-8 JSON line, newline-terminated; the only encoding
+    sinks use. orjson is several times faster than the json module, which matters at one
+    line per served row; integers beyond 64 bits, which it refuses, take the json module."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return (line + "\n").encode()
 
 
 def prediction_record(
@@ -97,7 +104,9 @@ def prediction_record(
     }
 
 
-def feedback_record(*, inference_id: str, received_time: str, label: Any = None, value: float | None = None) -> dict[str, Any]:
+def feedback_record(
+    *, inference_id: str, received_time: str, label: Any = None, value: float | None = None
+) -> dict[str, Any]:
     """A ground-truth record, contract section 5: exactly one of label (classification) or value."""
     if (label is None) == (value is None):
         raise ValueError("a feedback record has exactly one of label or value")
@@ -137,7 +146,9 @@ class LogSink:
             stream.write(b"".join(encode_record(r) for r in records).decode())
             stream.flush()
         except (OSError, ValueError) as exc:
-            raise CaptureError(f"could not write {len(records)} records to the log: {exc}", failed=len(records)) from exc
+            raise CaptureError(
+                f"could not write {len(records)} records to the log: {exc}", failed=len(records)
+            ) from exc
 
 
 class FirehoseSink:
@@ -171,9 +182,14 @@ class FirehoseSink:
         for batch in batches([line for line in lines if len(line) <= FIREHOSE_MAX_RECORD_BYTES]):
             failed += self._put_with_retries(batch)
         if failed:
-            why = f" ({oversize} over Firehose's {FIREHOSE_MAX_RECORD_BYTES}-byte record limit)" if oversize else ""
+            why = (
+                f" ({oversize} over Firehose's {FIREHOSE_MAX_RECORD_BYTES}-byte record limit)"
+                if oversize
+                else ""
+            )
             raise CaptureError(
-                f"{failed} of {len(lines)} records were not delivered to {self.delivery_stream}{why}", failed=failed
+                f"{failed} of {len(lines)} records were not delivered to {self.delivery_stream}{why}",
+                failed=failed,
             )
 
     def _put_with_retries(self, batch: list[bytes]) -> int:
@@ -184,12 +200,14 @@ class FirehoseSink:
                 self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
             try:
                 response = self._client.put_record_batch(
-                    DeliveryStreamName=self.delivery_stream, Records=[{"Data": line} for line in pending]
+                    DeliveryStreamName=self.delivery_stream,
+                    Records=[{"Data": line} for line in pending],
                 )
             except (ClientError, BotoCoreError):
                 if attempt == self._max_attempts - 1:
                     raise CaptureError(
-                        f"Firehose {self.delivery_stream} refused {len(pending)} records", failed=len(pending)
+                        f"Firehose {self.delivery_stream} refused {len(pending)} records",
+                        failed=len(pending),
                     ) from None
                 continue
             if not response.get("FailedPutCount"):
@@ -207,7 +225,9 @@ def batches(lines: Iterable[bytes]) -> Iterable[list[bytes]]:
     batch: list[bytes] = []
     size = 0
     for line in lines:
-        if batch and (len(batch) == FIREHOSE_MAX_BATCH_RECORDS or size + len(line) > FIREHOSE_MAX_BATCH_BYTES):
+        if batch and (
+            len(batch) == FIREHOSE_MAX_BATCH_RECORDS or size + len(line) > FIREHOSE_MAX_BATCH_BYTES
+        ):
             yield batch
             batch, size = [], 0
         batch.append(line)
@@ -253,4 +273,7 @@ class S3Sink:
                 IfNoneMatch="*",
             )
         except (ClientError, BotoCoreError) as exc:
-            raise CaptureError(f"could not write {len(records)} records to s3://{self.bucket}/{self.prefix}", failed=len(records)) from exc
+            raise CaptureError(
+                f"could not write {len(records)} records to s3://{self.bucket}/{self.prefix}",
+                failed=len(records),
+            ) from exc

@@ -48,7 +48,9 @@ def feedback_prefix(model_name: str) -> str:
 def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> list[tuple[str, Any]]:
     """The (inference id, truth) pairs of a valid body; InvalidInput listing every problem otherwise."""
     if not isinstance(body, Mapping):
-        raise InvalidInput("the body must be a JSON object", [Problem('expected {"labels": [...]}')])
+        raise InvalidInput(
+            "the body must be a JSON object", [Problem('expected {"labels": [...]}')]
+        )
     problems: list[Problem] = [
         Problem(f"unknown field {key!r}", field=str(key)) for key in body if key != "labels"
     ]
@@ -67,16 +69,32 @@ def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> lis
     accepted: list[tuple[str, Any]] = []
     for row, item in enumerate(labels):
         if not isinstance(item, Mapping):
-            problems.append(Problem("expected an object with inference_id and label or value", row=row))
+            problems.append(
+                Problem("expected an object with inference_id and label or value", row=row)
+            )
             continue
-        row_problems = [Problem(f"unknown field {k!r}", row=row, field=str(k)) for k in item if k not in ALLOWED_FIELDS]
+        row_problems = [
+            Problem(f"unknown field {k!r}", row=row, field=str(k))
+            for k in item
+            if k not in ALLOWED_FIELDS
+        ]
         inference_id = item.get("inference_id")
         if not isinstance(inference_id, str) or not inference_id.strip():
-            row_problems.append(Problem("required: a non-empty string", row=row, field="inference_id"))
+            row_problems.append(
+                Problem("required: a non-empty string", row=row, field="inference_id")
+            )
         elif len(inference_id) > MAX_INFERENCE_ID_LENGTH:
-            row_problems.append(Problem(f"longer than {MAX_INFERENCE_ID_LENGTH} characters", row=row, field="inference_id"))
+            row_problems.append(
+                Problem(
+                    f"longer than {MAX_INFERENCE_ID_LENGTH} characters",
+                    row=row,
+                    field="inference_id",
+                )
+            )
         elif inference_id in seen:
-            row_problems.append(Problem(f"duplicate of row {seen[inference_id]}", row=row, field="inference_id"))
+            row_problems.append(
+                Problem(f"duplicate of row {seen[inference_id]}", row=row, field="inference_id")
+            )
         else:
             seen[inference_id] = row
         truth, truth_problems = _truth(item, schema, classes, row)
@@ -89,22 +107,36 @@ def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> lis
     return accepted
 
 
-def _truth(item: Mapping[str, Any], schema: ModelSchema, classes: dict[str, Any], row: int) -> tuple[Any, list[Problem]]:
+def _truth(
+    item: Mapping[str, Any], schema: ModelSchema, classes: dict[str, Any], row: int
+) -> tuple[Any, list[Problem]]:
     if schema.task is Task.REGRESSION:
         if "label" in item:
-            return None, [Problem("a regression model takes \"value\", not \"label\"", row=row, field="label")]
+            return None, [
+                Problem('a regression model takes "value", not "label"', row=row, field="label")
+            ]
         value = item.get("value")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None, [Problem(f"required: a number, got {_show(value)}", row=row, field="value")]
+            return None, [
+                Problem(f"required: a number, got {_show(value)}", row=row, field="value")
+            ]
         if not math.isfinite(value):
             return None, [Problem("must be a finite number", row=row, field="value")]
         return float(value), []
     if "value" in item:
-        return None, [Problem(f"a {schema.task} model takes \"label\", not \"value\"", row=row, field="value")]
+        return None, [
+            Problem(f'a {schema.task} model takes "label", not "value"', row=row, field="value")
+        ]
     label = item.get("label")
     if label is None or isinstance(label, (dict, list)) or class_key(label) not in classes:
         known = ", ".join(sorted(classes))
-        return None, [Problem(f"must be one of the model's classes ({known}), got {_show(label)}", row=row, field="label")]
+        return None, [
+            Problem(
+                f"must be one of the model's classes ({known}), got {_show(label)}",
+                row=row,
+                field="label",
+            )
+        ]
     return classes[class_key(label)], []
 
 
@@ -137,10 +169,19 @@ class FeedbackService:
         self._schema: ModelSchema | None = None
 
     @classmethod
-    def from_settings(cls, settings: FeedbackSettings, *, s3_client: Any | None = None) -> FeedbackService:
+    def from_settings(
+        cls, settings: FeedbackSettings, *, s3_client: Any | None = None
+    ) -> FeedbackService:
         registry = ModelRegistry(settings.stack.bucket, s3_client=s3_client)
-        sink = S3Sink(settings.stack.bucket, feedback_prefix(settings.stack.model_name), s3_client=s3_client)
-        return cls(model_name=settings.stack.model_name, registry=registry, sink=sink, max_labels=settings.max_labels)
+        sink = S3Sink(
+            settings.stack.bucket, feedback_prefix(settings.stack.model_name), s3_client=s3_client
+        )
+        return cls(
+            model_name=settings.stack.model_name,
+            registry=registry,
+            sink=sink,
+            max_labels=settings.max_labels,
+        )
 
     def schema(self) -> ModelSchema:
         """The champion's schema; re-read only when the champion alias changed (conditional GET)."""

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
+import orjson
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
@@ -57,7 +58,9 @@ def parse_json(text: str) -> Any:
             [Problem(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")],
         ) from None
     except RecursionError:
-        raise InvalidInput("the request body is not valid JSON", [Problem("JSON nested too deeply")]) from None
+        raise InvalidInput(
+            "the request body is not valid JSON", [Problem("JSON nested too deeply")]
+        ) from None
 
 
 def is_api_gateway_event(event: Any) -> bool:
@@ -106,7 +109,15 @@ def read_json_body(event: APIGatewayProxyEvent) -> Any:
     return parse_json(body)
 
 
-def error_response(status: int, error_type: str, message: str, details: list[dict[str, Any]] | None = None) -> Response:
+def serialize_json(body: Any) -> str:
+    """Response bodies: compact JSON through orjson (several times the json module's speed
+    on 1000-row responses)."""
+    return orjson.dumps(body).decode()
+
+
+def error_response(
+    status: int, error_type: str, message: str, details: list[dict[str, Any]] | None = None
+) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -116,11 +127,13 @@ def error_response(status: int, error_type: str, message: str, details: list[dic
 
 def create_resolver() -> APIGatewayRestResolver:
     """A REST resolver with the project's error mapping registered (routes are added by the caller)."""
-    app = APIGatewayRestResolver()
+    app = APIGatewayRestResolver(serializer=serialize_json)
 
     @app.exception_handler(InvalidInput)
     def invalid_input(exc: InvalidInput) -> Response:
-        logger.info("invalid request", extra={"status": exc.status_code, "problems": len(exc.problems)})
+        logger.info(
+            "invalid request", extra={"status": exc.status_code, "problems": len(exc.problems)}
+        )
         count_invalid_request()
         return error_response(exc.status_code, "InvalidInput", exc.message, exc.details())
 
@@ -142,7 +155,9 @@ def create_resolver() -> APIGatewayRestResolver:
         logger.exception("unexpected error")
         request_id = app.lambda_context.aws_request_id if app.lambda_context else "unknown"
         return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR, "InternalError", f"internal error (request id {request_id})"
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "InternalError",
+            f"internal error (request id {request_id})",
         )
 
     return app

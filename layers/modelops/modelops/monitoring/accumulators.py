@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +35,9 @@ OVERFLOW_CATEGORY = "__overflow__"
 class NumericAccumulator:
     """Bin counts on fixed edges, missing count, moments and a bounded uniform sample."""
 
-    def __init__(self, edges: Sequence[float], *, sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0) -> None:
+    def __init__(
+        self, edges: Sequence[float], *, sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0
+    ) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
         self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
         self.rows = 0
@@ -101,7 +103,10 @@ class CategoricalAccumulator:
 
     def add(self, values: Iterable[Any]) -> None:
         """Add a batch of raw values (None / NaN = missing; others compared as strings)."""
-        raw = Counter(values)  # counting raw values first: one str() per distinct value
+        self.add_counts(Counter(values))
+
+    def add_counts(self, raw: Mapping[Any, int]) -> None:
+        """Add counts of raw values (counted first: one str() per distinct value, not per row)."""
         for value, count in raw.items():
             token = categorical_token(value)
             self.rows += count

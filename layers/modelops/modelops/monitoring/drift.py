@@ -22,7 +22,11 @@ from typing import Any
 import numpy as np
 
 from modelops.monitoring import statistics
-from modelops.monitoring.accumulators import OVERFLOW_CATEGORY, CategoricalAccumulator, NumericAccumulator
+from modelops.monitoring.accumulators import (
+    OVERFLOW_CATEGORY,
+    CategoricalAccumulator,
+    NumericAccumulator,
+)
 
 # Categories of the window the baseline never saw (and the baseline's lumped "other"
 # categories) share one PSI bin, so a brand-new category is a shift, not an error.
@@ -41,10 +45,14 @@ class DriftThresholds:
     psi_epsilon: float = statistics.PSI_EPSILON
 
 
-def numeric_drift(baseline: dict[str, Any], window: NumericAccumulator, thresholds: DriftThresholds) -> dict[str, Any]:
+def numeric_drift(
+    baseline: dict[str, Any], window: NumericAccumulator, thresholds: DriftThresholds
+) -> dict[str, Any]:
     """Statistics and verdict of a numeric feature (or regression output)."""
     reference_shares = np.asarray(baseline.get("bin_shares") or [1.0], dtype=np.float64)
-    current_counts = window.counts if len(window.counts) == len(reference_shares) else np.array([window.present])
+    current_counts = (
+        window.counts if len(window.counts) == len(reference_shares) else np.array([window.present])
+    )
     psi = statistics.psi(reference_shares, current_counts, epsilon=thresholds.psi_epsilon)
     reference_sample = np.asarray(baseline.get("sample") or [], dtype=np.float64)
     current_sample = window.sample
@@ -74,7 +82,11 @@ def numeric_drift(baseline: dict[str, Any], window: NumericAccumulator, threshol
         "ks_p_value": ks.pvalue,
         "wasserstein": distance,
         "wasserstein_normalized": wasserstein_norm,
-        "missing_share": {"baseline": missing_before, "current": missing_now, "change": missing_now - missing_before},
+        "missing_share": {
+            "baseline": missing_before,
+            "current": missing_now,
+            "change": missing_now - missing_before,
+        },
         "rows": window.rows,
         "present": window.present,
         "current": {
@@ -108,13 +120,21 @@ def categorical_drift(
     """Statistics and verdict of a categorical feature (or predicted class)."""
     baseline_shares: dict[str, float] = dict(baseline.get("category_shares") or {})
     categories = list(baseline_shares)
-    unseen_count = sum(c for k, c in window.counts.items() if k not in baseline_shares) + window.overflow
-    reference = np.array([baseline_shares[c] for c in categories] + [float(baseline.get("other_share") or 0.0)])
-    current = np.array([window.counts.get(c, 0) for c in categories] + [unseen_count], dtype=np.float64)
+    unseen_count = (
+        sum(c for k, c in window.counts.items() if k not in baseline_shares) + window.overflow
+    )
+    reference = np.array(
+        [baseline_shares[c] for c in categories] + [float(baseline.get("other_share") or 0.0)]
+    )
+    current = np.array(
+        [window.counts.get(c, 0) for c in categories] + [unseen_count], dtype=np.float64
+    )
     psi = statistics.psi(reference, current, epsilon=thresholds.psi_epsilon)
     js = statistics.jensenshannon_distance(reference, current)
     # Homogeneity test on counts: the baseline's shares times its number of present values.
-    baseline_present = float(baseline.get("count") or 0) * (1.0 - float(baseline.get("missing_share") or 0.0))
+    baseline_present = float(baseline.get("count") or 0) * (
+        1.0 - float(baseline.get("missing_share") or 0.0)
+    )
     chi2 = statistics.chi2_contingency(np.vstack([reference * baseline_present, current]))
     unseen_share = unseen_count / window.present if window.present else 0.0
     missing_before = float(baseline.get("missing_share") or 0.0)
@@ -128,9 +148,14 @@ def categorical_drift(
             f">= {thresholds.jensen_shannon}"
         )
     if window.present and unseen_share >= thresholds.unseen_share:
-        reasons.append(f"unseen categories are {unseen_share:.1%} of values >= {thresholds.unseen_share:.0%}")
+        reasons.append(
+            f"unseen categories are {unseen_share:.1%} of values >= {thresholds.unseen_share:.0%}"
+        )
     reasons += _missing_reason(missing_before, missing_now, thresholds)
-    top_unseen = sorted(((k, c) for k, c in window.counts.items() if k not in baseline_shares), key=lambda kc: -kc[1])
+    top_unseen = sorted(
+        ((k, c) for k, c in window.counts.items() if k not in baseline_shares),
+        key=lambda kc: -kc[1],
+    )
     current_shares = _shares(current)
     return {
         "kind": "categorical",
@@ -143,8 +168,13 @@ def categorical_drift(
         "chi2_p_value": chi2.pvalue,
         "jensen_shannon": js,
         "unseen_share": unseen_share,
-        "unseen_categories": {k: c for k, c in top_unseen[:20]} | ({OVERFLOW_CATEGORY: window.overflow} if window.overflow else {}),
-        "missing_share": {"baseline": missing_before, "current": missing_now, "change": missing_now - missing_before},
+        "unseen_categories": {k: c for k, c in top_unseen[:20]}
+        | ({OVERFLOW_CATEGORY: window.overflow} if window.overflow else {}),
+        "missing_share": {
+            "baseline": missing_before,
+            "current": missing_now,
+            "change": missing_now - missing_before,
+        },
         "rows": window.rows,
         "present": window.present,
         "categories": [*categories, UNSEEN_BIN],
@@ -155,7 +185,9 @@ def categorical_drift(
 
 def _missing_reason(before: float, now: float, thresholds: DriftThresholds) -> list[str]:
     if abs(now - before) >= thresholds.missing_share_change:
-        return [f"missing share {before:.1%} -> {now:.1%} (change >= {thresholds.missing_share_change:.0%})"]
+        return [
+            f"missing share {before:.1%} -> {now:.1%} (change >= {thresholds.missing_share_change:.0%})"
+        ]
     return []
 
 
@@ -164,7 +196,9 @@ def _shares(counts: np.ndarray) -> list[float]:
     return [float(c) / total if total else 0.0 for c in counts]
 
 
-def dataset_drift(features: dict[str, dict[str, Any]], thresholds: DriftThresholds) -> dict[str, Any]:
+def dataset_drift(
+    features: dict[str, dict[str, Any]], thresholds: DriftThresholds
+) -> dict[str, Any]:
     """The window's verdict: drifted when the share of drifted features reaches the threshold."""
     drifted = [name for name, f in features.items() if f["drifted"]]
     share = len(drifted) / len(features) if features else 0.0

@@ -26,22 +26,40 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
     metrics.add_metadata(key="ModelVersion", value=str(report["model"]["version"]))
     metrics.add_metadata(key="window", value=report["window"])
     metrics.add_metric(name="MonitorRows", unit=MetricUnit.Count, value=counts["predictions"])
-    metrics.add_metric(name="MonitorMalformedRecords", unit=MetricUnit.Count, value=counts["malformed"])
+    metrics.add_metric(
+        name="MonitorMalformedRecords", unit=MetricUnit.Count, value=counts["malformed"]
+    )
     metrics.add_metric(name="MonitorLabeledRows", unit=MetricUnit.Count, value=counts["labeled"])
     coverage = counts["labeled"] / counts["predictions"] if counts["predictions"] else 0.0
     metrics.add_metric(name="LabelCoverage", unit=MetricUnit.NoUnit, value=coverage)
-    metrics.add_metric(name="DriftedFeatureShare", unit=MetricUnit.NoUnit, value=drift["drifted_share"])
-    metrics.add_metric(name="DatasetDrift", unit=MetricUnit.Count, value=1 if drift["dataset_drift"] else 0)
-    prediction = drift.get("prediction")
-    metrics.add_metric(name="PredictionDrift", unit=MetricUnit.Count, value=1 if prediction and prediction["drifted"] else 0)
     metrics.add_metric(
-        name="PerformanceDegraded", unit=MetricUnit.Count, value=1 if report["status"] == "DEGRADED" else 0
+        name="DriftedFeatureShare", unit=MetricUnit.NoUnit, value=drift["drifted_share"]
     )
     metrics.add_metric(
-        name="InsufficientData", unit=MetricUnit.Count, value=1 if report["status"] == "INSUFFICIENT_DATA" else 0
+        name="DatasetDrift", unit=MetricUnit.Count, value=1 if drift["dataset_drift"] else 0
+    )
+    prediction = drift.get("prediction")
+    metrics.add_metric(
+        name="PredictionDrift",
+        unit=MetricUnit.Count,
+        value=1 if prediction and prediction["drifted"] else 0,
+    )
+    metrics.add_metric(
+        name="PerformanceDegraded",
+        unit=MetricUnit.Count,
+        value=1 if report["status"] == "DEGRADED" else 0,
+    )
+    metrics.add_metric(
+        name="InsufficientData",
+        unit=MetricUnit.Count,
+        value=1 if report["status"] == "INSUFFICIENT_DATA" else 0,
     )
     retraining = report.get("retraining") or {}
-    metrics.add_metric(name="RetrainingTriggered", unit=MetricUnit.Count, value=1 if retraining.get("triggered") else 0)
+    metrics.add_metric(
+        name="RetrainingTriggered",
+        unit=MetricUnit.Count,
+        value=1 if retraining.get("triggered") else 0,
+    )
     base = {"ModelName": name}
     for feature, result in drift["features"].items():
         _single(metrics, "FeatureDriftScore", result["score"], {**base, "Feature": feature})
@@ -53,6 +71,8 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
 
 
 def _single(metrics: Metrics, name: str, value: float, dimensions: dict[str, str]) -> None:
-    with single_metric(name=name, unit=MetricUnit.NoUnit, value=value, namespace=metrics.namespace) as metric:
+    with single_metric(
+        name=name, unit=MetricUnit.NoUnit, value=value, namespace=metrics.namespace
+    ) as metric:
         for key, dim in dimensions.items():
             metric.add_dimension(name=key, value=dim)

@@ -7,11 +7,17 @@ metrics against the holdout baseline. Every text from the data is escaped.
 
 from __future__ import annotations
 
+import itertools
 from html import escape
 from typing import Any
 
 _COLORS = {"baseline": "#8c9eb5", "current": "#d9534f", "ok": "#5cb85c", "bar": "#337ab7"}
-_STATUS_COLORS = {"OK": "#2e7d32", "DRIFT": "#e65100", "DEGRADED": "#b71c1c", "INSUFFICIENT_DATA": "#616161"}
+_STATUS_COLORS = {
+    "OK": "#2e7d32",
+    "DRIFT": "#e65100",
+    "DEGRADED": "#b71c1c",
+    "INSUFFICIENT_DATA": "#616161",
+}
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:22px}h2{font-size:18px;margin-top:28px;border-bottom:1px solid #ddd}h3{font-size:15px;margin:16px 0 4px}
@@ -48,7 +54,9 @@ def render_html(report: dict[str, Any]) -> str:
         )
         threshold = report.get("thresholds", {}).get("drift", {}).get("psi", 0.2)
         parts.append("<h3>Drift score (PSI) per feature</h3>")
-        parts.append(_score_chart({n: (f["score"], f["drifted"]) for n, f in features.items()}, threshold))
+        parts.append(
+            _score_chart({n: (f["score"], f["drifted"]) for n, f in features.items()}, threshold)
+        )
         parts.append(_feature_table(features))
         parts.append("<h3>Baseline and current distributions</h3>")
         for name, feature in features.items():
@@ -65,13 +73,22 @@ def render_html(report: dict[str, Any]) -> str:
             f"<p>{performance['labeled']} labeled rows ({performance['label_coverage']:.1%} coverage). "
             f"{_e(performance.get('reason'))}</p>"
         )
-        parts.append(_performance_chart(performance.get("metrics") or {}, performance.get("baseline") or {}))
+        parts.append(
+            _performance_chart(performance.get("metrics") or {}, performance.get("baseline") or {})
+        )
     else:
         parts.append("<p>No labels joined this window's predictions yet.</p>")
     versions = report.get("versions") or {}
     if len(versions) > 1:
         parts.append("<h2>Model versions in the window</h2>")
-        parts.append(_table([(f"v{v}", f"{b['status']}: {b['rows']} rows; {b['status_reason']}") for v, b in versions.items()]))
+        parts.append(
+            _table(
+                [
+                    (f"v{v}", f"{b['status']}: {b['rows']} rows; {b['status_reason']}")
+                    for v, b in versions.items()
+                ]
+            )
+        )
     retraining = report.get("retraining") or {}
     parts.append("<h2>Retraining</h2>")
     parts.append(
@@ -104,7 +121,11 @@ def _feature_table(features: dict[str, Any]) -> str:
     for name, f in features.items():
         numeric = f["kind"] == "numeric"
         p_value = f["ks_p_value"] if numeric else f["chi2_p_value"]
-        distance = f"W/std {f['wasserstein_normalized']:.3g}" if numeric else f"JS {f['jensen_shannon']:.3g}"
+        distance = (
+            f"W/std {f['wasserstein_normalized']:.3g}"
+            if numeric
+            else f"JS {f['jensen_shannon']:.3g}"
+        )
         missing = f["missing_share"]
         cls = ' class="drifted"' if f["drifted"] else ""
         rows.append(
@@ -171,16 +192,20 @@ def _bin_labels(edges: list[float]) -> list[str]:
     if not edges:
         return ["all"]
     labels = [f"<={edges[0]:.3g}"]
-    labels += [f"{a:.3g}-{b:.3g}" for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    labels += [f"{a:.3g}-{b:.3g}" for a, b in itertools.pairwise(edges)]
     labels.append(f">{edges[-1]:.3g}")
     return labels
 
 
-def _bars(labels: list[str], baseline: list[float], current: list[float], *, shares: bool = True) -> str:
+def _bars(
+    labels: list[str], baseline: list[float], current: list[float], *, shares: bool = True
+) -> str:
     group, height, plot_height, bottom = 26, 170, 120, 40
     width = max(group * len(labels), 120) + 50
     top = max([*baseline, *current, 1e-9])
-    items = [f'<line x1="40" y1="{plot_height + 10}" x2="{width}" y2="{plot_height + 10}" stroke="#999"/>']
+    items = [
+        f'<line x1="40" y1="{plot_height + 10}" x2="{width}" y2="{plot_height + 10}" stroke="#999"/>'
+    ]
     for i, label in enumerate(labels):
         x = 42 + i * group
         for j, (series, values) in enumerate((("baseline", baseline), ("current", current))):
@@ -195,7 +220,9 @@ def _bars(labels: list[str], baseline: list[float], current: list[float], *, sha
             f'<text x="{x + 10}" y="{plot_height + 22}" font-size="9" transform="rotate(35 {x + 10} {plot_height + 22})">'
             f"{_e(label[:14])}</text>"
         )
-    items.append(f'<text x="2" y="16" font-size="10">{f"{top:.0%}" if shares else f"{top:.3g}"}</text>')
+    items.append(
+        f'<text x="2" y="16" font-size="10">{f"{top:.0%}" if shares else f"{top:.3g}"}</text>'
+    )
     items.append(
         f'<rect x="{width - 150}" y="2" width="10" height="10" fill="{_COLORS["baseline"]}"/>'
         f'<text x="{width - 136}" y="11" font-size="10">baseline</text>'
@@ -212,7 +239,17 @@ def _performance_chart(metrics: dict[str, float], baseline: dict[str, float]) ->
     labels = names
     current = [metrics[n] for n in names]
     reference = [baseline.get(n, 0.0) for n in names]
-    table = _table([(n, f"{metrics[n]:.4f} (baseline {baseline[n]:.4f})" if n in baseline else f"{metrics[n]:.4f}") for n in names])
+    table = _table(
+        [
+            (
+                n,
+                f"{metrics[n]:.4f} (baseline {baseline[n]:.4f})"
+                if n in baseline
+                else f"{metrics[n]:.4f}",
+            )
+            for n in names
+        ]
+    )
     return _bars(labels, reference, [max(c, 0.0) for c in current], shares=False) + table
 
 

@@ -11,13 +11,13 @@ latest received label wins.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
+import orjson
 
 from modelops.monitoring.objects import iter_line_batches, list_partition_keys, parse_time
 
@@ -58,7 +58,7 @@ class FeedbackIndex:
             values: list[float] = []
             for line in lines:
                 try:
-                    record = json.loads(line)
+                    record = orjson.loads(line)
                     inference_id = record["inferenceId"]
                     received = parse_time(record["receivedTime"]).timestamp()
                     if not isinstance(inference_id, str) or not inference_id:
@@ -110,13 +110,17 @@ class FeedbackIndex:
         """Every feedback record of the model received from `since`'s hour on."""
         prefix = f"feedback/{model_name}/"
         keys = list_partition_keys(s3, bucket, prefix, since)
-        return cls.from_records(batch for key in keys for batch in iter_line_batches(s3, bucket, key))
+        return cls.from_records(
+            batch for key in keys for batch in iter_line_batches(s3, bucket, key)
+        )
 
     def lookup(self, inference_ids: Sequence[str]) -> np.ndarray:
         """Position in the index of each id, -1 where it has no feedback."""
         if not self.hashes.size or not inference_ids:
             return np.full(len(inference_ids), -1, dtype=np.int64)
-        wanted = np.fromiter((id_hash(i) for i in inference_ids), dtype=np.int64, count=len(inference_ids))
+        wanted = np.fromiter(
+            (id_hash(i) for i in inference_ids), dtype=np.int64, count=len(inference_ids)
+        )
         positions = np.searchsorted(self.hashes, wanted)
         positions[positions >= self.hashes.size] = 0
         found = self.hashes[positions] == wanted

@@ -23,7 +23,13 @@ from typing import Any
 from modelops import aws
 from modelops.config import StackSettings, env_choice, env_float, env_int, env_str
 from modelops.errors import ConfigurationError
-from modelops.monitoring.drift import DriftThresholds, categorical_drift, dataset_drift, numeric_drift
+from modelops.monitoring.accumulators import NumericAccumulator
+from modelops.monitoring.drift import (
+    DriftThresholds,
+    categorical_drift,
+    dataset_drift,
+    numeric_drift,
+)
 from modelops.monitoring.html import render_html
 from modelops.monitoring.join import FeedbackIndex
 from modelops.monitoring.objects import iso_millis, iter_line_batches, list_partition_keys
@@ -38,7 +44,6 @@ from modelops.monitoring.report import (
 )
 from modelops.monitoring.retraining import RetrainingSettings, RetrainingTrigger
 from modelops.monitoring.statistics import KS_EXACT_MAX_N
-from modelops.monitoring.accumulators import NumericAccumulator
 from modelops.monitoring.window import ScanSettings, VersionWindow, Window, WindowScan
 from modelops.registry import CHAMPION, ModelRegistry
 
@@ -63,25 +68,56 @@ class MonitorSettings:
         defaults = DriftThresholds()
         drift = DriftThresholds(
             psi=env_float("DRIFT_PSI_THRESHOLD", env, default=defaults.psi, minimum=0.0),
-            p_value=env_float("DRIFT_P_VALUE", env, default=defaults.p_value, minimum=0.0, maximum=1.0),
-            wasserstein=env_float("DRIFT_WASSERSTEIN_THRESHOLD", env, default=defaults.wasserstein, minimum=0.0),
-            jensen_shannon=env_float("DRIFT_JS_THRESHOLD", env, default=defaults.jensen_shannon, minimum=0.0, maximum=1.0),
-            unseen_share=env_float("DRIFT_UNSEEN_SHARE", env, default=defaults.unseen_share, minimum=0.0, maximum=1.0),
-            missing_share_change=env_float(
-                "DRIFT_MISSING_SHARE_CHANGE", env, default=defaults.missing_share_change, minimum=0.0, maximum=1.0
+            p_value=env_float(
+                "DRIFT_P_VALUE", env, default=defaults.p_value, minimum=0.0, maximum=1.0
             ),
-            drifted_share=env_float("DRIFT_SHARE_THRESHOLD", env, default=defaults.drifted_share, minimum=0.0, maximum=1.0),
+            wasserstein=env_float(
+                "DRIFT_WASSERSTEIN_THRESHOLD", env, default=defaults.wasserstein, minimum=0.0
+            ),
+            jensen_shannon=env_float(
+                "DRIFT_JS_THRESHOLD", env, default=defaults.jensen_shannon, minimum=0.0, maximum=1.0
+            ),
+            unseen_share=env_float(
+                "DRIFT_UNSEEN_SHARE", env, default=defaults.unseen_share, minimum=0.0, maximum=1.0
+            ),
+            missing_share_change=env_float(
+                "DRIFT_MISSING_SHARE_CHANGE",
+                env,
+                default=defaults.missing_share_change,
+                minimum=0.0,
+                maximum=1.0,
+            ),
+            drifted_share=env_float(
+                "DRIFT_SHARE_THRESHOLD",
+                env,
+                default=defaults.drifted_share,
+                minimum=0.0,
+                maximum=1.0,
+            ),
         )
         performance = PerformanceThresholds(
-            tolerance=env_float("PERFORMANCE_TOLERANCE", env, default=PerformanceThresholds.tolerance, minimum=0.0),
-            min_labeled=env_int("MONITOR_MIN_LABELED_ROWS", env, default=PerformanceThresholds.min_labeled, minimum=1),
+            tolerance=env_float(
+                "PERFORMANCE_TOLERANCE", env, default=PerformanceThresholds.tolerance, minimum=0.0
+            ),
+            min_labeled=env_int(
+                "MONITOR_MIN_LABELED_ROWS",
+                env,
+                default=PerformanceThresholds.min_labeled,
+                minimum=1,
+            ),
         )
-        sample_size = env_int("MONITOR_SAMPLE_SIZE", env, default=ScanSettings.sample_size, minimum=10)
+        sample_size = env_int(
+            "MONITOR_SAMPLE_SIZE", env, default=ScanSettings.sample_size, minimum=10
+        )
         if sample_size > KS_EXACT_MAX_N:
-            raise ConfigurationError(f"environment variable MONITOR_SAMPLE_SIZE must be <= {KS_EXACT_MAX_N}, got {sample_size}")
+            raise ConfigurationError(
+                f"environment variable MONITOR_SAMPLE_SIZE must be <= {KS_EXACT_MAX_N}, got {sample_size}"
+            )
         scan = ScanSettings(
             sample_size=sample_size,
-            max_labeled_rows=env_int("MONITOR_MAX_LABELED_ROWS", env, default=ScanSettings.max_labeled_rows, minimum=1),
+            max_labeled_rows=env_int(
+                "MONITOR_MAX_LABELED_ROWS", env, default=ScanSettings.max_labeled_rows, minimum=1
+            ),
         )
         retraining = None
         if env_choice("RETRAINING_ENABLED", ("true", "false"), env, default="true") == "true":
@@ -89,8 +125,12 @@ class MonitorSettings:
                 enabled=True,
                 job_queue=env_str("TRAINING_JOB_QUEUE", env),
                 job_definition=env_str("TRAINING_JOB_DEFINITION", env),
-                cooldown=timedelta(hours=env_float("RETRAINING_COOLDOWN_HOURS", env, default=24.0, minimum=0.0)),
-                lookback=timedelta(days=env_float("RETRAINING_LOOKBACK_DAYS", env, default=30.0, minimum=0.01)),
+                cooldown=timedelta(
+                    hours=env_float("RETRAINING_COOLDOWN_HOURS", env, default=24.0, minimum=0.0)
+                ),
+                lookback=timedelta(
+                    days=env_float("RETRAINING_LOOKBACK_DAYS", env, default=30.0, minimum=0.01)
+                ),
                 event_bus=env_str("RETRAINING_EVENT_BUS", env, default="default"),
                 include_data=env_str("RETRAINING_INCLUDE_DATA", env, default="") or None,
             )
@@ -160,7 +200,9 @@ class Monitor:
         )
         objects = 0
         prefix = f"capture/{self.model_name}/"
-        for key in list_partition_keys(self._s3, self.bucket, prefix, window.start, window.end + CAPTURE_LATENESS):
+        for key in list_partition_keys(
+            self._s3, self.bucket, prefix, window.start, window.end + CAPTURE_LATENESS
+        ):
             objects += 1
             for lines in iter_line_batches(self._s3, self.bucket, key):
                 scan.add_lines(lines)
@@ -184,7 +226,11 @@ class Monitor:
                     prediction = numeric_drift(prediction_baseline, part.prediction, thresholds)
                 else:
                     prediction = categorical_drift(prediction_baseline, part.prediction, thresholds)
-            drift = {**dataset_drift(features, thresholds), "features": features, "prediction": prediction}
+            drift = {
+                **dataset_drift(features, thresholds),
+                "features": features,
+                "prediction": prediction,
+            }
         performance = evaluate(
             part.schema,
             part.labeled,
@@ -212,14 +258,22 @@ class Monitor:
         versions = {str(v): self.analyse_version(part) for v, part in sorted(scan.versions.items())}
         statuses = [Status(b["status"]) for b in versions.values()]
         status = overall_status(statuses)
-        primary = max(versions.values(), key=lambda b: (b["rows"], b["version"])) if versions else None
+        primary = (
+            max(versions.values(), key=lambda b: (b["rows"], b["version"])) if versions else None
+        )
         if primary is None:
             version = self._champion_version()
             reason = "no captured predictions in the window"
         else:
             version = primary["version"]
-            reason = primary["status_reason"] if Status(primary["status"]) is status else next(
-                f"version {b['version']}: {b['status_reason']}" for b in versions.values() if b["status"] == status.value
+            reason = (
+                primary["status_reason"]
+                if Status(primary["status"]) is status
+                else next(
+                    f"version {b['version']}: {b['status_reason']}"
+                    for b in versions.values()
+                    if b["status"] == status.value
+                )
             )
         report: dict[str, Any] = {
             "report_format_version": REPORT_FORMAT_VERSION,
@@ -249,9 +303,15 @@ class Monitor:
             "timings_seconds": {"scan": scan_seconds, "analysis": time.perf_counter() - started},
         }
         if self.retraining is not None:
-            report["retraining"] = self.retraining.decide_and_act(window, summarize(_with_reports(report, None)))
+            report["retraining"] = self.retraining.decide_and_act(
+                window, summarize(_with_reports(report, None))
+            )
         else:
-            report["retraining"] = {"triggered": False, "reason": "retraining is disabled (RETRAINING_ENABLED=false)", "job_id": None}
+            report["retraining"] = {
+                "triggered": False,
+                "reason": "retraining is disabled (RETRAINING_ENABLED=false)",
+                "job_id": None,
+            }
         report = strict_json_ready(report)
         report["reports"] = self.write(window, report)
         return report
@@ -266,7 +326,10 @@ class Monitor:
     def write(self, window: Window, report: dict[str, Any]) -> dict[str, str]:
         """report.json and report.html of the window (a re-run replaces them)."""
         prefix = self.report_prefix(window)
-        locations = {"json": f"s3://{self.bucket}/{prefix}report.json", "html": f"s3://{self.bucket}/{prefix}report.html"}
+        locations = {
+            "json": f"s3://{self.bucket}/{prefix}report.json",
+            "html": f"s3://{self.bucket}/{prefix}report.html",
+        }
         document = _with_reports(report, locations)
         self._s3.put_object(
             Bucket=self.bucket,
@@ -288,4 +351,10 @@ def _with_reports(report: dict[str, Any], locations: dict[str, str] | None) -> d
 
 
 def _no_drift() -> dict[str, Any]:
-    return {"dataset_drift": False, "drifted_share": 0.0, "drifted_features": [], "features": {}, "prediction": None}
+    return {
+        "dataset_drift": False,
+        "drifted_share": 0.0,
+        "drifted_features": [],
+        "features": {},
+        "prediction": None,
+    }

@@ -23,12 +23,18 @@ def hour_partition(prefix: str, when: datetime) -> str:
     return f"{prefix}{when.astimezone(UTC):%Y/%m/%d/%H}/"
 
 
-def list_partition_keys(s3: Any, bucket: str, prefix: str, first: datetime, last: datetime | None = None) -> Iterator[str]:
+def list_partition_keys(
+    s3: Any, bucket: str, prefix: str, first: datetime, last: datetime | None = None
+) -> Iterator[str]:
     """Keys under `prefix` in hour partitions from `first`'s hour to `last`'s (inclusive)."""
     first_hour = first.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     # ".../HH" sorts before every key of ".../HH/", and after every key of earlier hours.
     start_after = hour_partition(prefix, first_hour)[:-1]
-    stop = hour_partition(prefix, last.astimezone(UTC) + timedelta(hours=1)) if last is not None else None
+    stop = (
+        hour_partition(prefix, last.astimezone(UTC) + timedelta(hours=1))
+        if last is not None
+        else None
+    )
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=prefix, StartAfter=start_after):
         for obj in page.get("Contents", []):
@@ -39,7 +45,9 @@ def list_partition_keys(s3: Any, bucket: str, prefix: str, first: datetime, last
                 yield key
 
 
-def iter_line_batches(s3: Any, bucket: str, key: str, *, batch_lines: int = 20_000) -> Iterator[list[bytes]]:
+def iter_line_batches(
+    s3: Any, bucket: str, key: str, *, batch_lines: int = 5_000
+) -> Iterator[list[bytes]]:
     """The object's non-empty lines, in batches, streamed and gunzipped when needed."""
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     pending = b""

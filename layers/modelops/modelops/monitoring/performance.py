@@ -59,7 +59,9 @@ def evaluate(
     if current is None or reference is None:
         block["reason"] = f"{primary.name} is not available for both the window and the baseline"
     elif labeled.seen < thresholds.min_labeled:
-        block["reason"] = f"only {labeled.seen} labeled rows, fewer than the minimum {thresholds.min_labeled}"
+        block["reason"] = (
+            f"only {labeled.seen} labeled rows, fewer than the minimum {thresholds.min_labeled}"
+        )
     else:
         allowed = thresholds.tolerance * max(abs(reference), 1e-12)
         change = current - reference
@@ -86,10 +88,13 @@ def _metrics(schema: ModelSchema, labeled: LabeledRows) -> dict[str, float]:
     probabilities = None
     if all(isinstance(o.get("probabilities"), dict) for o in labeled.outputs):
         probabilities = np.asarray(
-            [[float(o["probabilities"].get(k, 0.0)) for k in keys] for o in labeled.outputs], dtype=np.float64
+            [[float(o["probabilities"].get(k, 0.0)) for k in keys] for o in labeled.outputs],
+            dtype=np.float64,
         )
     return _finite_only(
-        compute_metrics(schema.task, truth_keys, labels=predicted, probabilities=probabilities, classes=keys)
+        compute_metrics(
+            schema.task, truth_keys, labels=predicted, probabilities=probabilities, classes=keys
+        )
     )
 
 

@@ -31,10 +31,15 @@ _SEVERITY = {Status.INSUFFICIENT_DATA: 0, Status.OK: 1, Status.DRIFT: 2, Status.
 REPORT_FORMAT_VERSION = 1
 
 
-def version_status(*, rows: int, min_rows: int, drift: dict[str, Any] | None, performance: dict[str, Any] | None) -> tuple[Status, str]:
+def version_status(
+    *, rows: int, min_rows: int, drift: dict[str, Any] | None, performance: dict[str, Any] | None
+) -> tuple[Status, str]:
     """The status of one version's rows and the reason for it."""
     if rows < min_rows:
-        return Status.INSUFFICIENT_DATA, f"{rows} rows in the window, fewer than the minimum {min_rows}"
+        return (
+            Status.INSUFFICIENT_DATA,
+            f"{rows} rows in the window, fewer than the minimum {min_rows}",
+        )
     if performance is not None and performance.get("degraded"):
         return Status.DEGRADED, str(performance["reason"])
     if drift is not None:
@@ -71,13 +76,22 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         }
         if drift.get("prediction") is not None:
             p = drift["prediction"]
-            summary_drift["prediction"] = {k: p[k] for k in ("drifted", "method", "score", "reasons")}
+            summary_drift["prediction"] = {
+                k: p[k] for k in ("drifted", "method", "score", "reasons")
+            }
     performance = report.get("performance")
     summary_performance = None
     if performance is not None:
         summary_performance = {
             k: performance.get(k)
-            for k in ("metrics", "baseline", "primary_metric", "label_coverage", "degraded", "reason")
+            for k in (
+                "metrics",
+                "baseline",
+                "primary_metric",
+                "label_coverage",
+                "degraded",
+                "reason",
+            )
         }
     return {
         "model": report["model"],
@@ -87,7 +101,9 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "counts": report["counts"],
         "drift": summary_drift,
         "performance": summary_performance,
-        "versions": {v: {"status": b["status"], "rows": b["rows"]} for v, b in report["versions"].items()},
+        "versions": {
+            v: {"status": b["status"], "rows": b["rows"]} for v, b in report["versions"].items()
+        },
         "retraining": report.get("retraining"),
         "reports": report.get("reports"),
     }

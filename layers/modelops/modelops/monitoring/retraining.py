@@ -83,7 +83,9 @@ class RetrainingTrigger:
         """The report's `retraining` block: whether a job was submitted, and why (not)."""
         status = summary["status"]
         if status not in TRIGGER_STATUSES:
-            return _block(False, f"status is {status}: retraining is only for {' or '.join(TRIGGER_STATUSES)}")
+            return _block(
+                False, f"status is {status}: retraining is only for {' or '.join(TRIGGER_STATUSES)}"
+            )
         if not self.settings.enabled:
             return _block(False, "retraining is disabled (RETRAINING_ENABLED=false)")
         existing = self._read_json(self._marker_key(window))
@@ -115,7 +117,12 @@ class RetrainingTrigger:
         return self._trigger(window, summary, now)
 
     def _trigger(self, window: Window, summary: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-        marker = {"window": window.as_dict(), "triggered_at": iso_millis(now), "status": summary["status"], "job_id": None}
+        marker = {
+            "window": window.as_dict(),
+            "triggered_at": iso_millis(now),
+            "status": summary["status"],
+            "job_id": None,
+        }
         try:
             self._s3.put_object(
                 Bucket=self.bucket,
@@ -126,7 +133,9 @@ class RetrainingTrigger:
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _CONFLICT_CODES:
-                return _block(False, "another run of this window claimed the retraining trigger first")
+                return _block(
+                    False, "another run of this window claimed the retraining trigger first"
+                )
             raise
         # Train on every labeled capture of the lookback period up to this window's end.
         since = window.end - self.settings.lookback
@@ -150,13 +159,25 @@ class RetrainingTrigger:
         marker["command"] = command
         body = json.dumps(marker).encode()
         # The window's marker now names the job; `last` drives the cooldown.
-        self._s3.put_object(Bucket=self.bucket, Key=self._marker_key(window), Body=body, ContentType="application/json")
-        self._s3.put_object(Bucket=self.bucket, Key=self._last_key, Body=body, ContentType="application/json")
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=self._marker_key(window),
+            Body=body,
+            ContentType="application/json",
+        )
+        self._s3.put_object(
+            Bucket=self.bucket, Key=self._last_key, Body=body, ContentType="application/json"
+        )
         detail = {
             "model": summary.get("model"),
             "window": window.as_dict(),
             "status": summary["status"],
-            "job": {"id": job_id, "name": job_name, "queue": self.settings.job_queue, "command": command},
+            "job": {
+                "id": job_id,
+                "name": job_name,
+                "queue": self.settings.job_queue,
+                "command": command,
+            },
             "summary": {k: summary.get(k) for k in ("counts", "drift", "performance")},
         }
         response = self._events.put_events(
@@ -189,7 +210,8 @@ class RetrainingTrigger:
                 active += [
                     {"jobId": j["jobId"], "status": j.get("status", state)}
                     for j in page.get("jobSummaryList", [])
-                    if j.get("jobName", "").startswith(prefix) and j.get("status", state) in ACTIVE_JOB_STATES
+                    if j.get("jobName", "").startswith(prefix)
+                    and j.get("status", state) in ACTIVE_JOB_STATES
                 ]
         return active
 

@@ -63,7 +63,9 @@ def ks_2samp(reference: np.ndarray, current: np.ndarray) -> TestResult:
     if n1 == 0 or n2 == 0:
         return TestResult(0.0, 1.0)
     if max(n1, n2) > KS_EXACT_MAX_N:
-        raise ValueError(f"ks_2samp is exact only up to {KS_EXACT_MAX_N} values per sample, got {n1} and {n2}")
+        raise ValueError(
+            f"ks_2samp is exact only up to {KS_EXACT_MAX_N} values per sample, got {n1} and {n2}"
+        )
     both = np.concatenate([x, y])
     cdf_x = np.searchsorted(x, both, side="right") / n1
     cdf_y = np.searchsorted(y, both, side="right") / n2

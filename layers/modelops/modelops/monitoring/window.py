@@ -10,14 +10,15 @@ because records can land in the next hour's partition).
 
 from __future__ import annotations
 
-import json
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 
 from modelops.errors import InvalidInput, ModelNotFoundError, Problem
 from modelops.monitoring.accumulators import CategoricalAccumulator, LabeledRows, NumericAccumulator
@@ -54,7 +55,8 @@ class Window:
                 now = parse_time(event["time"])
             except ValueError:
                 raise InvalidInput(
-                    "invalid scheduled event", [Problem(f"not an ISO 8601 time: {event['time']!r}", field="time")]
+                    "invalid scheduled event",
+                    [Problem(f"not an ISO 8601 time: {event['time']!r}", field="time")],
                 ) from None
             step = window_minutes * 60
             end_seconds = math.floor(now.timestamp() / step) * step
@@ -62,13 +64,19 @@ class Window:
             return cls(end - timedelta(minutes=window_minutes), end)
         raise InvalidInput(
             "the event names no window",
-            [Problem('expected {"window": {"start": ..., "end": ...}} or a scheduled event with "time"')],
+            [
+                Problem(
+                    'expected {"window": {"start": ..., "end": ...}} or a scheduled event with "time"'
+                )
+            ],
         )
 
     @classmethod
     def _explicit(cls, raw: Any) -> Window:
         if not isinstance(raw, Mapping):
-            raise InvalidInput("invalid window", [Problem("expected an object with start and end", field="window")])
+            raise InvalidInput(
+                "invalid window", [Problem("expected an object with start and end", field="window")]
+            )
         problems: list[Problem] = []
         bounds: dict[str, datetime] = {}
         for name in ("start", "end"):
@@ -85,7 +93,9 @@ class Window:
             if end <= start:
                 problems.append(Problem("end must be after start", field="window.end"))
             elif end - start > MAX_WINDOW:
-                problems.append(Problem(f"a window may span at most {MAX_WINDOW.days} days", field="window.end"))
+                problems.append(
+                    Problem(f"a window may span at most {MAX_WINDOW.days} days", field="window.end")
+                )
         if problems:
             raise InvalidInput(f"{len(problems)} problem(s) in the window", problems)
         return cls(bounds["start"].astimezone(UTC), bounds["end"].astimezone(UTC))
@@ -117,22 +127,30 @@ class VersionWindow:
         for i, spec in enumerate(self.schema.features):
             if spec.kind is FeatureKind.NUMERIC:
                 edges = self.baseline["features"][spec.name].get("bin_edges") or []
-                self.numeric[spec.name] = NumericAccumulator(edges, sample_size=settings.sample_size, seed=settings.seed + i)
+                self.numeric[spec.name] = NumericAccumulator(
+                    edges, sample_size=settings.sample_size, seed=settings.seed + i
+                )
             else:
-                self.categorical[spec.name] = CategoricalAccumulator(max_categories=settings.max_categories)
+                self.categorical[spec.name] = CategoricalAccumulator(
+                    max_categories=settings.max_categories
+                )
         self.prediction: NumericAccumulator | CategoricalAccumulator
         if self.schema.task is Task.REGRESSION:
             edges = self.baseline["prediction"].get("bin_edges") or []
-            self.prediction = NumericAccumulator(edges, sample_size=settings.sample_size, seed=settings.seed - 1)
+            self.prediction = NumericAccumulator(
+                edges, sample_size=settings.sample_size, seed=settings.seed - 1
+            )
         else:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)
         self.labeled = LabeledRows(capacity=settings.max_labeled_rows, seed=settings.seed)
 
-    def add(self, inputs: list[Any], outputs: list[Any], ids: list[str], feedback: FeedbackIndex) -> int:
+    def add(
+        self, inputs: list[Any], outputs: list[Any], ids: list[str], feedback: FeedbackIndex
+    ) -> int:
         """Add a batch of rows; returns how many were malformed (and skipped)."""
         columns, bad = self._columns(inputs, outputs)
         malformed = int(bad.sum()) if bad is not None else 0
-        if malformed:
+        if bad is not None and malformed:
             good = ~bad
             inputs = [r for r, ok in zip(inputs, good, strict=True) if ok]
             outputs = [r for r, ok in zip(outputs, good, strict=True) if ok]
@@ -142,17 +160,19 @@ class VersionWindow:
         for name, acc in self.numeric.items():
             acc.add(columns[name])
         for name, cat in self.categorical.items():
-            cat.add(columns[name])
+            cat.add_counts(columns[name])
         if isinstance(self.prediction, NumericAccumulator):
             self.prediction.add(columns["__prediction__"])
         else:
-            self.prediction.add(columns["__prediction__"])
+            self.prediction.add_counts(columns["__prediction__"])
         positions = feedback.lookup(ids)
         for row in np.flatnonzero(positions >= 0).tolist():
             self.labeled.add(feedback.truth(int(positions[row])), outputs[row])
         return malformed
 
-    def _columns(self, inputs: list[Any], outputs: list[Any]) -> tuple[dict[str, Any], np.ndarray | None]:
+    def _columns(
+        self, inputs: list[Any], outputs: list[Any]
+    ) -> tuple[dict[str, Any], np.ndarray | None]:
         bad: np.ndarray | None = None
         columns: dict[str, Any] = {}
         for spec in self.schema.features:
@@ -160,15 +180,18 @@ class VersionWindow:
             if spec.kind is FeatureKind.NUMERIC:
                 columns[spec.name], column_bad = _numeric(values)
             else:
-                columns[spec.name], column_bad = values, _bad_categories(values)
+                columns[spec.name], column_bad = _categories(values)
             if column_bad is not None:
                 bad = column_bad if bad is None else bad | column_bad
+        output_bad: np.ndarray | None
         if self.schema.task is Task.REGRESSION:
-            predictions, output_bad = _numeric([o.get("value", _ABSENT) for o in outputs])
+            columns["__prediction__"], output_bad = _numeric(
+                [o.get("value", _ABSENT) for o in outputs]
+            )
         else:
-            labels = [o.get("label", _ABSENT) for o in outputs]
-            predictions, output_bad = labels, _bad_categories(labels, allow_missing=False)
-        columns["__prediction__"] = predictions
+            columns["__prediction__"], output_bad = _categories(
+                [o.get("label", _ABSENT) for o in outputs], allow_missing=False
+            )
         if output_bad is not None:
             bad = output_bad if bad is None else bad | output_bad
         return columns, bad
@@ -181,18 +204,37 @@ def _numeric(values: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         return np.array(values, dtype=np.float64), None
     except (TypeError, ValueError):
-        bad = np.array([not (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))) for v in values])
+        bad = np.array(
+            [
+                not (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+                for v in values
+            ]
+        )
         clean = [v if not b else None for v, b in zip(values, bad, strict=True)]
         return np.array(clean, dtype=np.float64), bad
 
 
-def _bad_categories(values: list[Any], *, allow_missing: bool = True) -> np.ndarray | None:
-    # Fast path: strings, numbers and None are all fine; dicts, lists or absent outputs are not.
-    if all(v.__class__ in _CATEGORY_TYPES for v in values) and (allow_missing or None not in values):
-        return None
-    return np.array(
-        [v.__class__ not in _CATEGORY_TYPES or (v is None and not allow_missing) for v in values], dtype=bool
+def _categories(
+    values: list[Any], *, allow_missing: bool = True
+) -> tuple[Counter[Any], np.ndarray | None]:
+    """Counts of the raw values and the rows whose value is not a category (None when all are).
+
+    Types are checked on the distinct values only: a column of a million strings is one
+    Counter pass, not a million isinstance checks.
+    """
+    try:
+        counts = Counter(values)
+        if all(k.__class__ in _CATEGORY_TYPES for k in counts) and (
+            allow_missing or None not in counts
+        ):
+            return counts, None
+    except TypeError:  # an unhashable value: a list or an object
+        pass
+    bad = np.array(
+        [v.__class__ not in _CATEGORY_TYPES or (v is None and not allow_missing) for v in values],
+        dtype=bool,
     )
+    return Counter(v for v, b in zip(values, bad.tolist(), strict=True) if not b), bad
 
 
 _CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
@@ -227,7 +269,7 @@ class WindowScan:
     def add_lines(self, lines: Iterable[bytes | str]) -> None:
         grouped: dict[int, tuple[list[Any], list[Any], list[str]]] = {}
         start, end, name = self._start, self._end, self.model_name
-        loads = json.loads
+        loads = orjson.loads
         for line in lines:
             try:
                 record = loads(line)

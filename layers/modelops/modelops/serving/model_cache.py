@@ -89,13 +89,14 @@ class ModelCache:
         return self._current or current
 
     def _first_load(self) -> LoadedModel:
+        etag: str | None = None
         if self.pinned_version is not None:
             version = self.pinned_version
         else:
             # Unconditional GET; raises NoChampionError (-> 503) when the alias is absent.
             state = self._registry.get_alias_if_changed(self.model_name, self.alias, None)
             assert state is not None  # an unconditional GET never answers "not modified"
-            version = state.version
+            version, etag = state.version, state.etag
         self._checked_at = self._clock()
         try:
             loaded = self._load(version)
@@ -105,8 +106,7 @@ class ModelCache:
                 f"model {self.model_name!r} version {version} could not be loaded; "
                 "it will be retried on the next request"
             ) from exc
-        if self.pinned_version is None:
-            self._alias_etag = state.etag
+        self._alias_etag = etag
         self._current = loaded
         return loaded
 
@@ -141,9 +141,15 @@ class ModelCache:
         try:
             expected_sha256 = metadata["model_file"]["sha256"]
         except (KeyError, TypeError):
-            raise ValueError(f"metadata of version {version} records no model_file.sha256") from None
-        onnx_bytes = self._registry.get_model_bytes(self.model_name, version, expected_sha256=expected_sha256)
+            raise ValueError(
+                f"metadata of version {version} records no model_file.sha256"
+            ) from None
+        onnx_bytes = self._registry.get_model_bytes(
+            self.model_name, version, expected_sha256=expected_sha256
+        )
         model = OnnxModel(onnx_bytes, schema)
-        loaded = LoadedModel(self.model_name, version, metadata, model, time.perf_counter() - started)
+        loaded = LoadedModel(
+            self.model_name, version, metadata, model, time.perf_counter() - started
+        )
         self._on_load(loaded)
         return loaded

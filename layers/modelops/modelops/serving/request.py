@@ -99,22 +99,32 @@ def parse_predict_request(
     instances = payload.get("instances")
     if not isinstance(instances, list):
         got = "nothing" if instances is None else describe(instances)
-        problems.append(Problem(f"expected an array of 1 to {max_rows} objects, got {got}", field="instances"))
+        problems.append(
+            Problem(f"expected an array of 1 to {max_rows} objects, got {got}", field="instances")
+        )
         raise _invalid(problems)
     if not instances:
-        problems.append(Problem(f"expected 1 to {max_rows} instances, got an empty array", field="instances"))
+        problems.append(
+            Problem(f"expected 1 to {max_rows} instances, got an empty array", field="instances")
+        )
         raise _invalid(problems)
     if len(instances) > max_rows:
         raise InvalidInput(
             "too many rows in the request",
-            [Problem(f"{len(instances)} instances; at most {max_rows} per request", field="instances")],
+            [
+                Problem(
+                    f"{len(instances)} instances; at most {max_rows} per request", field="instances"
+                )
+            ],
             status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
         )
 
     checks = {spec.name: _CHECKS[spec.kind] for spec in schema.features}
     for row, instance in enumerate(instances):
         if type(instance) is not dict:
-            problems.append(Problem(f"expected an object of features, got {describe(instance)}", row=row))
+            problems.append(
+                Problem(f"expected an object of features, got {describe(instance)}", row=row)
+            )
             continue
         for name, value in instance.items():
             check = checks.get(name)
@@ -123,7 +133,9 @@ def parse_predict_request(
             elif value is not None and (problem := check(value)) is not None:
                 problems.append(Problem(problem, row=row, field=name))
 
-    inference_ids = _inference_ids(payload.get("inference_ids"), len(instances), problems, new_inference_id)
+    inference_ids = _inference_ids(
+        payload.get("inference_ids"), len(instances), problems, new_inference_id
+    )
     if problems:
         raise _invalid(problems)
     columns = {name: [instance.get(name) for instance in instances] for name in checks}
@@ -136,7 +148,11 @@ def _inference_ids(
     if ids is None:
         return [new_inference_id() for _ in range(rows)]
     if not isinstance(ids, list):
-        problems.append(Problem(f"expected an array of {rows} strings, got {describe(ids)}", field="inference_ids"))
+        problems.append(
+            Problem(
+                f"expected an array of {rows} strings, got {describe(ids)}", field="inference_ids"
+            )
+        )
         return []
     if len(ids) != rows:
         problems.append(
@@ -145,16 +161,26 @@ def _inference_ids(
     first_row: dict[str, int] = {}
     for row, value in enumerate(ids):
         if type(value) is not str:
-            problems.append(Problem(f"expected a string, got {describe(value)}", row=row, field="inference_ids"))
+            problems.append(
+                Problem(f"expected a string, got {describe(value)}", row=row, field="inference_ids")
+            )
         elif not value.strip():
             problems.append(Problem("must not be empty", row=row, field="inference_ids"))
         elif len(value) > MAX_INFERENCE_ID_LENGTH:
             problems.append(
-                Problem(f"longer than {MAX_INFERENCE_ID_LENGTH} characters", row=row, field="inference_ids")
+                Problem(
+                    f"longer than {MAX_INFERENCE_ID_LENGTH} characters",
+                    row=row,
+                    field="inference_ids",
+                )
             )
         elif value in first_row:
             problems.append(
-                Problem(f"duplicate of row {first_row[value]} ({describe(value)})", row=row, field="inference_ids")
+                Problem(
+                    f"duplicate of row {first_row[value]} ({describe(value)})",
+                    row=row,
+                    field="inference_ids",
+                )
             )
         else:
             first_row[value] = row

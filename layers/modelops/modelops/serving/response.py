@@ -26,7 +26,9 @@ def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[di
         return [{"value": float(text)} for text in predictions.values.astype(np.str_).tolist()]
     assert predictions.labels is not None and predictions.probabilities is not None
     keys = [class_key(c) for c in schema.classes or ()]
-    probabilities = np.round(predictions.probabilities.astype(np.float64), PROBABILITY_DECIMALS).tolist()
+    probabilities = np.round(
+        predictions.probabilities.astype(np.float64), PROBABILITY_DECIMALS
+    ).tolist()
     return [
         {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
         for label, row in zip(predictions.labels.tolist(), probabilities, strict=True)

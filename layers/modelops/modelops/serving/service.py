@@ -18,7 +18,14 @@ from typing import Any
 from aws_lambda_powertools import Metrics
 
 from modelops import aws
-from modelops.capture import CaptureError, FirehoseSink, LogSink, RecordSink, iso_timestamp, prediction_record
+from modelops.capture import (
+    CaptureError,
+    FirehoseSink,
+    LogSink,
+    RecordSink,
+    iso_timestamp,
+    prediction_record,
+)
 from modelops.errors import InvalidInput
 from modelops.observability import MetricUnit, count_invalid_request, logger
 from modelops.observability import metrics as default_metrics
@@ -65,9 +72,17 @@ class PredictService:
         """Wire the service from configuration (once per execution environment)."""
 
         def on_load(loaded: LoadedModel) -> None:
-            logger.info("model loaded", extra={"model_version": loaded.version, "load_seconds": round(loaded.load_seconds, 4)})
+            logger.info(
+                "model loaded",
+                extra={
+                    "model_version": loaded.version,
+                    "load_seconds": round(loaded.load_seconds, 4),
+                },
+            )
             metrics.add_metric(name="ModelLoads", unit=MetricUnit.Count, value=1)
-            metrics.add_metric(name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=loaded.load_seconds * 1000)
+            metrics.add_metric(
+                name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=loaded.load_seconds * 1000
+            )
 
         def on_load_failure(version: int | None, exc: BaseException) -> None:
             logger.error(
@@ -114,7 +129,9 @@ class PredictService:
         # the request count is PredictionLatency's SampleCount.
         self._metrics.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=len(request))
         self._metrics.add_metric(
-            name="PredictionLatency", unit=MetricUnit.Milliseconds, value=(time.perf_counter() - started) * 1000
+            name="PredictionLatency",
+            unit=MetricUnit.Milliseconds,
+            value=(time.perf_counter() - started) * 1000,
         )
         return response
 
@@ -163,7 +180,11 @@ class PredictService:
             # Whatever went wrong (CaptureError from the sink, or an unencodable record), the
             # prediction stands; the loss is visible in the log and the CaptureFailures metric.
             failed = exc.failed if isinstance(exc, CaptureError) else len(records)
-            logger.error("capture failed", extra={"sink": self.sink.name, "failed_records": failed}, exc_info=exc)
+            logger.error(
+                "capture failed",
+                extra={"sink": self.sink.name, "failed_records": failed},
+                exc_info=exc,
+            )
             self._metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=failed)
 
 

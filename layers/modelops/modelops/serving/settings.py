@@ -35,7 +35,9 @@ class ServingSettings:
         source = os.environ if env is None else env
         alias = env_str("MODEL_ALIAS", source)
         if not ALIAS_PATTERN.match(alias):
-            raise ConfigurationError(f"environment variable MODEL_ALIAS is not a valid alias: {alias!r}")
+            raise ConfigurationError(
+                f"environment variable MODEL_ALIAS is not a valid alias: {alias!r}"
+            )
         pinned_raw = source.get("MODEL_VERSION", "").strip()
         pinned: int | None = None
         if pinned_raw:
@@ -43,13 +45,17 @@ class ServingSettings:
         sink = env_choice("CAPTURE_SINK", CAPTURE_SINKS, source)
         stream = source.get("CAPTURE_STREAM", "").strip() or None
         if sink == "firehose" and stream is None:
-            raise ConfigurationError("environment variable CAPTURE_STREAM is required when CAPTURE_SINK is firehose")
+            raise ConfigurationError(
+                "environment variable CAPTURE_STREAM is required when CAPTURE_SINK is firehose"
+            )
         return cls(
             stack=StackSettings.from_env(source),
             model_alias=alias,
             pinned_version=pinned,
             refresh_seconds=env_int("MODEL_REFRESH_SECONDS", source, minimum=0),
-            max_batch_rows=env_int("MAX_BATCH_ROWS", source, default=DEFAULT_MAX_BATCH_ROWS, minimum=1),
+            max_batch_rows=env_int(
+                "MAX_BATCH_ROWS", source, default=DEFAULT_MAX_BATCH_ROWS, minimum=1
+            ),
             capture_sink=sink,
             capture_sample_rate=env_float("CAPTURE_SAMPLE_RATE", source, minimum=0.0, maximum=1.0),
             capture_stream=stream,

@@ -1,0 +1,370 @@
+"""Monitor cost: 100k and 1M captured records, against Evidently's data-drift report.
+
+    .venv/bin/python benchmarks/bench_monitor.py [--sizes 100000,1000000] [--runs 2] [--no-evidently]
+
+Side by side in one run, on the same generated data (20 features: 12 numeric, 8
+categorical; reference = the model's 20k training rows, current = drifted production rows):
+
+- "monitor": `modelops.monitoring.monitor.Monitor.run` on one window, in a child process,
+  reading gzip JSON-lines capture objects (and 10 % labels) from S3 on a local moto server
+  (embedded_aws.server) exactly as the Lambda function does; time of `run` (read, join,
+  drift, performance, reports written) and the child's peak RSS.
+- "evidently": Evidently 0.7's `Report([DataDriftPreset()])` on the same rows already in
+  pandas DataFrames, in a child process of a separate venv (Evidently 0.7 needs pandas<3):
+  /tmp/evidently-venv, created by this script if missing with
+  `python3.13 -m venv /tmp/evidently-venv && /tmp/evidently-venv/bin/pip install "evidently==0.7.*" "pandas<3"`.
+  Time of `report.run(...)` plus `snapshot.dict()`, and the child's peak RSS (data included).
+
+Statistics both compute: the Jensen-Shannon distance of every categorical feature over its
+full reference and current counts (Evidently's default categorical test above 1000 rows,
+natural log; ours base 2, converted). Prints Markdown tables for docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+
+PY313 = "/root/.pyenv/versions/3.13.0/bin/python3.13"
+EVIDENTLY_VENV = Path("/tmp/evidently-venv")
+MODEL = "bench"
+BUCKET = "modelops-bench"
+NUMERIC = [f"n{i:02d}" for i in range(12)]
+CATEGORICAL = [f"c{i:02d}" for i in range(8)]
+CARDINALITY = [3, 5, 8, 12, 20, 30, 50, 4]
+TRAIN_ROWS = 20_000
+OBJECT_ROWS = 100_000  # rows per capture object (a Firehose object is up to 128 MB)
+LABELED_SHARE = 0.1
+
+
+# ---------------------------------------------------------------- data
+def generate(n: int, seed: int, *, drift: bool) -> dict[str, Any]:
+    """Columns of `n` rows; with `drift`, n00 shifted, n05 rescaled, c01 reweighted, c02 10 % unseen."""
+    rng = np.random.default_rng(seed)
+    cols: dict[str, Any] = {}
+    for i, name in enumerate(NUMERIC):
+        if i < 4:
+            values = rng.normal(10.0 * (i + 1), 2.0 + i, size=n)
+        elif i < 8:
+            values = rng.lognormal(1.0 + 0.2 * i, 0.5, size=n)
+        elif i < 10:
+            values = rng.poisson(3 + i, size=n).astype(float)
+        else:
+            values = rng.uniform(0, 100, size=n)
+            values[rng.random(n) < 0.05] = np.nan
+        cols[name] = values
+    if drift:
+        cols["n00"] = cols["n00"] + 1.5
+        cols["n05"] = cols["n05"] * 1.3
+    for i, (name, k) in enumerate(zip(CATEGORICAL, CARDINALITY, strict=True)):
+        weights = 1.0 / np.arange(1, k + 1)
+        if drift and name == "c01":
+            weights = weights[::-1]
+        labels = np.array([f"{name}_v{j}" for j in range(k)], dtype=object)
+        values = labels[rng.choice(k, size=n, p=weights / weights.sum())]
+        if drift and name == "c02":
+            values[rng.random(n) < 0.1] = "c02_new"
+        if i == 7:
+            values[rng.random(n) < 0.05] = None
+        cols[name] = values
+    logit = 0.15 * (cols["n00"] - 10) - 0.3 * (cols["n04"] - 4) + (cols["c00"] == "c00_v0") - 0.5
+    cols["target"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no").astype(object)
+    return cols
+
+
+def frame(cols: dict[str, Any]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame(cols)
+
+
+def publish_model(registry: Any) -> dict[str, Any]:
+    from modelops_train.api import TrainOptions, train_and_publish
+    from modelops_train.progress import Progress
+
+    options = TrainOptions(
+        data=frame(generate(TRAIN_ROWS, 0, drift=False)),
+        target="target",
+        model_name=MODEL,
+        categorical=CATEGORICAL,
+        promote="force",
+        seed=0,
+    )
+    result = train_and_publish(options, registry=registry, progress=Progress(io.StringIO()))
+    metadata: dict[str, Any] = registry.get_metadata(MODEL, result.version)
+    return metadata
+
+
+def write_window(s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[str, Any], hour: int) -> dict[str, Any]:
+    """Serve the rows with the real model, write gzip capture objects and 10 % feedback."""
+    from modelops.capture import feedback_record, iso_timestamp, prediction_record
+    from modelops.inference import OnnxModel
+    from modelops.schema import ModelSchema, class_key
+
+    schema = ModelSchema.from_metadata(metadata)
+    version = int(metadata["version"])
+    model = OnnxModel(
+        registry.get_model_bytes(MODEL, version, expected_sha256=metadata["model_file"]["sha256"]), schema
+    )
+    keys = [class_key(c) for c in schema.classes or ()]
+    n = len(cols["target"])
+    start = 1_795_000_000.0 - 1_795_000_000.0 % 86400 + hour * 3600  # a day's hour, UTC
+    from datetime import UTC, datetime
+
+    base = datetime.fromtimestamp(start, UTC)
+    rng = np.random.default_rng(hour)
+    labeled = rng.random(n) < LABELED_SHARE
+    started = time.perf_counter()
+    for part, lo in enumerate(range(0, n, OBJECT_ROWS)):
+        hi = min(lo + OBJECT_ROWS, n)
+        predicted = model.predict_columns({f: cols[f][lo:hi] for f in schema.feature_names})
+        assert predicted.labels is not None and predicted.probabilities is not None
+        numeric = {f: [None if math.isnan(v) else v for v in cols[f][lo:hi].tolist()] for f in NUMERIC}
+        categorical = {f: cols[f][lo:hi].tolist() for f in CATEGORICAL}
+        lines = []
+        feedback = []
+        for j in range(hi - lo):
+            row = lo + j
+            when = iso_timestamp(base.fromtimestamp(start + 3599.0 * row / n, UTC))
+            record = prediction_record(
+                inference_id=f"b-{hour}-{row}",
+                inference_time=when,
+                request_id="bench",
+                source="api",
+                model_name=MODEL,
+                model_version=version,
+                features={**{f: numeric[f][j] for f in NUMERIC}, **{f: categorical[f][j] for f in CATEGORICAL}},
+                output={
+                    "label": predicted.labels[j],
+                    "probabilities": dict(zip(keys, predicted.probabilities[j].tolist(), strict=True)),
+                },
+            )
+            lines.append(json.dumps(record, separators=(",", ":")))
+            if labeled[row]:
+                feedback.append(
+                    json.dumps(feedback_record(inference_id=f"b-{hour}-{row}", received_time=when, label=cols["target"][row]))
+                )
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"capture/{MODEL}/{base:%Y/%m/%d/%H}/part-{part:04d}.jsonl.gz",
+            Body=gzip.compress(("\n".join(lines) + "\n").encode(), compresslevel=1),
+        )
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"feedback/{MODEL}/{base:%Y/%m/%d/%H}/part-{part:04d}.jsonl",
+            Body=("\n".join(feedback) + "\n").encode(),
+        )
+    end = datetime.fromtimestamp(start + 3600, UTC)
+    return {
+        "start": base.isoformat().replace("+00:00", "Z"),
+        "end": end.isoformat().replace("+00:00", "Z"),
+        "write_seconds": time.perf_counter() - started,
+    }
+
+
+# ---------------------------------------------------------------- children
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM). Not ru_maxrss: on Linux that survives exec
+    and would report the forking parent's size (which holds the moto server's data)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def child_monitor(endpoint: str, start: str, end: str) -> None:
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    from modelops.monitoring.monitor import Monitor, MonitorSettings
+    from modelops.monitoring.window import Window
+
+    env = {"MODELOPS_BUCKET": BUCKET, "MODEL_NAME": MODEL, "RETRAINING_ENABLED": "false"}
+    monitor = Monitor.from_settings(MonitorSettings.from_env(env))
+    window = Window.from_event({"window": {"start": start, "end": end}}, window_minutes=60)
+    started = time.perf_counter()
+    report = monitor.run(window)
+    seconds = time.perf_counter() - started
+    features = report["drift"]["features"]
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mb": peak_rss_mb(),
+                "rows": report["counts"]["predictions"],
+                "labeled": report["counts"]["labeled"],
+                "status": report["status"],
+                "drifted": sorted(n for n, f in features.items() if f["drifted"]),
+                "js": {n: f["jensen_shannon"] for n, f in features.items() if f["kind"] == "categorical"},
+                "wasserstein_normalized": {n: f["wasserstein_normalized"] for n, f in features.items() if f["kind"] == "numeric"},
+                "timings": report["timings_seconds"],
+            }
+        )
+    )
+
+
+EVIDENTLY_CHILD = r"""
+import json, sys, time
+import numpy as np, pandas as pd
+from evidently import DataDefinition, Dataset, Report
+from evidently.presets import DataDriftPreset
+reference = pd.read_csv(sys.argv[1], keep_default_na=False, na_values=[""])
+current = pd.read_csv(sys.argv[2], keep_default_na=False, na_values=[""])
+numeric, categorical = sys.argv[3].split(","), sys.argv[4].split(",")
+for c in categorical:
+    reference[c] = reference[c].astype(object); current[c] = current[c].astype(object)
+definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+started = time.perf_counter()
+ref = Dataset.from_pandas(reference, data_definition=definition)
+cur = Dataset.from_pandas(current, data_definition=definition)
+snapshot = Report([DataDriftPreset()]).run(current_data=cur, reference_data=ref)
+result = snapshot.dict()
+seconds = time.perf_counter() - started
+scores, drifted = {}, []
+for metric in result["metrics"]:
+    config = metric.get("config", {})
+    column = config.get("column")
+    if column is None or not isinstance(metric.get("value"), (int, float)):
+        continue
+    scores[column] = {"value": metric["value"], "method": config.get("method"), "threshold": config.get("threshold")}
+peak = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(json.dumps({"seconds": seconds, "peak_rss_mb": peak,
+                  "scores": scores}))
+"""
+
+
+def ensure_evidently() -> Path:
+    python = EVIDENTLY_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([PY313, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "evidently==0.7.*", "pandas<3"], check=True)
+    return python
+
+
+def run_child(args: list[str]) -> dict[str, Any]:
+    out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+# ---------------------------------------------------------------- main
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--no-evidently", action="store_true")
+    parser.add_argument("--child-monitor", nargs=3, metavar=("ENDPOINT", "START", "END"))
+    args = parser.parse_args()
+    if args.child_monitor:
+        child_monitor(*args.child_monitor)
+        return
+
+    import boto3
+
+    from embedded_aws.provision import create_bucket
+    from embedded_aws.server import embedded_aws
+    from modelops.registry import ModelRegistry
+
+    sizes = [int(s) for s in args.sizes.split(",")]
+    evidently = None if args.no_evidently else ensure_evidently()
+    rows: list[dict[str, Any]] = []
+    with embedded_aws() as endpoint, tempfile.TemporaryDirectory() as tmp:
+        s3 = boto3.client("s3")
+        create_bucket(s3, BUCKET)
+        registry = ModelRegistry(BUCKET, s3_client=s3)
+        metadata = publish_model(registry)
+        reference = frame(generate(TRAIN_ROWS, 0, drift=False))
+        # Evidently's reference: exactly the rows the model's baseline was built from (the
+        # training job's stratified 80 % training split, same seed).
+        from sklearn.model_selection import train_test_split
+
+        train_idx, _ = train_test_split(
+            np.arange(TRAIN_ROWS), test_size=0.2, random_state=0, stratify=reference["target"]
+        )
+        reference = reference.iloc[np.sort(train_idx)]
+        reference_csv = Path(tmp, "reference.csv")
+        reference[NUMERIC + CATEGORICAL].to_csv(reference_csv, index=False)
+        for hour, n in enumerate(sizes, start=1):
+            cols = generate(n, 100 + hour, drift=True)
+            window = write_window(s3, registry, metadata, cols, hour * 2)
+            print(f"{n:,} rows written in {window['write_seconds']:.1f} s", file=sys.stderr)
+            monitor_runs = [
+                run_child([sys.executable, __file__, "--child-monitor", endpoint, window["start"], window["end"]])
+                for _ in range(args.runs)
+            ]
+            row: dict[str, Any] = {"rows": n, "monitor": monitor_runs}
+            if evidently is not None:
+                current_csv = Path(tmp, f"current-{n}.csv")
+                frame(cols)[NUMERIC + CATEGORICAL].to_csv(current_csv, index=False)
+                row["evidently"] = [
+                    run_child([str(evidently), "-c", EVIDENTLY_CHILD, str(reference_csv), str(current_csv), ",".join(NUMERIC), ",".join(CATEGORICAL)])
+                    for _ in range(args.runs)
+                ]
+            rows.append(row)
+            print(json.dumps(summarize(row)), file=sys.stderr)
+    print_tables(rows)
+
+
+def summarize(row: dict[str, Any]) -> dict[str, Any]:
+    out = {
+        "rows": row["rows"],
+        "monitor_s": statistics.median(r["seconds"] for r in row["monitor"]),
+        "monitor_mb": max(r["peak_rss_mb"] for r in row["monitor"]),
+    }
+    if "evidently" in row:
+        out["evidently_s"] = statistics.median(r["seconds"] for r in row["evidently"])
+        out["evidently_mb"] = max(r["peak_rss_mb"] for r in row["evidently"])
+        out["speedup"] = out["evidently_s"] / out["monitor_s"]
+    return out
+
+
+def print_tables(rows: list[dict[str, Any]]) -> None:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n")
+    print("| records | runs | monitor (s) | monitor peak RSS (MB) | Evidently (s) | Evidently peak RSS (MB) | Evidently / monitor |")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for row in rows:
+        s = summarize(row)
+        ev = (f"{s['evidently_s']:.2f} | {s['evidently_mb']:.0f} | {s['speedup']:.1f}x" if "evidently_s" in s else "- | - | -")
+        print(f"| {s['rows']:,} | {len(row['monitor'])} | {s['monitor_s']:.2f} | {s['monitor_mb']:.0f} | {ev} |")
+    print("\nDrift verdicts and the statistic both compute (Jensen-Shannon distance, natural log, full counts):\n")
+    print("| records | feature | ours | Evidently | abs diff |")
+    print("|---:|---|---:|---:|---:|")
+    for row in rows:
+        ours = row["monitor"][0]
+        if "evidently" not in row:
+            continue
+        theirs = row["evidently"][0]["scores"]
+        for name, js2 in sorted(ours["js"].items()):
+            js_e = js2 * math.sqrt(math.log(2))
+            if name in theirs:
+                ev = theirs[name]["value"]
+                print(f"| {row['rows']:,} | {name} | {js_e:.6f} | {ev:.6f} | {abs(js_e - ev):.1e} |")
+    for row in rows:
+        print(f"\n{row['rows']:,} records: monitor drifted {row['monitor'][0]['drifted']}; status {row['monitor'][0]['status']}; "
+              f"timings {row['monitor'][0]['timings']}")
+        if "evidently" in row:
+            scores = row["evidently"][0]["scores"]
+            flagged = sorted(c for c, s in scores.items() if s["threshold"] is not None and s["value"] >= s["threshold"])
+            print(f"Evidently drift scores >= threshold: {flagged}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""The JSON and HTML reports are written under reports/<name>/ and the HTML is well-formed and
+self-contained (no scripts, no external resources), with one chart per feature."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from typing import Any
+
+from embedded_aws.provision import LocalStack
+from tests.monitoring.conftest import WINDOW_START, CaptureWriter, churn, make_monitor
+from tests.monitoring.test_retraining import window
+
+VOID = {"meta", "br", "hr", "img", "input", "link", "rect", "line", "circle", "path"}
+
+
+class StrictParser(HTMLParser):
+    """Checks every element is closed in order, and collects what must not be there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.tags: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in {"src", "href"} or (
+                value and ("http://" in value or "https://" in value) and name != "xmlns"
+            ):
+                self.external.append(f"{tag} {name}={value}")
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1] if self.stack else 'nothing'}")
+            return
+        self.stack.pop()
+
+
+def test_reports_are_written_and_the_html_is_well_formed_and_self_contained(
+    local_stack: LocalStack, writer: CaptureWriter, s3: Any, bucket: str
+) -> None:
+    frame = churn(600, seed=60, numeric_shift=25.0)
+    ids = writer.predictions(frame)
+    writer.feedback(ids[:300], frame["churned"].tolist()[:300], received=WINDOW_START)
+    report = make_monitor(local_stack, RETRAINING_ENABLED="false").run(window())
+    prefix = "reports/churn/windows/2026/11/26/20261126T120000Z-20261126T130000Z/"
+    assert report["reports"] == {
+        "json": f"s3://{bucket}/{prefix}report.json",
+        "html": f"s3://{bucket}/{prefix}report.html",
+    }
+
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=prefix + "report.json")["Body"].read())
+    assert stored["status"] == report["status"] and stored["counts"] == report["counts"]
+    assert set(stored["drift"]["features"]) == set(report["drift"]["features"])
+
+    html_object = s3.get_object(Bucket=bucket, Key=prefix + "report.html")
+    assert html_object["ContentType"].startswith("text/html")
+    page = html_object["Body"].read().decode()
+    parser = StrictParser()
+    parser.feed(page)
+    parser.close()
+    assert parser.errors == [] and parser.stack == []
+    assert "script" not in parser.tags and "link" not in parser.tags and "img" not in parser.tags
+    assert parser.external == []
+    # drift scores, one distribution per feature plus the predictions, performance vs baseline
+    features = report["drift"]["features"]
+    assert parser.tags.count("svg") == 1 + len(features) + 1 + 1
+    assert "monthly_charges" in page and "roc_auc" in page and report["status"] in page

@@ -1,6 +1,6 @@
 """Monitor cost: 100k and 1M captured records, against Evidently's data-drift report.
 
-    .venv/bin/python benchmarks/bench_monitor.py [--sizes 100000,1000000] [--runs 2] [--no-evidently]
+    .venv/bin/python benchmarks/bench_monitor.py [--sizes 100000,1000000] [--runs 2] [--evidently-runs 1] [--no-evidently]
 
 Side by side in one run, on the same generated data (20 features: 12 numeric, 8
 categorical; reference = the model's 20k training rows, current = drifted production rows):
@@ -114,7 +114,9 @@ def publish_model(registry: Any) -> dict[str, Any]:
     return metadata
 
 
-def write_window(s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[str, Any], hour: int) -> dict[str, Any]:
+def write_window(
+    s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[str, Any], hour: int
+) -> dict[str, Any]:
     """Serve the rows with the real model, write gzip capture objects and 10 % feedback."""
     from modelops.capture import feedback_record, iso_timestamp, prediction_record
     from modelops.inference import OnnxModel
@@ -123,7 +125,8 @@ def write_window(s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[st
     schema = ModelSchema.from_metadata(metadata)
     version = int(metadata["version"])
     model = OnnxModel(
-        registry.get_model_bytes(MODEL, version, expected_sha256=metadata["model_file"]["sha256"]), schema
+        registry.get_model_bytes(MODEL, version, expected_sha256=metadata["model_file"]["sha256"]),
+        schema,
     )
     keys = [class_key(c) for c in schema.classes or ()]
     n = len(cols["target"])
@@ -138,7 +141,9 @@ def write_window(s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[st
         hi = min(lo + OBJECT_ROWS, n)
         predicted = model.predict_columns({f: cols[f][lo:hi] for f in schema.feature_names})
         assert predicted.labels is not None and predicted.probabilities is not None
-        numeric = {f: [None if math.isnan(v) else v for v in cols[f][lo:hi].tolist()] for f in NUMERIC}
+        numeric = {
+            f: [None if math.isnan(v) else v for v in cols[f][lo:hi].tolist()] for f in NUMERIC
+        }
         categorical = {f: cols[f][lo:hi].tolist() for f in CATEGORICAL}
         lines = []
         feedback = []
@@ -152,16 +157,27 @@ def write_window(s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[st
                 source="api",
                 model_name=MODEL,
                 model_version=version,
-                features={**{f: numeric[f][j] for f in NUMERIC}, **{f: categorical[f][j] for f in CATEGORICAL}},
+                features={
+                    **{f: numeric[f][j] for f in NUMERIC},
+                    **{f: categorical[f][j] for f in CATEGORICAL},
+                },
                 output={
                     "label": predicted.labels[j],
-                    "probabilities": dict(zip(keys, predicted.probabilities[j].tolist(), strict=True)),
+                    "probabilities": dict(
+                        zip(keys, predicted.probabilities[j].tolist(), strict=True)
+                    ),
                 },
             )
             lines.append(json.dumps(record, separators=(",", ":")))
             if labeled[row]:
                 feedback.append(
-                    json.dumps(feedback_record(inference_id=f"b-{hour}-{row}", received_time=when, label=cols["target"][row]))
+                    json.dumps(
+                        feedback_record(
+                            inference_id=f"b-{hour}-{row}",
+                            received_time=when,
+                            label=cols["target"][row],
+                        )
+                    )
                 )
         s3.put_object(
             Bucket=BUCKET,
@@ -212,8 +228,16 @@ def child_monitor(endpoint: str, start: str, end: str) -> None:
                 "labeled": report["counts"]["labeled"],
                 "status": report["status"],
                 "drifted": sorted(n for n, f in features.items() if f["drifted"]),
-                "js": {n: f["jensen_shannon"] for n, f in features.items() if f["kind"] == "categorical"},
-                "wasserstein_normalized": {n: f["wasserstein_normalized"] for n, f in features.items() if f["kind"] == "numeric"},
+                "js": {
+                    n: f["jensen_shannon"]
+                    for n, f in features.items()
+                    if f["kind"] == "categorical"
+                },
+                "wasserstein_normalized": {
+                    n: f["wasserstein_normalized"]
+                    for n, f in features.items()
+                    if f["kind"] == "numeric"
+                },
                 "timings": report["timings_seconds"],
             }
         )
@@ -254,12 +278,21 @@ def ensure_evidently() -> Path:
     python = EVIDENTLY_VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([PY313, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "evidently==0.7.*", "pandas<3"], check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "evidently==0.7.*", "pandas<3"],
+            check=True,
+        )
     return python
 
 
 def run_child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run(args, check=True, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    out = subprocess.run(
+        args,
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
@@ -268,7 +301,8 @@ def run_child(args: list[str]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--runs", type=int, default=2, help="monitor runs per size")
+    parser.add_argument("--evidently-runs", type=int, default=1, help="Evidently runs per size")
     parser.add_argument("--no-evidently", action="store_true")
     parser.add_argument("--child-monitor", nargs=3, metavar=("ENDPOINT", "START", "END"))
     args = parser.parse_args()
@@ -306,7 +340,16 @@ def main() -> None:
             window = write_window(s3, registry, metadata, cols, hour * 2)
             print(f"{n:,} rows written in {window['write_seconds']:.1f} s", file=sys.stderr)
             monitor_runs = [
-                run_child([sys.executable, __file__, "--child-monitor", endpoint, window["start"], window["end"]])
+                run_child(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--child-monitor",
+                        endpoint,
+                        window["start"],
+                        window["end"],
+                    ]
+                )
                 for _ in range(args.runs)
             ]
             row: dict[str, Any] = {"rows": n, "monitor": monitor_runs}
@@ -314,8 +357,18 @@ def main() -> None:
                 current_csv = Path(tmp, f"current-{n}.csv")
                 frame(cols)[NUMERIC + CATEGORICAL].to_csv(current_csv, index=False)
                 row["evidently"] = [
-                    run_child([str(evidently), "-c", EVIDENTLY_CHILD, str(reference_csv), str(current_csv), ",".join(NUMERIC), ",".join(CATEGORICAL)])
-                    for _ in range(args.runs)
+                    run_child(
+                        [
+                            str(evidently),
+                            "-c",
+                            EVIDENTLY_CHILD,
+                            str(reference_csv),
+                            str(current_csv),
+                            ",".join(NUMERIC),
+                            ",".join(CATEGORICAL),
+                        ]
+                    )
+                    for _ in range(args.evidently_runs)
                 ]
             rows.append(row)
             print(json.dumps(summarize(row)), file=sys.stderr)
@@ -336,15 +389,33 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def print_tables(rows: list[dict[str, Any]]) -> None:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
-    print(f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n")
-    print("| records | runs | monitor (s) | monitor peak RSS (MB) | Evidently (s) | Evidently peak RSS (MB) | Evidently / monitor |")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
+    print(
+        f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n"
+    )
+    print(
+        "| records | runs (monitor / Evidently) | monitor (s) | monitor peak RSS (MB) | Evidently (s) | Evidently peak RSS (MB) | Evidently / monitor |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s = summarize(row)
-        ev = (f"{s['evidently_s']:.2f} | {s['evidently_mb']:.0f} | {s['speedup']:.1f}x" if "evidently_s" in s else "- | - | -")
-        print(f"| {s['rows']:,} | {len(row['monitor'])} | {s['monitor_s']:.2f} | {s['monitor_mb']:.0f} | {ev} |")
-    print("\nDrift verdicts and the statistic both compute (Jensen-Shannon distance, natural log, full counts):\n")
+        ev = (
+            f"{s['evidently_s']:.2f} | {s['evidently_mb']:.0f} | {s['speedup']:.1f}x"
+            if "evidently_s" in s
+            else "- | - | -"
+        )
+        runs = f"{len(row['monitor'])} / {len(row.get('evidently', []))}"
+        print(f"| {s['rows']:,} | {runs} | {s['monitor_s']:.2f} | {s['monitor_mb']:.0f} | {ev} |")
+    print(
+        "\nDrift verdicts and the statistic both compute (Jensen-Shannon distance, natural log, full counts):\n"
+    )
     print("| records | feature | ours | Evidently | abs diff |")
     print("|---:|---|---:|---:|---:|")
     for row in rows:
@@ -356,13 +427,21 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
             js_e = js2 * math.sqrt(math.log(2))
             if name in theirs:
                 ev = theirs[name]["value"]
-                print(f"| {row['rows']:,} | {name} | {js_e:.6f} | {ev:.6f} | {abs(js_e - ev):.1e} |")
+                print(
+                    f"| {row['rows']:,} | {name} | {js_e:.6f} | {ev:.6f} | {abs(js_e - ev):.1e} |"
+                )
     for row in rows:
-        print(f"\n{row['rows']:,} records: monitor drifted {row['monitor'][0]['drifted']}; status {row['monitor'][0]['status']}; "
-              f"timings {row['monitor'][0]['timings']}")
+        print(
+            f"\n{row['rows']:,} records: monitor drifted {row['monitor'][0]['drifted']}; status {row['monitor'][0]['status']}; "
+            f"timings {row['monitor'][0]['timings']}"
+        )
         if "evidently" in row:
             scores = row["evidently"][0]["scores"]
-            flagged = sorted(c for c, s in scores.items() if s["threshold"] is not None and s["value"] >= s["threshold"])
+            flagged = sorted(
+                c
+                for c, s in scores.items()
+                if s["threshold"] is not None and s["value"] >= s["threshold"]
+            )
             print(f"Evidently drift scores >= threshold: {flagged}")
 
 

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 from sklearn import metrics as skm
+from threadpoolctl import threadpool_limits
 
 from demo.churn_data import TARGET, generate_churn
 from modelops.metrics import compute_metrics
@@ -100,14 +101,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs-10k", type=int, default=3)
     parser.add_argument("--runs-100k", type=int, default=2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="OpenMP/BLAS threads (default 1: HistGradientBoosting's spinning OpenMP pool makes "
+        "timings meaningless on a shared, oversubscribed machine; Batch gives the job its own vCPUs)",
+    )
     args = parser.parse_args()
     sizes = [(10_000, args.runs_10k), (100_000, args.runs_100k)]
     print(
         f"# {time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()}, {cpu_model()}, "
-        f"Python {platform.python_version()}",
+        f"Python {platform.python_version()}, {args.threads} thread(s), load average {os.getloadavg()[0]:.1f}",
         file=sys.stderr,
     )
     rows = []
+    limits = threadpool_limits(limits=args.threads)
     for n, runs in sizes:
         frame = generate_churn(n, seed=0)
         job = [job_run(frame) for _ in range(runs)]
@@ -117,6 +126,7 @@ def main() -> None:
         )
         rows.append((n, runs, job, bare, statistics.median(ours_m), statistics.median(sk_m)))
         print(f"{n} rows done", file=sys.stderr)
+    limits.restore_original_limits()
 
     print("| rows | runs | " + " | ".join(PHASES) + " | job total | bare fit+export | job / bare |")
     print("|---:|---:|" + "---:|" * len(PHASES) + "---:|---:|---:|")

@@ -33,7 +33,7 @@ from embedded_aws.local_api import (
     routes_from_template,
     stage_name,
 )
-from embedded_aws.provision import LocalStack, provision_stack
+from embedded_aws.provision import STACK_NAME, LocalStack, provision_stack
 from embedded_aws.server import embedded_aws
 from embedded_aws.template import parameter_default
 from modelops import aws
@@ -60,6 +60,8 @@ class LoopConfig:
     concept_drift: float = 1.0
     seed: int = 0
     output_dir: Path = Path("demo-output")
+    # moto's servers in one process share their state: tests give each run its own names
+    stack_name: str = STACK_NAME
 
 
 @dataclass
@@ -115,6 +117,7 @@ class LoopResult:
     events: list[dict[str, Any]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     seconds: float = 0.0
+    step_seconds: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -127,9 +130,19 @@ class Narrator:
     def __init__(self, out: Callable[[str], None] | None = print) -> None:
         self.out = out
         self.started = time.monotonic()
+        self.step_starts: list[tuple[str, float]] = [("0. embedded AWS and the stack", 0.0)]
 
     def step(self, number: int, text: str) -> None:
-        self.say(f"\n[{time.monotonic() - self.started:6.1f}s] {number}. {text}")
+        offset = time.monotonic() - self.started
+        self.step_starts.append((f"{number}. {text}", offset))
+        self.say(f"\n[{offset:6.1f}s] {number}. {text}")
+
+    def step_seconds(self) -> list[tuple[str, float]]:
+        """How long each step took, in order."""
+        ends = [start for _, start in self.step_starts[1:]] + [time.monotonic() - self.started]
+        return [
+            (name, end - start) for (name, start), end in zip(self.step_starts, ends, strict=True)
+        ]
 
     def say(self, text: str) -> None:
         if self.out is not None:
@@ -192,13 +205,14 @@ def run_loop(
     with embedded_aws() as endpoint, (config.output_dir / "lambda-logs.txt").open("w") as logs:
         aws.reset_clients()  # shared clients must reach the embedded endpoint
         narrator.say(f"embedded AWS (moto) on {endpoint}")
-        stack = provision_stack(parameters=STACK_PARAMETERS)
+        stack = provision_stack(stack_name=config.stack_name, parameters=STACK_PARAMETERS)
         narrator.say(
             f"provisioned from template.yaml: bucket {stack.bucket}, Firehose {stack.ref('CaptureDeliveryStream')}, "
             f"Batch queue {stack.ref('TrainingJobQueue.JobQueueName')}, rule {stack.ref('RetrainingRequestedRule')}"
         )
         _run(config, stack, narrator, result, logs)
     result.seconds = time.monotonic() - started
+    result.step_seconds = narrator.step_seconds()
     return result
 
 
@@ -340,7 +354,7 @@ def _run(
             )
             # a warm PredictFunction re-checks the alias every ModelRefreshSeconds
             time.sleep(float(STACK_PARAMETERS["ModelRefreshSeconds"]) + 0.2)
-    result.checks = _judge(result)
+    result.checks = judge(result)
 
 
 def _serve_window(
@@ -390,7 +404,7 @@ def _serve_window(
     )
 
 
-def _judge(result: LoopResult) -> list[Check]:
+def judge(result: LoopResult) -> list[Check]:
     """Did the loop close? Each check reads a real outcome."""
     checks: list[Check] = []
 

@@ -24,13 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
+from embedded_aws.provision import STACK_NAME, LocalStack, provision_stack
 from embedded_aws.template import load_template, resolve
-
-if TYPE_CHECKING:
-    from embedded_aws.provision import LocalStack
 
 DEFAULT_PORT = 3000  # as `sam local start-api`
 # API Gateway refuses payloads over 10 MB before any function runs.
@@ -303,7 +301,7 @@ def _from_proxy_result(result: Any, request_id: str) -> HttpResponse:
 
 
 def make_server(
-    api: LocalApi, port: int = DEFAULT_PORT, host: str = "127.0.0.1"
+    api: LocalApi, port: int = DEFAULT_PORT, host: str = "127.0.0.1", *, log_requests: bool = True
 ) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -324,17 +322,18 @@ def make_server(
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:
-            sys.stderr.write(
-                f"{time.strftime('%H:%M:%S')} {self.address_string()} {format % args}\n"
-            )
+            if log_requests:
+                sys.stderr.write(
+                    f"{time.strftime('%H:%M:%S')} {self.address_string()} {format % args}\n"
+                )
 
     return ThreadingHTTPServer((host, port), Handler)
 
 
 @contextmanager
-def serving(api: LocalApi, port: int = 0) -> Iterator[str]:
+def serving(api: LocalApi, port: int = 0, *, log_requests: bool = True) -> Iterator[str]:
     """Serve `api` on 127.0.0.1 in a background thread; yield its base URL."""
-    server = make_server(api, port)
+    server = make_server(api, port, log_requests=log_requests)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -361,19 +360,22 @@ class RunningApi:
 
 @contextmanager
 def stack_api(
-    *, api_key: str, port: int = DEFAULT_PORT, stdout: TextIO | None = None
+    *,
+    api_key: str,
+    port: int = DEFAULT_PORT,
+    stdout: TextIO | None = None,
+    stack_name: str = STACK_NAME,
 ) -> Iterator[RunningApi]:
     """Embedded AWS with the stack provisioned and a champion trained (if none), and the
     API served on 127.0.0.1:`port` (0: any free port) until the block ends."""
     from demo.setup import ensure_champion
     from embedded_aws.lambda_runtime import LocalFunction
-    from embedded_aws.provision import provision_stack
     from embedded_aws.server import embedded_aws
     from modelops import aws
 
     with embedded_aws() as endpoint:
         aws.reset_clients()  # shared clients must reach the embedded endpoint
-        stack = provision_stack(parameters=API_STACK_PARAMETERS)
+        stack = provision_stack(stack_name=stack_name, parameters=API_STACK_PARAMETERS)
         version = ensure_champion(stack)
         routes = routes_from_template(refs=stack.refs)
         functions = {
@@ -386,7 +388,7 @@ def stack_api(
             stage=stage_name(refs=stack.refs),
             gateway_responses=gateway_responses_from_template(refs=stack.refs),
         )
-        with serving(api, port) as url:
+        with serving(api, port, log_requests=stdout is None) as url:
             yield RunningApi(url, endpoint, stack, version, routes)
 
 

@@ -505,15 +505,14 @@ def _put_rule(ctx: _Context, name: str, rule: dict[str, Any], targets: list[dict
     if rule.get("Description"):
         kwargs["Description"] = rule["Description"]
     arn: str = events.put_rule(**kwargs)["RuleArn"]
-    if "EventPattern" in rule:
-        # moto delivers matching events only to these; any other target (SNS, Lambda) would
-        # fail every PutEvents that matches, so it is left out and listed in not_created.
-        # (Schedules never fire on moto: their targets are kept.)
-        deliverable = [t for t in targets if t["Arn"].split(":")[2] in _MOTO_EVENT_TARGETS]
-        ctx.undeliverable_targets += [
-            f"{name}.Targets.{t['Id']}" for t in targets if t not in deliverable
-        ]
-        targets = deliverable
+    # moto delivers events only to these; any other target (SNS, Lambda) fails every
+    # PutEvents that reaches it (and moto lets schedule rules match every event), so it is
+    # left out and listed in LocalStack.not_created.
+    deliverable = [t for t in targets if t["Arn"].split(":")[2] in _MOTO_EVENT_TARGETS]
+    ctx.undeliverable_targets += [
+        f"{name}.Targets.{t['Id']}" for t in targets if t not in deliverable
+    ]
+    targets = deliverable
     if targets:
         bus = {"EventBusName": kwargs["EventBusName"]} if "EventBusName" in kwargs else {}
         events.put_targets(Rule=name, Targets=targets, **bus)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ monitor = Monitor.from_settings(settings)
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     window = Window.from_event(event, window_minutes=settings.window_minutes)

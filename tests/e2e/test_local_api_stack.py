@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,7 @@ KEY = "e2e-key"
 
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningApi]:
-    with stack_api(api_key=KEY, port=0) as api:
+    with stack_api(api_key=KEY, port=0, stack_name=f"e2e-api-{uuid.uuid4().hex[:8]}") as api:
         yield api
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,12 @@ pytestmark = pytest.mark.e2e
 
 def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
     result = run_loop(
-        LoopConfig(training_rows=2500, rows_per_window=(400, 1000, 600), output_dir=tmp_path),
+        LoopConfig(
+            training_rows=2500,
+            rows_per_window=(400, 1000, 600),
+            output_dir=tmp_path,
+            stack_name=f"e2e-loop-{uuid.uuid4().hex[:8]}",
+        ),
         say=None,
     )
     failed = [f"{c.what}: {c.detail}" for c in result.checks if not c.ok]

@@ -42,7 +42,11 @@ def test_degraded_window_retrains_from_feedback_and_publishes_a_new_version(
     assert registry.list_versions("churn") == [1, 2]
     metadata = registry.get_metadata("churn", 2)
     source: dict[str, Any] = metadata["lineage"]["source"]
-    assert source["kind"] == "feedback" and source["joined"] == 1500 and source["malformed_records"] == 0
+    assert (
+        source["kind"] == "feedback"
+        and source["joined"] == 1500
+        and source["malformed_records"] == 0
+    )
     assert metadata["features"] == registry.get_metadata("churn", 1)["features"]
     # trained on the drifted concept, the new version beats the old one there
     assert result["promoted"] is True
@@ -50,9 +54,17 @@ def test_degraded_window_retrains_from_feedback_and_publishes_a_new_version(
 
 
 def test_from_feedback_without_labels_is_a_clear_error(
-    writer: CaptureWriter, bucket: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    writer: CaptureWriter,
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     writer.predictions(churn(100, seed=71))
     monkeypatch.setenv("MODELOPS_BUCKET", bucket)
-    assert main(["train", "--from-feedback", "--model-name", "churn", "--since", "2026-11-26T00:00:00Z"]) == EXIT_INVALID_DATA
+    assert (
+        main(
+            ["train", "--from-feedback", "--model-name", "churn", "--since", "2026-11-26T00:00:00Z"]
+        )
+        == EXIT_INVALID_DATA
+    )
     assert "have feedback labels yet" in capsys.readouterr().err

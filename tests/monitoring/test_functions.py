@@ -260,6 +260,9 @@ def test_monitor_function_with_the_scheduled_and_the_direct_event(
     feature_blobs = [b for b in emitted if "Feature" in b]
     assert {b["Feature"] for b in feature_blobs} == set(summary["drift"]["features"])
     assert all(b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ModelOps" for b in emitted)
+    assert {tuple(b["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for b in feature_blobs} == {
+        ("ModelName", "Feature")
+    }
     window_blob = next(b for b in emitted if "MonitorRows" in b)
     assert window_blob["MonitorRows"] in (500, [500.0]) and window_blob["ModelName"] == "churn"
 

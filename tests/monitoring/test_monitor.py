@@ -145,3 +145,20 @@ def _one_capture_line(writer: CaptureWriter) -> bytes:
     keys = writer.s3.list_objects_v2(Bucket=writer.bucket, Prefix="capture/")["Contents"]
     plain = next(k["Key"] for k in keys if not k["Key"].endswith(".gz"))
     return writer.s3.get_object(Bucket=writer.bucket, Key=plain)["Body"].read().split(b"\n")[0]
+
+
+def test_forked_workers_give_the_same_counts_as_one_pass(local_stack: LocalStack, writer: CaptureWriter) -> None:
+    frame = churn(900, seed=19, numeric_shift=10.0)
+    ids = writer.predictions(frame, objects=5)
+    writer.feedback(ids[::2], truth(frame)[::2], received=WINDOW_START + timedelta(hours=5))
+    one = run(local_stack, MONITOR_WORKERS="1")
+    two = run(local_stack, MONITOR_WORKERS="3")
+    assert one["counts"] == two["counts"]
+    assert one["counts"]["labeled"] == 450
+    for name, feature in one["drift"]["features"].items():
+        other = two["drift"]["features"][name]
+        shares = "bin_shares" if feature["kind"] == "numeric" else "shares"
+        assert feature["current"][shares] == other["current"][shares]
+        assert feature["psi"] == pytest.approx(other["psi"], abs=1e-12)
+        assert feature["missing_share"] == other["missing_share"]
+    assert one["performance"]["metrics"] == pytest.approx(two["performance"]["metrics"], abs=1e-12)

@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from embedded_aws.provision import create_capture_stream
+from embedded_aws.template import resource
 from modelops.capture import (
     FIREHOSE_MAX_BATCH_BYTES,
     FIREHOSE_MAX_RECORD_BYTES,
@@ -248,4 +249,12 @@ def test_firehose_outage_does_not_fail_the_prediction(
         for line in capsys.readouterr().out.splitlines()
         if line.startswith('{"_aws"')
     ]
-    assert any(m.get("CaptureFailures") == [2.0] for m in emf)
+    (failures,) = [m for m in emf if "CaptureFailures" in m]
+    assert failures["CaptureFailures"] == [2.0]
+    assert failures["ModelName"] == "churn"
+    # Exactly the dimensions CaptureFailuresAlarm watches (CloudWatch matches them exactly).
+    alarm = resource("CaptureFailuresAlarm")["Properties"]
+    (directive,) = failures["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [[d["Name"] for d in alarm["Dimensions"]]]
+    assert directive["Namespace"] == alarm["Namespace"]
+    assert [m["Name"] for m in directive["Metrics"]] == [alarm["MetricName"]]

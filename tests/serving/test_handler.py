@@ -308,10 +308,13 @@ def test_direct_event_that_is_not_an_object_is_invalid_input(
 
 
 def test_no_champion_is_503_with_a_clear_message(
-    predict_handler: Loader, registry: ModelRegistry
+    predict_handler: Loader, registry: ModelRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = predict_handler()
+    capsys.readouterr()
     status, body = call_api(app, load_event("predict_api.json"))
+    emf = emf_metrics(capsys.readouterr().out)
+    assert [m["UnavailableRequests"] for m in emf if "UnavailableRequests" in m] == [[1.0]]
     assert status == 503
     assert body["error"]["type"] == "ModelUnavailable"
     assert (
@@ -380,6 +383,18 @@ def test_sampling_rate_zero_captures_nothing(
     capsys.readouterr()
     assert call_api(app, load_event("predict_api.json"))[0] == 200
     assert captured_records(capsys.readouterr().out) == []
+
+
+def test_sampling_captures_the_rows_drawn_below_the_rate(
+    predict_handler: Loader, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = predict_handler(CAPTURE_SAMPLE_RATE="0.5")
+    app.service._sample = iter([0.1, 0.9, 0.3]).__next__  # one draw per row
+    capsys.readouterr()
+    payload = {"instances": sample_rows("binary", 3)[0], "inference_ids": ["a", "b", "c"]}
+    handler_of(app)(payload, FakeLambdaContext())
+    records = captured_records(capsys.readouterr().out)
+    assert [r["eventMetadata"]["inferenceId"] for r in records] == ["a", "c"]
 
 
 def test_logs_carry_the_api_gateway_request_id_and_metrics_the_model_dimensions(

@@ -230,4 +230,6 @@ def test_handler_counts_a_failed_refresh_and_keeps_serving(
         for line in capsys.readouterr().out.splitlines()
         if line.startswith('{"_aws"')
     ]
-    assert any(m.get("ModelLoadFailures") == [1.0] for m in emf)
+    (failure,) = [m for m in emf if "ModelLoadFailures" in m]
+    assert failure["ModelLoadFailures"] == [1.0]
+    assert failure["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["ModelName"]]

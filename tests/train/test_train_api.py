@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_wine
 
-from modelops.errors import StaleAliasError
+from modelops.errors import ConfigurationError, StaleAliasError
 from modelops.inference import OnnxModel
 from modelops.registry import ModelRegistry
 from modelops.schema import MISSING_CATEGORY, ModelSchema
 from modelops_train import api
 from modelops_train.api import TrainOptions, train_and_publish
-from modelops_train.errors import ParityError
+from modelops_train.errors import ParityError, UsageError
 from modelops_train.progress import Progress
 
 
@@ -250,3 +250,25 @@ def test_progress_reports_every_phase(
     text = quiet._stream.getvalue()  # type: ignore[union-attr]
     for phase in ("load", "validate", "fit", "evaluate", "export", "parity", "publish", "promote"):
         assert f"modelops train: {phase}: done in " in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"model_name": "Bad Name"}, "model name 'Bad Name' is invalid"),
+        ({"task": "ranking"}, "task must be one of"),
+        ({"promote": "maybe"}, "promote must be one of"),
+        ({"estimator": "xgboost"}, "estimator must be one of"),
+        ({"holdout_fraction": 0.9}, "holdout fraction"),
+        ({"primary_metric": "precision"}, "unknown metric 'precision'"),
+    ],
+)
+def test_bad_options_fail_before_reading_data(
+    change: dict[str, Any], message: str, quiet: Progress
+) -> None:
+    options = TrainOptions(
+        **{"data": "/nonexistent.csv", "target": "y", "model_name": "churn", **change}
+    )
+    with pytest.raises((UsageError, ConfigurationError), match=message):
+        api.train(options, progress=quiet)
+    assert quiet._stream.getvalue() == ""  # type: ignore[union-attr]  # not even the load phase started

@@ -30,8 +30,15 @@ import pandas as pd
 from sklearn.model_selection import train_test_split
 
 from modelops.baseline import build_baseline
+from modelops.config import validate_model_name
 from modelops.inference import OnnxModel
-from modelops.metrics import GREATER_IS_BETTER, compute_metrics, metric_direction, primary_metric
+from modelops.metrics import (
+    GREATER_IS_BETTER,
+    METRICS_BY_TASK,
+    compute_metrics,
+    metric_direction,
+    primary_metric,
+)
 from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
 from modelops_train.data import TrainingDataSource, as_source
@@ -67,6 +74,11 @@ class TrainOptions:
 
     def check(self) -> None:
         """Usage errors, found before any data is read."""
+        validate_model_name(self.model_name)
+        if self.task is not None and str(self.task) not in {t.value for t in Task}:
+            raise UsageError(
+                f"task must be one of {', '.join(t.value for t in Task)}, got {self.task!r}"
+            )
         if self.promote not in PROMOTE_MODES:
             raise UsageError(
                 f"promote must be one of {', '.join(PROMOTE_MODES)}, got {self.promote!r}"
@@ -195,6 +207,11 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
             if options.primary_metric
             else primary_metric(spec.task)
         )
+        if metric.name not in METRICS_BY_TASK[spec.task]:
+            raise UsageError(
+                f"metric {metric.name!r} does not apply to a {spec.task} model; "
+                f"choose one of {', '.join(METRICS_BY_TASK[spec.task])}"
+            )
         y = target_values(frame, spec)
         notes.append(f"{spec.task} on {len(spec.features)} features, target {spec.target!r}")
     with progress.phase("fit") as notes:
@@ -221,23 +238,20 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         notes.append(f"{type(pipeline.named_steps['model']).__name__} on {len(train_idx)} rows")
     with progress.phase("evaluate") as notes:
         if spec.task.is_classification:
-            predicted = np.asarray(
-                [_plain(v) for v in pipeline.predict(x_holdout).tolist()], dtype=object
-            )
+            probabilities = pipeline.predict_proba(x_holdout)
+            # predict() of these classifiers is the argmax of predict_proba: one pass, not two.
+            # (The parity gate still compares ONNX labels with predict() itself.)
+            predicted = np.asarray(spec.classes, dtype=object)[probabilities.argmax(axis=1)]
             metrics = compute_metrics(
                 spec.task,
                 y_holdout,
                 labels=predicted,
-                probabilities=pipeline.predict_proba(x_holdout),
+                probabilities=probabilities,
                 classes=spec.classes,
             )
         else:
             predicted = np.asarray(pipeline.predict(x_holdout), dtype=np.float64)
             metrics = compute_metrics(spec.task, y_holdout, values=predicted)
-        if metric.name not in metrics:
-            raise UsageError(
-                f"metric {metric.name!r} does not apply to a {spec.task} model; it reports {', '.join(metrics)}"
-            )
         notes.append(
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             + f" on {len(holdout_idx)} holdout rows"

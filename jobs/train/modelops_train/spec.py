@@ -19,7 +19,14 @@ import numpy as np
 import pandas as pd
 
 from modelops.errors import Problem
-from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task, categorical_token
+from modelops.schema import (
+    MISSING_CATEGORY,
+    FeatureKind,
+    FeatureSpec,
+    ModelSchema,
+    Task,
+    categorical_token,
+)
 from modelops_train.errors import InvalidTrainingData
 
 # An integer target with at most this many distinct values is read as class labels.
@@ -279,6 +286,11 @@ def feature_frame(frame: pd.DataFrame, schema: ModelSchema) -> pd.DataFrame:
         column = frame[spec.name]
         if spec.kind is FeatureKind.NUMERIC:
             out[spec.name] = numeric_values(column).astype(np.float32)
+        elif isinstance(column.dtype, pd.StringDtype):
+            # Text only (the common case): the token is the text, missing is MISSING_CATEGORY.
+            out[spec.name] = (
+                column.astype(object).where(column.notna(), MISSING_CATEGORY).to_numpy(dtype=object)
+            )
         else:
             out[spec.name] = np.asarray(
                 [categorical_token(_plain(v)) for v in column.tolist()], dtype=object

@@ -103,7 +103,7 @@ def read_json_body(event: APIGatewayProxyEvent) -> Any:
     if len(body) >= MAX_BODY_BYTES:
         raise InvalidInput(
             "the request body is too large",
-            [Problem(f"body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}")],
+            [Problem(f"body is {len(body)} characters; the limit is {MAX_BODY_BYTES}")],
             status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
         )
     return parse_json(body)

@@ -39,6 +39,14 @@ GREATER_IS_BETTER = {
 }
 
 
+# What compute_metrics reports per task, given labels and probabilities (or values).
+METRICS_BY_TASK = {
+    Task.BINARY: ("accuracy", "f1", "roc_auc", "log_loss", "brier_score"),
+    Task.MULTICLASS: ("accuracy", "f1_macro", "log_loss", "brier_score"),
+    Task.REGRESSION: ("rmse", "mae", "r2"),
+}
+
+
 def primary_metric(task: Task | str) -> PrimaryMetric:
     """The metric the promotion gate compares by default, and its direction."""
     return PRIMARY_METRICS[Task(task)]

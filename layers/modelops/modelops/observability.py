@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
 METRICS_NAMESPACE = "ModelOps"
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class DisabledTracer:
@@ -29,14 +30,16 @@ class DisabledTracer:
     anyway, so the decorators are left out altogether.
     """
 
-    def capture_lambda_handler(self, lambda_handler: F | None = None, **_: Any) -> Any:
+    def capture_lambda_handler(
+        self, lambda_handler: Callable[..., Any] | None = None, **_: Any
+    ) -> Any:
         return lambda_handler if lambda_handler is not None else _identity
 
-    def capture_method(self, method: F | None = None, **_: Any) -> Any:
+    def capture_method(self, method: Callable[..., Any] | None = None, **_: Any) -> Any:
         return method if method is not None else _identity
 
 
-def _identity(function: F) -> F:
+def _identity[F: Callable[..., Any]](function: F) -> F:
     return function
 
 
@@ -51,6 +54,15 @@ tracer: Tracer | DisabledTracer = Tracer() if tracing_enabled() else DisabledTra
 metrics = Metrics(namespace=METRICS_NAMESPACE, service="")
 
 
+def emit_model_metric(name: str, value: float, *, model_name: str) -> None:
+    """A count with the ModelName dimension only, written at once: what alarms watch (with
+    ModelVersion too, an alarm would have to name the version it watches)."""
+    provider = AmazonCloudWatchEMFProvider(namespace=METRICS_NAMESPACE, service="")
+    provider.add_dimension(name="ModelName", value=model_name)
+    provider.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    provider.flush_metrics()
+
+
 def count_invalid_request() -> None:
     """One request refused for bad client input (any door, any function): InvalidRequests."""
     metrics.add_metric(name="InvalidRequests", unit=MetricUnit.Count, value=1)
@@ -61,6 +73,7 @@ __all__ = [
     "DisabledTracer",
     "MetricUnit",
     "count_invalid_request",
+    "emit_model_metric",
     "logger",
     "metrics",
     "tracer",

@@ -16,6 +16,7 @@ Memory is O(bins + max_categories + sample sizes) per feature, whatever the wind
 
 from __future__ import annotations
 
+import heapq
 import math
 import random
 from collections import Counter
@@ -66,12 +67,30 @@ class NumericAccumulator:
         self.maximum = max(self.maximum, float(present.max()))
         # Bottom-k sampling: keep the values with the k smallest random keys.
         keys = self._rng.random(present.size)
-        merged_values = np.concatenate([self._sample, present])
-        merged_keys = np.concatenate([self._sample_keys, keys])
-        if merged_keys.size > self.sample_size:
-            keep = np.argpartition(merged_keys, self.sample_size - 1)[: self.sample_size]
-            merged_values, merged_keys = merged_values[keep], merged_keys[keep]
-        self._sample, self._sample_keys = merged_values, merged_keys
+        self._keep(
+            np.concatenate([self._sample, present]), np.concatenate([self._sample_keys, keys])
+        )
+
+    def merge(self, other: NumericAccumulator) -> None:
+        """Add another accumulator's state (same edges): the result is what one accumulator
+        fed both streams would hold; bottom-k samples merge exactly."""
+        self.counts += other.counts
+        self.rows += other.rows
+        self.missing += other.missing
+        self.total += other.total
+        self.total_squares += other.total_squares
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        self._keep(
+            np.concatenate([self._sample, other._sample]),
+            np.concatenate([self._sample_keys, other._sample_keys]),
+        )
+
+    def _keep(self, values: np.ndarray, keys: np.ndarray) -> None:
+        if keys.size > self.sample_size:
+            keep = np.argpartition(keys, self.sample_size - 1)[: self.sample_size]
+            values, keys = values[keep], keys[keep]
+        self._sample, self._sample_keys = values, keys
 
     @property
     def present(self) -> int:
@@ -105,6 +124,13 @@ class CategoricalAccumulator:
         """Add a batch of raw values (None / NaN = missing; others compared as strings)."""
         self.add_counts(Counter(values))
 
+    def merge(self, other: CategoricalAccumulator) -> None:
+        self.add_counts(other.counts)
+        self.missing += other.missing
+        self.rows += other.missing
+        self.overflow += other.overflow
+        self.rows += other.overflow
+
     def add_counts(self, raw: Mapping[Any, int]) -> None:
         """Add counts of raw values (counted first: one str() per distinct value, not per row)."""
         for value, count in raw.items():
@@ -125,27 +151,42 @@ class CategoricalAccumulator:
 class LabeledRows:
     """True labels with the model's outputs for rows whose feedback joined (bounded sample).
 
-    `seen` counts every labeled row; at most `capacity` are kept, a uniform reservoir
-    (Algorithm R) once more arrive, so metrics are estimated from a bounded sample.
+    `seen` counts every labeled row; at most `capacity` are kept: those with the smallest
+    random keys (a uniform sample, and two samples merge exactly, as for numeric values).
     """
 
     def __init__(self, *, capacity: int, seed: int = 0) -> None:
         self.capacity = capacity
         self.seen = 0
-        self.truth: list[Any] = []
-        self.outputs: list[dict[str, Any]] = []
+        # Max-heap by key (negated) of (key, order, truth, output): the largest key leaves first.
+        self._heap: list[tuple[float, int, Any, dict[str, Any]]] = []
         self._random = random.Random(seed)
 
     def add(self, truth: Any, output: dict[str, Any]) -> None:
         self.seen += 1
-        if len(self.truth) < self.capacity:
-            self.truth.append(truth)
-            self.outputs.append(output)
-            return
-        slot = self._random.randrange(self.seen)
-        if slot < self.capacity:
-            self.truth[slot] = truth
-            self.outputs[slot] = output
+        self._offer(-self._random.random(), truth, output)
+
+    def _offer(self, negated_key: float, truth: Any, output: dict[str, Any]) -> None:
+        item = (negated_key, self.seen, truth, output)
+        if len(self._heap) < self.capacity:
+            heapq.heappush(self._heap, item)
+        elif negated_key > self._heap[0][0]:
+            heapq.heapreplace(self._heap, item)
+
+    def merge(self, other: LabeledRows) -> None:
+        seen = self.seen + other.seen
+        for negated_key, _, truth, output in other._heap:
+            self.seen += 1  # a tie-breaker only; `seen` is set right after
+            self._offer(negated_key, truth, output)
+        self.seen = seen
+
+    @property
+    def truth(self) -> list[Any]:
+        return [item[2] for item in self._heap]
+
+    @property
+    def outputs(self) -> list[dict[str, Any]]:
+        return [item[3] for item in self._heap]
 
     def __len__(self) -> int:
-        return len(self.truth)
+        return len(self._heap)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Metrics
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 
 def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
@@ -71,8 +71,10 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
 
 
 def _single(metrics: Metrics, name: str, value: float, dimensions: dict[str, str]) -> None:
-    with single_metric(
-        name=name, unit=MetricUnit.NoUnit, value=value, namespace=metrics.namespace
-    ) as metric:
-        for key, dim in dimensions.items():
-            metric.add_dimension(name=key, value=dim)
+    """One metric with its own dimension set, flushed at once. EphemeralMetrics with
+    service="" (like modelops.observability): single_metric would add a `service` dimension."""
+    one = EphemeralMetrics(namespace=metrics.namespace, service="")
+    for key, dim in dimensions.items():
+        one.add_dimension(name=key, value=dim)
+    one.add_metric(name=name, unit=MetricUnit.NoUnit, value=value)
+    one.flush_metrics()

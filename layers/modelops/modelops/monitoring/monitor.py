@@ -16,7 +16,7 @@ import functools
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,7 +32,13 @@ from modelops.monitoring.drift import (
 )
 from modelops.monitoring.html import render_html
 from modelops.monitoring.join import FeedbackIndex
-from modelops.monitoring.objects import iso_millis, iter_line_batches, list_partition_keys
+from modelops.monitoring.objects import (
+    iso_millis,
+    iter_line_batches,
+    list_partition_keys,
+    prefetched,
+)
+from modelops.monitoring.parallel import run_forked
 from modelops.monitoring.performance import PerformanceThresholds, evaluate
 from modelops.monitoring.report import (
     REPORT_FORMAT_VERSION,
@@ -44,7 +50,7 @@ from modelops.monitoring.report import (
 )
 from modelops.monitoring.retraining import RetrainingSettings, RetrainingTrigger
 from modelops.monitoring.statistics import KS_EXACT_MAX_N
-from modelops.monitoring.window import ScanSettings, VersionWindow, Window, WindowScan
+from modelops.monitoring.window import ScanSettings, ScanState, VersionWindow, Window, WindowScan
 from modelops.registry import CHAMPION, ModelRegistry
 
 # Records are delivered to the hour partition of their arrival, which can trail the
@@ -57,6 +63,7 @@ class MonitorSettings:
     stack: StackSettings
     window_minutes: int = 60
     min_rows: int = 200
+    workers: int = 1
     drift: DriftThresholds = field(default_factory=DriftThresholds)
     performance: PerformanceThresholds = field(default_factory=PerformanceThresholds)
     scan: ScanSettings = field(default_factory=ScanSettings)
@@ -137,6 +144,7 @@ class MonitorSettings:
         return cls(
             stack=StackSettings.from_env(env),
             window_minutes=env_int("MONITOR_WINDOW_MINUTES", env, default=60, minimum=1),
+            workers=env_int("MONITOR_WORKERS", env, default=1, minimum=1),
             min_rows=env_int("MONITOR_MIN_ROWS", env, default=200, minimum=1),
             drift=drift,
             performance=performance,
@@ -198,15 +206,27 @@ class Monitor:
             load_metadata=functools.cache(lambda v: self.registry.get_metadata(self.model_name, v)),
             settings=self.settings.scan,
         )
-        objects = 0
-        prefix = f"capture/{self.model_name}/"
-        for key in list_partition_keys(
-            self._s3, self.bucket, prefix, window.start, window.end + CAPTURE_LATENESS
-        ):
-            objects += 1
-            for lines in iter_line_batches(self._s3, self.bucket, key):
-                scan.add_lines(lines)
-        return scan, objects, time.perf_counter() - started
+        keys = list(
+            list_partition_keys(
+                self._s3,
+                self.bucket,
+                f"capture/{self.model_name}/",
+                window.start,
+                window.end + CAPTURE_LATENESS,
+            )
+        )
+        workers = min(self.settings.workers, len(keys))
+        if workers <= 1:
+            _scan_objects(scan, self._s3, self.bucket, keys)
+        else:
+            # Objects are split round-robin over forked workers (they inherit the feedback
+            # index); each sends back its mergeable state, whose merge equals a single pass.
+            groups = [keys[i::workers] for i in range(workers)]
+            for state in run_forked(
+                _scan_worker, [(scan, self.bucket, group, i + 1) for i, group in enumerate(groups)]
+            ):
+                scan.merge(state)
+        return scan, len(keys), time.perf_counter() - started
 
     def analyse_version(self, part: VersionWindow) -> dict[str, Any]:
         """Drift, performance and status of one version's rows."""
@@ -344,6 +364,28 @@ class Monitor:
             ContentType="text/html; charset=utf-8",
         )
         return locations
+
+
+def _scan_objects(scan: WindowScan, s3: Any, bucket: str, keys: list[str]) -> None:
+    batches = (lines for key in keys for lines in iter_line_batches(s3, bucket, key))
+    for lines in prefetched(batches):
+        scan.add_lines(lines)
+
+
+def _scan_worker(scan: WindowScan, bucket: str, keys: list[str], worker: int) -> ScanState:
+    """In a forked worker: its own S3 client (connections must not be shared across a fork)
+    and its own random streams for the samples."""
+    aws.reset_clients()
+    settings = replace(scan.settings, seed=scan.settings.seed + 10_000 * worker)
+    own = WindowScan(
+        window=scan.window,
+        model_name=scan.model_name,
+        feedback=scan.feedback,
+        load_metadata=scan.load_metadata,
+        settings=settings,
+    )
+    _scan_objects(own, aws.client("s3"), bucket, keys)
+    return own.state()
 
 
 def _with_reports(report: dict[str, Any], locations: dict[str, str] | None) -> dict[str, Any]:

@@ -9,9 +9,11 @@ lines. Memory per object is one chunk plus one batch, however large the object.
 
 from __future__ import annotations
 
+import threading
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from queue import Full, Queue
 from typing import Any
 
 CHUNK_BYTES = 1 << 20
@@ -104,3 +106,42 @@ def parse_time(text: str) -> datetime:
     """An ISO 8601 time; naive times are UTC."""
     parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def prefetched[T](items: Iterator[T], *, depth: int = 2) -> Iterator[T]:
+    """`items`, produced by a background thread up to `depth` ahead.
+
+    Reading and gunzipping the next batch (socket reads and zlib release the GIL) overlaps
+    with parsing the current one; memory stays bounded by `depth` batches.
+    """
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put((True, item), timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put((False, None))
+        except BaseException as exc:  # re-raised in the consumer
+            queue.put((False, exc))
+
+    worker = threading.Thread(target=produce, name="monitor-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            more, value = queue.get()
+            if not more:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=5)

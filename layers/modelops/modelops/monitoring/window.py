@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -144,6 +144,20 @@ class VersionWindow:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)
         self.labeled = LabeledRows(capacity=settings.max_labeled_rows, seed=settings.seed)
 
+    def merge(self, other: VersionWindow) -> None:
+        """Add the state another worker built for the same version."""
+        self.rows += other.rows
+        for name, acc in self.numeric.items():
+            acc.merge(other.numeric[name])
+        for name, cat in self.categorical.items():
+            cat.merge(other.categorical[name])
+        # The same version has the same task: both sides hold the same kind.
+        if isinstance(self.prediction, NumericAccumulator):
+            self.prediction.merge(cast(NumericAccumulator, other.prediction))
+        else:
+            self.prediction.merge(cast(CategoricalAccumulator, other.prediction))
+        self.labeled.merge(other.labeled)
+
     def add(
         self, inputs: list[Any], outputs: list[Any], ids: list[str], feedback: FeedbackIndex
     ) -> int:
@@ -240,6 +254,18 @@ def _categories(
 _CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
+# Rows of a batch by model version: (inputs, outputs, inference ids).
+_Grouped = dict[int, tuple[list[Any], list[Any], list[str]]]
+
+
+@dataclass
+class ScanState:
+    versions: dict[int, VersionWindow]
+    malformed: int
+    outside_window: int
+    unknown_version: dict[int, int]
+
+
 @dataclass
 class WindowScan:
     """One pass over a window's capture lines, grouped by model version."""
@@ -266,8 +292,81 @@ class WindowScan:
     def labeled(self) -> int:
         return sum(v.labeled.seen for v in self.versions.values())
 
-    def add_lines(self, lines: Iterable[bytes | str]) -> None:
-        grouped: dict[int, tuple[list[Any], list[Any], list[str]]] = {}
+    def state(self) -> ScanState:
+        """What a worker process sends back: everything but the feedback index and loader."""
+        return ScanState(self.versions, self.malformed, self.outside_window, self.unknown_version)
+
+    def merge(self, state: ScanState) -> None:
+        for version, part in state.versions.items():
+            if version in self.versions:
+                self.versions[version].merge(part)
+            else:
+                self.versions[version] = part
+        self.malformed += state.malformed
+        self.outside_window += state.outside_window
+        for version, rows in state.unknown_version.items():
+            self.unknown_version[version] = self.unknown_version.get(version, 0) + rows
+
+    def add_lines(self, lines: Sequence[bytes | str]) -> None:
+        grouped = self._group_fast(lines)
+        if grouped is None:
+            grouped = self._group_line_by_line(lines)
+        for version, (inputs, outputs, ids) in grouped.items():
+            target = self._version(version)
+            if target is None:
+                self.unknown_version[version] = self.unknown_version.get(version, 0) + len(inputs)
+                continue
+            self.malformed += target.add(inputs, outputs, ids, self.feedback)
+
+    def _group_fast(self, lines: Sequence[bytes | str]) -> _Grouped | None:
+        """The common case, column by column in comprehensions (no per-line branching):
+        every line a well-formed record of this model with a canonical timestamp. None as
+        soon as any line is not, and the batch is then read line by line."""
+        try:
+            records = list(map(orjson.loads, lines))
+            metas = [r["eventMetadata"] for r in records]
+            models = [r["model"] for r in records]
+            whens = [m["inferenceTime"] for m in metas]
+            ids = [m["inferenceId"] for m in metas]
+            versions = [m["version"] for m in models]
+            inputs = [r["input"] for r in records]
+            outputs = [r["output"] for r in records]
+            names = {m["name"] for m in models}
+        except (ValueError, KeyError, TypeError):
+            return None
+        if (
+            names != {self.model_name}
+            or set(map(type, inputs)) != {dict}
+            or set(map(type, outputs)) != {dict}
+            or set(map(type, ids)) != {str}
+            or set(map(type, versions)) != {int}
+            or set(map(type, whens)) != {str}
+            or set(map(len, whens)) != {24}
+            or not all(w[-1] == "Z" for w in whens)
+        ):
+            return None
+        start, end = self._start, self._end
+        inside = [start <= w < end for w in whens]
+        kept = sum(inside)
+        self.outside_window += len(records) - kept
+        if kept < len(records):
+            inputs = [r for r, ok in zip(inputs, inside, strict=True) if ok]
+            outputs = [r for r, ok in zip(outputs, inside, strict=True) if ok]
+            ids = [r for r, ok in zip(ids, inside, strict=True) if ok]
+            versions = [r for r, ok in zip(versions, inside, strict=True) if ok]
+        distinct = set(versions)
+        if len(distinct) == 1:
+            return {distinct.pop(): (inputs, outputs, ids)}
+        grouped: _Grouped = {}
+        for version, row, output, inference_id in zip(versions, inputs, outputs, ids, strict=True):
+            group = grouped.setdefault(version, ([], [], []))
+            group[0].append(row)
+            group[1].append(output)
+            group[2].append(inference_id)
+        return grouped
+
+    def _group_line_by_line(self, lines: Sequence[bytes | str]) -> _Grouped:
+        grouped: _Grouped = {}
         start, end, name = self._start, self._end, self.model_name
         loads = orjson.loads
         for line in lines:
@@ -302,12 +401,7 @@ class WindowScan:
             group[0].append(row)
             group[1].append(output)
             group[2].append(inference_id)
-        for version, (inputs, outputs, ids) in grouped.items():
-            target = self._version(version)
-            if target is None:
-                self.unknown_version[version] = self.unknown_version.get(version, 0) + len(inputs)
-                continue
-            self.malformed += target.add(inputs, outputs, ids, self.feedback)
+        return grouped
 
     def _version(self, version: int) -> VersionWindow | None:
         if version in self.versions:

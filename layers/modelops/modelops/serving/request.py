@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
-from modelops.capture import new_uuid
+from modelops.capture import new_uuids
 from modelops.errors import InvalidInput, Problem
 from modelops.http import NonFiniteNumber
 from modelops.schema import FeatureKind, ModelSchema
@@ -83,7 +83,7 @@ def parse_predict_request(
     schema: ModelSchema,
     *,
     max_rows: int,
-    new_inference_id: Callable[[], str] = new_uuid,
+    new_inference_ids: Callable[[int], list[str]] = new_uuids,
 ) -> PredictRequest:
     """Validate `payload` (the parsed body or direct-invocation event) or raise InvalidInput."""
     if not isinstance(payload, Mapping):
@@ -120,6 +120,7 @@ def parse_predict_request(
         )
 
     checks = {spec.name: _CHECKS[spec.kind] for spec in schema.features}
+    numeric = {spec.name for spec in schema.features if spec.kind is FeatureKind.NUMERIC}
     for row, instance in enumerate(instances):
         if type(instance) is not dict:
             problems.append(
@@ -127,14 +128,25 @@ def parse_predict_request(
             )
             continue
         for name, value in instance.items():
+            # Fast paths for the common valid values (this loop runs for every cell); the
+            # range test also fails for NaN and infinities, which the checks then name.
+            if value is None:
+                if name in checks:
+                    continue
+            elif name in numeric:
+                kind = type(value)
+                if (kind is float or kind is int) and -FLOAT32_MAX <= value <= FLOAT32_MAX:
+                    continue
+            elif type(value) is str and name in checks:
+                continue
             check = checks.get(name)
             if check is None:
                 problems.append(Problem("unknown feature", row=row, field=str(name)))
-            elif value is not None and (problem := check(value)) is not None:
+            elif (problem := check(value)) is not None:
                 problems.append(Problem(problem, row=row, field=name))
 
     inference_ids = _inference_ids(
-        payload.get("inference_ids"), len(instances), problems, new_inference_id
+        payload.get("inference_ids"), len(instances), problems, new_inference_ids
     )
     if problems:
         raise _invalid(problems)
@@ -143,10 +155,10 @@ def parse_predict_request(
 
 
 def _inference_ids(
-    ids: Any, rows: int, problems: list[Problem], new_inference_id: Callable[[], str]
+    ids: Any, rows: int, problems: list[Problem], new_inference_ids: Callable[[int], list[str]]
 ) -> list[str]:
     if ids is None:
-        return [new_inference_id() for _ in range(rows)]
+        return new_inference_ids(rows)
     if not isinstance(ids, list):
         problems.append(
             Problem(

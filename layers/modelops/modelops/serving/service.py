@@ -24,10 +24,11 @@ from modelops.capture import (
     LogSink,
     RecordSink,
     iso_timestamp,
+    new_uuids,
     prediction_record,
 )
-from modelops.errors import InvalidInput
-from modelops.observability import MetricUnit, count_invalid_request, logger
+from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError
+from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
 from modelops.registry import ModelRegistry
 from modelops.serving.model_cache import LoadedModel, ModelCache
@@ -90,7 +91,7 @@ class PredictService:
                 extra={"model_version": version, "error_type": type(exc).__name__},
                 exc_info=exc,
             )
-            metrics.add_metric(name="ModelLoadFailures", unit=MetricUnit.Count, value=1)
+            emit_model_metric("ModelLoadFailures", 1, model_name=settings.stack.model_name)
 
         cache = ModelCache(
             registry or ModelRegistry(settings.stack.bucket),
@@ -113,7 +114,11 @@ class PredictService:
 
     def predict(self, payload: Any, *, source: str, request_id: str) -> dict[str, Any]:
         started = time.perf_counter()
-        loaded = self.cache.get()
+        try:
+            loaded = self.cache.get()
+        except (ModelNotFoundError, ModelUnavailableError):
+            emit_model_metric("UnavailableRequests", 1, model_name=self.cache.model_name)
+            raise
         self._metrics.add_dimension(name="ModelVersion", value=str(loaded.version))
         request = parse_predict_request(payload, loaded.schema, max_rows=self.max_batch_rows)
         outputs = prediction_outputs(loaded.schema, loaded.model.predict_columns(request.columns))
@@ -161,8 +166,11 @@ class PredictService:
         if self.sink is None:
             return
         inference_time = iso_timestamp(self._now())
+        rows = self._sampled_rows(len(request))
+        event_ids = new_uuids(len(rows))
         records = [
             prediction_record(
+                event_id=event_ids[i],
                 inference_id=request.inference_ids[row],
                 inference_time=inference_time,
                 request_id=request_id,
@@ -172,7 +180,7 @@ class PredictService:
                 features=request.instances[row],
                 output=outputs[row],
             )
-            for row in self._sampled_rows(len(request))
+            for i, row in enumerate(rows)
         ]
         try:
             self.sink.write(records)
@@ -185,7 +193,7 @@ class PredictService:
                 extra={"sink": self.sink.name, "failed_records": failed},
                 exc_info=exc,
             )
-            self._metrics.add_metric(name="CaptureFailures", unit=MetricUnit.Count, value=failed)
+            emit_model_metric("CaptureFailures", failed, model_name=loaded.name)
 
 
 def sink_from_settings(settings: ServingSettings) -> RecordSink | None:

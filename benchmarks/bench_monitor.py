@@ -207,12 +207,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def child_monitor(endpoint: str, start: str, end: str) -> None:
+def child_monitor(endpoint: str, start: str, end: str, workers: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     from modelops.monitoring.monitor import Monitor, MonitorSettings
     from modelops.monitoring.window import Window
 
-    env = {"MODELOPS_BUCKET": BUCKET, "MODEL_NAME": MODEL, "RETRAINING_ENABLED": "false"}
+    env = {
+        "MODELOPS_BUCKET": BUCKET,
+        "MODEL_NAME": MODEL,
+        "RETRAINING_ENABLED": "false",
+        "MONITOR_WORKERS": workers,
+    }
     monitor = Monitor.from_settings(MonitorSettings.from_env(env))
     window = Window.from_event({"window": {"start": start, "end": end}}, window_minutes=60)
     started = time.perf_counter()
@@ -224,6 +229,8 @@ def child_monitor(endpoint: str, start: str, end: str) -> None:
             {
                 "seconds": seconds,
                 "peak_rss_mb": peak_rss_mb(),
+                "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+                / 1024,
                 "rows": report["counts"]["predictions"],
                 "labeled": report["counts"]["labeled"],
                 "status": report["status"],
@@ -304,7 +311,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2, help="monitor runs per size")
     parser.add_argument("--evidently-runs", type=int, default=1, help="Evidently runs per size")
     parser.add_argument("--no-evidently", action="store_true")
-    parser.add_argument("--child-monitor", nargs=3, metavar=("ENDPOINT", "START", "END"))
+    parser.add_argument("--workers", default="1,2", help="MONITOR_WORKERS values to measure")
+    parser.add_argument("--child-monitor", nargs=4, metavar=("ENDPOINT", "START", "END", "WORKERS"))
     args = parser.parse_args()
     if args.child_monitor:
         child_monitor(*args.child_monitor)
@@ -339,20 +347,19 @@ def main() -> None:
             cols = generate(n, 100 + hour, drift=True)
             window = write_window(s3, registry, metadata, cols, hour * 2)
             print(f"{n:,} rows written in {window['write_seconds']:.1f} s", file=sys.stderr)
-            monitor_runs = [
-                run_child(
-                    [
-                        sys.executable,
-                        __file__,
-                        "--child-monitor",
-                        endpoint,
-                        window["start"],
-                        window["end"],
-                    ]
-                )
-                for _ in range(args.runs)
-            ]
-            row: dict[str, Any] = {"rows": n, "monitor": monitor_runs}
+            row: dict[str, Any] = {"rows": n, "monitor": {}}
+            for workers in args.workers.split(","):
+                child = [
+                    sys.executable,
+                    __file__,
+                    "--child-monitor",
+                    endpoint,
+                    window["start"],
+                    window["end"],
+                    workers,
+                ]
+                row["monitor"][workers] = [run_child(child) for _ in range(args.runs)]
+
             if evidently is not None:
                 current_csv = Path(tmp, f"current-{n}.csv")
                 frame(cols)[NUMERIC + CATEGORICAL].to_csv(current_csv, index=False)
@@ -376,15 +383,18 @@ def main() -> None:
 
 
 def summarize(row: dict[str, Any]) -> dict[str, Any]:
-    out = {
-        "rows": row["rows"],
-        "monitor_s": statistics.median(r["seconds"] for r in row["monitor"]),
-        "monitor_mb": max(r["peak_rss_mb"] for r in row["monitor"]),
-    }
+    out: dict[str, Any] = {"rows": row["rows"], "monitor": {}}
+    for workers, runs in row["monitor"].items():
+        seconds = statistics.median(r["seconds"] for r in runs)
+        # Conservative: the workers' peak counts pages they share with the parent again.
+        total_mb = max(
+            r["peak_rss_mb"] + int(workers) * r["workers_peak_rss_mb"] * (int(workers) > 1)
+            for r in runs
+        )
+        out["monitor"][workers] = {"seconds": seconds, "peak_mb": total_mb, "runs": len(runs)}
     if "evidently" in row:
         out["evidently_s"] = statistics.median(r["seconds"] for r in row["evidently"])
         out["evidently_mb"] = max(r["peak_rss_mb"] for r in row["evidently"])
-        out["speedup"] = out["evidently_s"] / out["monitor_s"]
     return out
 
 
@@ -401,25 +411,26 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
         f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n"
     )
     print(
-        "| records | runs (monitor / Evidently) | monitor (s) | monitor peak RSS (MB) | Evidently (s) | Evidently peak RSS (MB) | Evidently / monitor |"
+        "| records | monitor workers | runs | monitor (s) | monitor peak RSS (MB) | Evidently (s) | Evidently peak RSS (MB) | Evidently / monitor |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s = summarize(row)
-        ev = (
-            f"{s['evidently_s']:.2f} | {s['evidently_mb']:.0f} | {s['speedup']:.1f}x"
-            if "evidently_s" in s
-            else "- | - | -"
-        )
-        runs = f"{len(row['monitor'])} / {len(row.get('evidently', []))}"
-        print(f"| {s['rows']:,} | {runs} | {s['monitor_s']:.2f} | {s['monitor_mb']:.0f} | {ev} |")
+        for workers, m in s["monitor"].items():
+            if "evidently_s" in s:
+                ev = f"{s['evidently_s']:.2f} | {s['evidently_mb']:.0f} | {s['evidently_s'] / m['seconds']:.1f}x"
+            else:
+                ev = "- | - | -"
+            print(
+                f"| {s['rows']:,} | {workers} | {m['runs']} | {m['seconds']:.2f} | {m['peak_mb']:.0f} | {ev} |"
+            )
     print(
         "\nDrift verdicts and the statistic both compute (Jensen-Shannon distance, natural log, full counts):\n"
     )
     print("| records | feature | ours | Evidently | abs diff |")
     print("|---:|---|---:|---:|---:|")
     for row in rows:
-        ours = row["monitor"][0]
+        ours = next(iter(row["monitor"].values()))[0]
         if "evidently" not in row:
             continue
         theirs = row["evidently"][0]["scores"]
@@ -431,9 +442,9 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
                     f"| {row['rows']:,} | {name} | {js_e:.6f} | {ev:.6f} | {abs(js_e - ev):.1e} |"
                 )
     for row in rows:
+        first = next(iter(row["monitor"].values()))[0]
         print(
-            f"\n{row['rows']:,} records: monitor drifted {row['monitor'][0]['drifted']}; status {row['monitor'][0]['status']}; "
-            f"timings {row['monitor'][0]['timings']}"
+            f"\n{row['rows']:,} records: monitor drifted {first['drifted']}; status {first['status']}; timings {first['timings']}"
         )
         if "evidently" in row:
             scores = row["evidently"][0]["scores"]

@@ -41,9 +41,16 @@ from modelops.registry import CHAMPION, ModelRegistry
 
 # Parameter overrides of the local stack (as `sam deploy --parameter-overrides` would set):
 # captures go straight to Firehose (the default log sink needs CloudWatch Logs' subscription
-# delivery, which moto does not run), serving re-checks the champion every 2 s, and function
+# delivery, which moto does not run); serving re-checks the champion every 2 s; the monitor
+# reads in one process (on Lambda it forks workers from a single-threaded process, here the
+# process also runs moto's server threads, and fork() with threads can deadlock); function
 # logs stay quiet so the demo's own story is readable (they are kept in demo-output/).
-STACK_PARAMETERS = {"CaptureSink": "firehose", "ModelRefreshSeconds": "2", "LogLevel": "WARNING"}
+STACK_PARAMETERS = {
+    "CaptureSink": "firehose",
+    "ModelRefreshSeconds": "2",
+    "MonitorWorkers": "1",
+    "LogLevel": "WARNING",
+}
 API_KEY = "demo-api-key"
 
 
@@ -321,30 +328,33 @@ def _run(
             # 6 ----------------------------------------------------------- retrain
             narrator.step(6, "the local Batch executor runs the job the monitor submitted")
             runs = executor.run_pending()
-            for run in runs:
-                _keep_job_log(run, config.output_dir)
+            for job_run in runs:
+                _keep_job_log(job_run, config.output_dir)
             result.events = _received_events(events_queue)
             for event in result.events:
                 narrator.say(
                     f"   event {event.get('detail-type')} from {event.get('source')}: job {event['detail']['job']['id']}"
                 )
-            if runs:
-                run = runs[0]
-                result.retraining_run = run
+            submitted = outcome.retraining.get("job_id")
+            retraining = next((r for r in runs if r.job_id == submitted), None)
+            if retraining is not None:
+                result.retraining_run = retraining
                 narrator.say(
-                    f"   ran `modelops {' '.join(run.argv[1:])}` (exit {run.exit_code}, {run.seconds:.1f}s)"
+                    f"   ran `modelops {' '.join(retraining.argv[1:])}` (exit {retraining.exit_code}, {retraining.seconds:.1f}s)"
                 )
-                if run.succeeded:
-                    result.retraining_result = _job_result(run)
+                if retraining.succeeded:
+                    result.retraining_result = _job_result(retraining)
                     r = result.retraining_result
                     narrator.say(
                         f"   -> v{r['version']} promoted={r['promoted']} ({r['promotion']['reason']}) "
                         f"metrics={_fmt_metrics(r['metrics'])}"
                     )
                 else:
-                    narrator.say(f"   the job failed:\n{run.stderr[-2000:]}")
+                    narrator.say(f"   the job failed:\n{retraining.stderr[-2000:]}")
             else:
-                narrator.say("   no job was waiting on the queue")
+                narrator.say(
+                    f"   the monitor's job {submitted} was not on the queue (ran: {[r.job_id for r in runs]})"
+                )
             # 7 ----------------------------------------------------------- promote, refresh
             champion = registry.get_alias(model_name, CHAMPION)
             result.champion_after = champion.version if champion else None

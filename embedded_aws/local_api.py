@@ -345,8 +345,9 @@ def serving(api: LocalApi, port: int = 0, *, log_requests: bool = True) -> Itera
 
 
 # `make api`'s stack: captures go straight to Firehose (the default log sink needs CloudWatch
-# Logs subscription delivery, which moto does not run), so the monitor can read them.
-API_STACK_PARAMETERS = {"CaptureSink": "firehose"}
+# Logs subscription delivery, which moto does not run), so the monitor can read them; the
+# monitor does not fork workers in this multi-threaded process (see demo.loop).
+API_STACK_PARAMETERS = {"CaptureSink": "firehose", "MonitorWorkers": "1"}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """PredictFunction: POST /predict through API Gateway, and direct invocation with the same body.
 
-Thin on purpose: configuration is validated and the service wired once per execution
-environment (cold start); the model is loaded on the first request (a missing champion is
-then a 503, not a failed cold start). Both doors call the same PredictService.predict.
+Thin on purpose: configuration is validated, the service wired and the model loaded once
+per execution environment (initialisation); a missing champion is not an initialisation
+failure but a 503 for each request until one is promoted. Both doors call the same
+PredictService.predict.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from modelops.serving.service import SOURCE_API, PredictService
 from modelops.serving.settings import ServingSettings
 
 service = PredictService.from_settings(ServingSettings.from_env())
+service.warm()
 app = create_resolver()
 
 

@@ -147,7 +147,9 @@ def _one_capture_line(writer: CaptureWriter) -> bytes:
     return writer.s3.get_object(Bucket=writer.bucket, Key=plain)["Body"].read().split(b"\n")[0]
 
 
-def test_forked_workers_give_the_same_counts_as_one_pass(local_stack: LocalStack, writer: CaptureWriter) -> None:
+def test_forked_workers_give_the_same_counts_as_one_pass(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
     frame = churn(900, seed=19, numeric_shift=10.0)
     ids = writer.predictions(frame, objects=5)
     writer.feedback(ids[::2], truth(frame)[::2], received=WINDOW_START + timedelta(hours=5))

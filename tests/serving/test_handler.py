@@ -20,7 +20,7 @@ from modelops.inference import OnnxModel
 from modelops.observability import logger
 from modelops.registry import ModelRegistry
 from modelops.schema import ModelSchema
-from tests.models import sample_rows
+from tests.models import publish_trained, sample_rows
 from tests.serving.conftest import FakeLambdaContext, api_event, handler_of, load_event
 
 Loader = Callable[..., ModuleType]
@@ -307,6 +307,17 @@ def test_direct_event_that_is_not_an_object_is_invalid_input(
     assert type(caught.value).__name__ == "InvalidInput"
 
 
+def test_initialisation_survives_a_missing_champion_and_a_later_one_is_served(
+    predict_handler: Loader, registry: ModelRegistry
+) -> None:
+    app = predict_handler()
+    assert app.service.cache.loaded is None
+    assert call_api(app, load_event("predict_api.json"))[0] == 503
+    version = publish_trained(registry, "binary")["version"]
+    status, body = call_api(app, load_event("predict_api.json"))
+    assert (status, body["model"]["version"]) == (200, version)
+
+
 def test_no_champion_is_503_with_a_clear_message(
     predict_handler: Loader, registry: ModelRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -401,20 +412,23 @@ def test_logs_carry_the_api_gateway_request_id_and_metrics_the_model_dimensions(
     predict_handler: Loader, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = predict_handler()
+    assert app.service.cache.loaded is not None  # loaded during initialisation
     capsys.readouterr()
     event = load_event("predict_api.json")
+    invalid = api_event({"instances": [{"colour": "red"}]})
     log_stream = io.StringIO()
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     previous = handler.setStream(log_stream)
     try:
         call_api(app, event)
+        out = capsys.readouterr().out
+        call_api(app, invalid)
     finally:
         handler.setStream(previous)
-    out = capsys.readouterr().out
     logs = stdout_json_lines(log_stream.getvalue())
-    assert any(line["message"] == "model loaded" for line in logs)
-    assert all(line["correlation_id"] == event["requestContext"]["requestId"] for line in logs)
+    assert [line["message"] for line in logs] == ["invalid request"]
+    assert logs[0]["correlation_id"] == invalid["requestContext"]["requestId"]
     (serving,) = [m for m in emf_metrics(out) if "PredictedRows" in m]
     directive = serving["_aws"]["CloudWatchMetrics"][0]
     assert directive["Namespace"] == "ModelOps"

@@ -272,3 +272,38 @@ def test_bad_options_fail_before_reading_data(
     with pytest.raises((UsageError, ConfigurationError), match=message):
         api.train(options, progress=quiet)
     assert quiet._stream.getvalue() == ""  # type: ignore[union-attr]  # not even the load phase started
+
+
+def test_data_fingerprint_is_the_content_not_the_file_format(
+    churn_frame: pd.DataFrame, tmp_path: Any, quiet: Progress
+) -> None:
+    churn_frame.to_csv(tmp_path / "d.csv", index=False)
+    churn_frame.to_parquet(tmp_path / "d.parquet")
+
+    def sha(data: Any) -> str:
+        options = TrainOptions(data=data, target="churned", model_name="churn", estimator="linear")
+        return str(api.train(options, progress=quiet).metadata["lineage"]["data_sha256"])
+
+    from_csv = sha(str(tmp_path / "d.csv"))
+    assert from_csv == sha(str(tmp_path / "d.parquet"))
+    changed = churn_frame.copy()
+    changed.loc[0, "age"] = 99.0
+    assert sha(changed) != from_csv
+
+
+def test_onnx_interface_is_the_serving_contract(churn_frame: pd.DataFrame, quiet: Progress) -> None:
+    import onnx
+
+    trained = api.train(
+        TrainOptions(data=churn_frame, target="churned", model_name="churn"), progress=quiet
+    )
+    graph = onnx.load_from_string(trained.onnx_bytes).graph
+    kinds = {f.name: f.kind.value for f in trained.schema.features}
+    element = {"numeric": onnx.TensorProto.FLOAT, "categorical": onnx.TensorProto.STRING}
+    assert [i.name for i in graph.input] == list(trained.schema.feature_names)
+    for tensor in graph.input:
+        assert tensor.type.tensor_type.elem_type == element[kinds[tensor.name]]
+        dims = tensor.type.tensor_type.shape.dim
+        assert (dims[0].dim_value, dims[1].dim_value) == (0, 1)  # [None, 1]
+    assert [o.name for o in graph.output] == ["label", "probabilities"]
+    assert "ZipMap" not in {node.op_type for node in graph.node}

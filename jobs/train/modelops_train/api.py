@@ -224,6 +224,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         )
         train_idx, holdout_idx = np.sort(train_idx), np.sort(holdout_idx)
         x_all = feature_frame(frame, spec.schema)
+        data_sha256 = fingerprint(x_all, y)
         x_train, x_holdout = x_all.iloc[train_idx], x_all.iloc[holdout_idx]
         y_train, y_holdout = y[train_idx], y[holdout_idx]
         pipeline = build_pipeline(spec.schema, estimator=options.estimator, seed=options.seed)
@@ -292,7 +293,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         },
         "lineage": {
             "data_uri": data.uri,
-            "data_sha256": fingerprint(frame, [*spec.schema.feature_names, spec.target]),
+            "data_sha256": data_sha256,
             "rows": len(frame),
             "train_rows": len(train_idx),
             "holdout_rows": len(holdout_idx),

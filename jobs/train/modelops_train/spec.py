@@ -306,11 +306,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def fingerprint(frame: pd.DataFrame, columns: Sequence[str]) -> str:
-    """sha256 of the data's content (column names and values, row order included)."""
+def fingerprint(features: pd.DataFrame, target: np.ndarray) -> str:
+    """sha256 of the data as the model learns it (feature_frame's columns and the target), so
+    the same rows give the same fingerprint whether they came from CSV or Parquet."""
     digest = hashlib.sha256()
-    for name in columns:
+    columns = {**{name: features[name] for name in features.columns}, "\0target": pd.Series(target)}
+    for name, column in columns.items():
         digest.update(name.encode() + b"\0")
-        hashed = pd.util.hash_pandas_object(frame[name].astype(str), index=False).to_numpy()
-        digest.update(hashed.tobytes())
+        digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
     return digest.hexdigest()

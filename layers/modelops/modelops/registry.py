@@ -266,6 +266,18 @@ class ModelRegistry:
             alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record
         )
 
+    def list_aliases(self, name: str) -> list[str]:
+        """Names of the aliases the model has (champion, challenger, ...)."""
+        prefix = f"{self.model_prefix(name)}aliases/"
+        names: list[str] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"].removeprefix(prefix)
+                if key.endswith(".json") and "/" not in key:
+                    names.append(key.removesuffix(".json"))
+        return sorted(names)
+
     def get_alias_if_changed(self, name: str, alias: str, etag: str | None) -> AliasState | None:
         """A conditional GET: None when the alias still has `etag` (cheap refresh checks).
 

@@ -308,9 +308,7 @@ class WindowScan:
             self.unknown_version[version] = self.unknown_version.get(version, 0) + rows
 
     def add_lines(self, lines: Sequence[bytes | str]) -> None:
-        grouped = self._group_fast(lines)
-        if grouped is None:
-            grouped = self._group_line_by_line(lines)
+        grouped = self._group(lines)
         for version, (inputs, outputs, ids) in grouped.items():
             target = self._version(version)
             if target is None:
@@ -318,54 +316,9 @@ class WindowScan:
                 continue
             self.malformed += target.add(inputs, outputs, ids, self.feedback)
 
-    def _group_fast(self, lines: Sequence[bytes | str]) -> _Grouped | None:
-        """The common case, column by column in comprehensions (no per-line branching):
-        every line a well-formed record of this model with a canonical timestamp. None as
-        soon as any line is not, and the batch is then read line by line."""
-        try:
-            records = list(map(orjson.loads, lines))
-            metas = [r["eventMetadata"] for r in records]
-            models = [r["model"] for r in records]
-            whens = [m["inferenceTime"] for m in metas]
-            ids = [m["inferenceId"] for m in metas]
-            versions = [m["version"] for m in models]
-            inputs = [r["input"] for r in records]
-            outputs = [r["output"] for r in records]
-            names = {m["name"] for m in models}
-        except (ValueError, KeyError, TypeError):
-            return None
-        if (
-            names != {self.model_name}
-            or set(map(type, inputs)) != {dict}
-            or set(map(type, outputs)) != {dict}
-            or set(map(type, ids)) != {str}
-            or set(map(type, versions)) != {int}
-            or set(map(type, whens)) != {str}
-            or set(map(len, whens)) != {24}
-            or not all(w[-1] == "Z" for w in whens)
-        ):
-            return None
-        start, end = self._start, self._end
-        inside = [start <= w < end for w in whens]
-        kept = sum(inside)
-        self.outside_window += len(records) - kept
-        if kept < len(records):
-            inputs = [r for r, ok in zip(inputs, inside, strict=True) if ok]
-            outputs = [r for r, ok in zip(outputs, inside, strict=True) if ok]
-            ids = [r for r, ok in zip(ids, inside, strict=True) if ok]
-            versions = [r for r, ok in zip(versions, inside, strict=True) if ok]
-        distinct = set(versions)
-        if len(distinct) == 1:
-            return {distinct.pop(): (inputs, outputs, ids)}
-        grouped: _Grouped = {}
-        for version, row, output, inference_id in zip(versions, inputs, outputs, ids, strict=True):
-            group = grouped.setdefault(version, ([], [], []))
-            group[0].append(row)
-            group[1].append(output)
-            group[2].append(inference_id)
-        return grouped
-
-    def _group_line_by_line(self, lines: Sequence[bytes | str]) -> _Grouped:
+    def _group(self, lines: Sequence[bytes | str]) -> _Grouped:
+        """Parse the lines, skip (and count) malformed ones and rows outside the window, and
+        group the rest by model version."""
         grouped: _Grouped = {}
         start, end, name = self._start, self._end, self.model_name
         loads = orjson.loads

@@ -112,6 +112,18 @@ class PredictService:
             metrics=metrics,
         )
 
+    def warm(self) -> None:
+        """Load the model during initialisation, so the first request (and every provisioned-
+        concurrency environment) finds it ready. Nothing to load yet, or a failure, is only
+        logged here: the request path retries and answers 503 or 500 as it should."""
+        try:
+            self.cache.get()
+        except Exception as exc:
+            logger.warning(
+                "no model loaded at initialisation; requests will retry",
+                extra={"error_type": type(exc).__name__, "reason": str(exc)},
+            )
+
     def predict(self, payload: Any, *, source: str, request_id: str) -> dict[str, Any]:
         started = time.perf_counter()
         try:

@@ -271,7 +271,7 @@ def _run(
     initial_result = _job_result(initial)
     result.initial_version = int(initial_result["version"])
     narrator.say(
-        f"   `{' '.join(initial.argv[-10:])}` -> v{initial_result['version']} "
+        f"   ran `modelops {' '.join(initial.command)}` -> v{initial_result['version']} "
         f"promoted={initial_result['promoted']} metrics={_fmt_metrics(initial_result['metrics'])} ({initial.seconds:.1f}s)"
     )
 
@@ -340,7 +340,7 @@ def _run(
             if retraining is not None:
                 result.retraining_run = retraining
                 narrator.say(
-                    f"   ran `modelops {' '.join(retraining.argv[1:])}` (exit {retraining.exit_code}, {retraining.seconds:.1f}s)"
+                    f"   ran `modelops {' '.join(retraining.command)}` (exit {retraining.exit_code}, {retraining.seconds:.1f}s)"
                 )
                 if retraining.succeeded:
                     result.retraining_result = _job_result(retraining)
@@ -472,7 +472,7 @@ def judge(result: LoopResult) -> list[Check]:
     run = result.retraining_run
     check(
         "the submitted job ran the training entry point with the monitor's command",
-        run is not None and run.succeeded and "--from-feedback" in run.argv,
+        run is not None and run.succeeded and run.command[:2] == ["train", "--from-feedback"],
         "exit code " + (str(run.exit_code) if run else "-"),
     )
     new_version = (result.retraining_result or {}).get("version")

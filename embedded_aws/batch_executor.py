@@ -58,7 +58,8 @@ class JobRun:
 
     job_id: str
     job_name: str
-    argv: list[str]
+    command: list[str]  # the job's command, placeholders substituted
+    argv: list[str]  # entry point + command: what was run
     exit_code: int
     stdout: str
     stderr: str
@@ -120,10 +121,10 @@ class LocalBatchExecutor:
         with self._lock:
             return [self._run(job) for job in self.pending_jobs()]
 
-    def argv(self, job: Mapping[str, Any]) -> list[str]:
-        """The process a container for `job` would run: entry point + substituted command."""
+    def command(self, job: Mapping[str, Any]) -> list[str]:
+        """The job's command with its `Ref::` placeholders substituted."""
         command = job.get("container", {}).get("command", [])
-        return [*self.entry_point, *substitute_parameters(command, job.get("parameters", {}))]
+        return substitute_parameters(command, job.get("parameters", {}))
 
     def environment(self, job: Mapping[str, Any]) -> dict[str, str]:
         env = dict(self.base_environment)
@@ -140,7 +141,8 @@ class LocalBatchExecutor:
     def _run(self, job: Mapping[str, Any]) -> JobRun:
         started = datetime.now(UTC).isoformat(timespec="seconds")
         self._batch.tag_resource(resourceArn=job["jobArn"], tags={CLAIM_TAG: started})
-        argv = self.argv(job)
+        command = self.command(job)
+        argv = [*self.entry_point, *command]  # what a container of the image runs
         clock = time.perf_counter()
         try:
             done = subprocess.run(
@@ -161,6 +163,7 @@ class LocalBatchExecutor:
         return JobRun(
             job_id=job["jobId"],
             job_name=job["jobName"],
+            command=command,
             argv=argv,
             exit_code=exit_code,
             stdout=stdout,

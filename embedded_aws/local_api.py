@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -407,6 +408,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     api_key = args.api_key or secrets.token_urlsafe(24)
+    # Say so now, not after the stack is provisioned and a model trained.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", args.port))
+        except OSError as exc:
+            print(
+                f"cannot serve on 127.0.0.1:{args.port} ({exc.strerror}): choose another with --port",
+                file=sys.stderr,
+            )
+            return 2
     print(
         "starting embedded AWS, provisioning the stack, training the demo model if needed ...",
         flush=True,

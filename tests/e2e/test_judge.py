@@ -35,7 +35,8 @@ def window(name: str, html: Path, *, status: str, accuracy: float, auc: float, b
 
 @pytest.fixture
 def closed(tmp_path: Path) -> LoopResult:
-    run = JobRun("job-1", "retrain", ["modelops", "train", "--from-feedback"], 0, "{}", "", 3.0)
+    command = ["train", "--from-feedback"]
+    run = JobRun("job-1", "retrain", command, ["modelops", *command], 0, "{}", "", 3.0)
     return LoopResult(
         windows=[
             window("window 1", tmp_path / "1.html", status="OK", accuracy=0.75, auc=0.8, baseline=0.8),

@@ -32,7 +32,12 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
         and "plan" in w2.drifted_features
     )
     assert result.retraining_run is not None
-    assert result.retraining_run.argv[1:4] == ["train", "--from-feedback", "--model-name"]
+    assert result.retraining_run.command[:4] == [
+        "train",
+        "--from-feedback",
+        "--model-name",
+        "churn",
+    ]
     assert w3.served_versions == {result.champion_after} and result.champion_after == 2
     assert all(
         w.html_report is not None and w.html_report.read_text().count("<svg") > 0

@@ -82,6 +82,7 @@ def test_runs_the_job_definition_command_with_default_parameters_and_container_e
     ]
     assert seen["env"]["MODELOPS_BUCKET"] == local_stack.bucket
     assert seen["env"]["AWS_BATCH_JOB_ID"] == job_id
+    assert runs[0].command == seen["argv"] and runs[0].argv == [*entry_point, *seen["argv"]]
 
 
 def test_submitted_command_and_parameters_override_the_definition(

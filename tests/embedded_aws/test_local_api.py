@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,6 +16,7 @@ from embedded_aws.local_api import (
     LocalApi,
     Route,
     gateway_responses_from_template,
+    main,
     routes_from_template,
     serving,
 )
@@ -199,3 +201,14 @@ def test_binary_body_is_passed_base64_encoded(base_url: str) -> None:
     _, _, payload = call(f"{base_url}/echo", b"\xff\xfe\x00", {"x-api-key": KEY})
     assert payload["event"]["isBase64Encoded"] is True
     assert payload["event"]["body"] == "//4A"
+
+
+def test_make_api_refuses_a_busy_port_before_starting_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["--port", str(port)]) == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err

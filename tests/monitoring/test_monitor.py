@@ -164,3 +164,16 @@ def test_forked_workers_give_the_same_counts_as_one_pass(
         assert feature["psi"] == pytest.approx(other["psi"], abs=1e-12)
         assert feature["missing_share"] == other["missing_share"]
     assert one["performance"]["metrics"] == pytest.approx(two["performance"]["metrics"], abs=1e-12)
+
+
+def test_records_concatenated_without_newlines_are_all_read(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
+    """A delivery stream without a delimiter processor writes {...}{...}: still every record."""
+    writer.predictions(churn(300, seed=20))
+    listed = writer.s3.list_objects_v2(Bucket=writer.bucket, Prefix="capture/")["Contents"]
+    (key,) = [o["Key"] for o in listed]
+    body = writer.s3.get_object(Bucket=writer.bucket, Key=key)["Body"].read()
+    writer.s3.put_object(Bucket=writer.bucket, Key=key, Body=body.replace(b"\n", b""))
+    report = run(local_stack)
+    assert report["counts"]["predictions"] == 300 and report["counts"]["malformed"] == 0

@@ -376,15 +376,17 @@ def _scan_worker(scan: WindowScan, bucket: str, keys: list[str], worker: int) ->
     """In a forked worker: its own S3 client (connections must not be shared across a fork)
     and its own random streams for the samples."""
     aws.reset_clients()
+    s3 = aws.client("s3")
+    registry = ModelRegistry(bucket, s3_client=s3)
     settings = replace(scan.settings, seed=scan.settings.seed + 10_000 * worker)
     own = WindowScan(
         window=scan.window,
         model_name=scan.model_name,
         feedback=scan.feedback,
-        load_metadata=scan.load_metadata,
+        load_metadata=functools.cache(lambda v: registry.get_metadata(scan.model_name, v)),
         settings=settings,
     )
-    _scan_objects(own, aws.client("s3"), bucket, keys)
+    _scan_objects(own, s3, bucket, keys)
     return own.state()
 
 

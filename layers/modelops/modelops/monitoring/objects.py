@@ -57,14 +57,26 @@ def iter_line_batches(
     for data in _decompressed(_chunks(body)):
         lines = (pending + data).split(b"\n")
         pending = lines.pop()
-        batch.extend(line for line in lines if line.strip())
+        _add_records(batch, lines)
         if len(batch) >= batch_lines:
             yield batch
             batch = []
-    if pending.strip():
-        batch.append(pending)
+    _add_records(batch, [pending])
     if batch:
         yield batch
+
+
+def _add_records(batch: list[bytes], lines: list[bytes]) -> None:
+    """Non-empty lines; records concatenated without a newline are split apart. A delivery
+    stream without a delimiter processor writes `{...}{...}`; inside valid JSON `}{"` can
+    only be such a boundary (a quote in a string is escaped), so the split is safe."""
+    for line in lines:
+        if not line.strip():
+            continue
+        if b'}{"' in line:
+            batch.extend(line.replace(b'}{"', b'}\n{"').split(b"\n"))
+        else:
+            batch.append(line)
 
 
 def _chunks(body: Any) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
-from embedded_aws.provision import STACK_NAME, LocalStack, provision_stack
+from embedded_aws.provision import STACK_NAME, LocalStack, parameter_overrides, provision_stack
 from embedded_aws.template import load_template, resolve
 
 DEFAULT_PORT = 3000  # as `sam local start-api`
@@ -367,9 +367,11 @@ def stack_api(
     port: int = DEFAULT_PORT,
     stdout: TextIO | None = None,
     stack_name: str = STACK_NAME,
+    parameters: Mapping[str, str] | None = None,
 ) -> Iterator[RunningApi]:
-    """Embedded AWS with the stack provisioned and a champion trained (if none), and the
-    API served on 127.0.0.1:`port` (0: any free port) until the block ends."""
+    """Embedded AWS with the stack provisioned (`parameters` override the template's, as
+    `sam deploy --parameter-overrides` does) and a champion trained (if none), and the API
+    served on 127.0.0.1:`port` (0: any free port) until the block ends."""
     from demo.setup import ensure_champion
     from embedded_aws.lambda_runtime import LocalFunction
     from embedded_aws.server import embedded_aws
@@ -377,7 +379,9 @@ def stack_api(
 
     with embedded_aws() as endpoint:
         aws.reset_clients()  # shared clients must reach the embedded endpoint
-        stack = provision_stack(stack_name=stack_name, parameters=API_STACK_PARAMETERS)
+        stack = provision_stack(
+            stack_name=stack_name, parameters={**API_STACK_PARAMETERS, **(parameters or {})}
+        )
         version = ensure_champion(stack)
         routes = routes_from_template(refs=stack.refs)
         functions = {
@@ -402,6 +406,13 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default %(default)s)"
     )
     parser.add_argument(
+        "--parameter-overrides",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="template parameters, as for sam deploy (e.g. ApiAnonymousAccess=true)",
+    )
+    parser.add_argument(
         "--api-key",
         default=None,
         help="the API key clients must send as x-api-key (default: a new random key)",
@@ -418,11 +429,18 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides if "=" in item)
+    if len(overrides) != len(args.parameter_overrides):
+        parser.error("--parameter-overrides takes KEY=VALUE pairs")
+    try:
+        parameter_overrides(load_template(), overrides)
+    except (KeyError, ValueError) as exc:
+        parser.error(str(exc.args[0]))
     print(
         "starting embedded AWS, provisioning the stack, training the demo model if needed ...",
         flush=True,
     )
-    with stack_api(api_key=api_key, port=args.port) as running:
+    with stack_api(api_key=api_key, port=args.port, parameters=overrides) as running:
         print(
             f"embedded AWS (moto): {running.aws_endpoint}   bucket: {running.stack.bucket}   champion: v{running.champion_version}"
         )

@@ -175,7 +175,7 @@ def provision_stack(
         "AWS::Partition": "aws",
         "AWS::URLSuffix": "amazonaws.com",
     }
-    refs.update(_parameter_overrides(doc, parameters or {}))
+    refs.update(parameter_overrides(doc, parameters or {}))
     resources: dict[str, dict[str, Any]] = doc["Resources"]
     for logical_id, res in resources.items():
         if res["Type"] in _FUNCTION_TYPES:
@@ -242,7 +242,7 @@ def provision_stack(
     )
 
 
-def _parameter_overrides(doc: dict[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
+def parameter_overrides(doc: dict[str, Any], overrides: Mapping[str, str]) -> dict[str, str]:
     """Like `sam deploy --parameter-overrides`: only declared parameters, only allowed values."""
     declared = doc.get("Parameters", {})
     for name, value in overrides.items():

@@ -6,7 +6,10 @@ import tomllib
 
 from embedded_aws.template import REPO_ROOT
 
-PACKAGE_ROOTS = {"modelops": "layers/modelops/modelops", "modelops_train": "jobs/train/modelops_train"}
+PACKAGE_ROOTS = {
+    "modelops": "layers/modelops/modelops",
+    "modelops_train": "jobs/train/modelops_train",
+}
 
 
 def test_every_package_folder_is_listed() -> None:

@@ -212,3 +212,23 @@ def test_make_api_refuses_a_busy_port_before_starting_anything(
         port = busy.getsockname()[1]
         assert main(["--port", str(port)]) == 2
     assert f"cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("NoSuchParameter=1", "template.yaml declares no parameter 'NoSuchParameter'"),
+        ("ApiAnonymousAccess=maybe", "ApiAnonymousAccess must be one of"),
+        ("ApiAnonymousAccess", "KEY=VALUE"),
+    ],
+)
+def test_make_api_checks_parameter_overrides_before_starting_anything(
+    override: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", str(port), "--parameter-overrides", override])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err

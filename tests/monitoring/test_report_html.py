@@ -4,6 +4,8 @@ self-contained (no scripts, no external resources), with one chart per feature."
 from __future__ import annotations
 
 import json
+import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from typing import Any
 
@@ -76,3 +78,14 @@ def test_reports_are_written_and_the_html_is_well_formed_and_self_contained(
     features = report["drift"]["features"]
     assert parser.tags.count("svg") == 1 + len(features) + 1 + 1
     assert "monthly_charges" in page and "roc_auc" in page and report["status"] in page
+
+    # Every chart is strict XML (SVG), with one bar per value: each metric of the performance
+    # chart has a baseline and a current bar, each with its tooltip.
+    svgs = [ET.fromstring(m) for m in re.findall(r"<svg .*?</svg>", page, flags=re.DOTALL)]
+    assert len(svgs) == parser.tags.count("svg")
+    ns = "{http://www.w3.org/2000/svg}"
+    performance_chart = svgs[-1]
+    metrics = report["performance"]["metrics"]
+    bars = [r for r in performance_chart.iter(f"{ns}rect") if r.find(f"{ns}title") is not None]
+    assert len(bars) == 2 * len(metrics)
+    assert all(float(r.get("height", "nan")) >= 0 for r in bars)

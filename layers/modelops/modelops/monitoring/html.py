@@ -210,11 +210,10 @@ def _bars(
         x = 42 + i * group
         for j, (series, values) in enumerate((("baseline", baseline), ("current", current))):
             h = values[i] / top * plot_height
+            shown = f"{values[i]:.1%}" if shares else f"{values[i]:.4g}"
             items.append(
                 f'<rect x="{x + j * 11}" y="{plot_height + 10 - h:.1f}" width="10" height="{h:.1f}" fill="{_COLORS[series]}">'
-                f"<title>{_e(label)} {series}: {values[i]:.1%}</title></rect>"
-                if shares
-                else f"<title>{_e(label)} {series}: {values[i]:.4g}</title></rect>"
+                f"<title>{_e(label)} {series}: {shown}</title></rect>"
             )
         items.append(
             f'<text x="{x + 10}" y="{plot_height + 22}" font-size="9" transform="rotate(35 {x + 10} {plot_height + 22})">'

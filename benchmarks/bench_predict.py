@@ -47,6 +47,12 @@ import joblib  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from demo.churn_data import TARGET, generate_churn  # noqa: E402
+from embedded_aws.bundle import (  # noqa: E402
+    built_handler_command,
+    bundle_size,
+    run_built_handler,
+    run_sam,
+)
 from embedded_aws.provision import create_bucket, create_capture_stream  # noqa: E402
 from embedded_aws.server import embedded_aws  # noqa: E402
 from embedded_aws.template import function_environment, function_source, resolve  # noqa: E402
@@ -62,7 +68,6 @@ BUCKET = "modelops-bench"
 STREAM = "modelops-bench-capture"
 SKLEARN_KEY = "bench/sklearn/model.joblib"
 EVENT = ROOT / "events" / "predict_api.json"
-RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
 SKLEARN_BUNDLE = ("scikit-learn", "scipy", "pandas", "numpy", "joblib", "threadpoolctl")
 
 
@@ -142,21 +147,6 @@ class FrameworkOnly:
 # ---------------------------------------------------------------- cold start
 
 
-OURS_COLD = r"""
-import importlib.util, json, sys
-roots = json.loads(sys.argv[1])
-sys.path[:0] = roots
-spec = importlib.util.spec_from_file_location("app", roots[0] + "/app.py")
-app = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(app)
-class Context:
-    function_name = "predict"; memory_limit_in_mb = 1024; aws_request_id = "cold"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:predict"
-response = app.lambda_handler(json.load(open(sys.argv[2])), Context())
-assert response["statusCode"] == 200, response
-sys.stderr.write("ANSWERED\n"); sys.stderr.flush()
-"""
-
 SKLEARN_COLD = r"""
 import io, json, sys
 import boto3, joblib
@@ -188,27 +178,6 @@ def time_to_answer(args: list[str], env: dict[str, str], cwd: str) -> float:
             return elapsed
     proc.wait(timeout=60)
     raise RuntimeError("the process never answered:\n" + "".join(lines[-30:]))
-
-
-def sam_build(build_dir: Path) -> None:
-    sam = os.environ.get("SAM_CLI") or str(ROOT / ".venv-sam" / "bin" / "sam")
-    python313 = subprocess.run(
-        [str(ROOT / "scripts" / "find-python313.sh")], check=True, capture_output=True, text=True
-    ).stdout.strip()
-    env = dict(os.environ, SAM_CLI_TELEMETRY="0", HOME=str(build_dir.parent))
-    env["PATH"] = f"{Path(python313).parent}{os.pathsep}{env['PATH']}"
-    subprocess.run(
-        [sam, "build", "--build-dir", str(build_dir)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
-
-
-def tree_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
 def installed_size(distribution: str) -> int:
@@ -327,30 +296,23 @@ def main() -> None:
 
         # ---- bundle and cold start
         build_dir = Path(tmp) / "sam-build"
-        sam_build(build_dir)
-        parts = [
-            build_dir / "PredictFunction",
-            build_dir / "RuntimeLayer" / "python",
-            build_dir / "ModelOpsLayer" / "python",
-        ]
-        ours_mb = sum(tree_size(part) for part in parts) / 1e6
+        built = run_sam(["build", "--build-dir", str(build_dir)], Path(tmp))
+        if built.returncode != 0:
+            raise RuntimeError(f"sam build failed:\n{built.stdout}\n{built.stderr}")
+        ours_mb = bundle_size(build_dir, "PredictFunction") / 1e6
         sklearn_mb = sum(installed_size(d) for d in SKLEARN_BUNDLE) / 1e6
-        provided = Path(tmp) / "lambda-runtime"
-        provided.mkdir()
-        site = Path(boto3.__file__).parent.parent
-        for name in RUNTIME_PROVIDED:
-            (provided / name).symlink_to(site / name)
-        roots = json.dumps([str(part) for part in parts] + [str(provided)])
+        ours_command = built_handler_command(build_dir, "PredictFunction", EVENT, Path(tmp))
         base_env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "PATH", "ORT_"))}
         base_env["HOME"] = tmp
         ours_env = {**base_env, **function_env()}
+        # The timed runs only wait for the answer: check once that it is a real 200.
+        checked = run_built_handler(
+            build_dir, "PredictFunction", EVENT, env=ours_env, workdir=Path(tmp)
+        )
+        assert checked.result["statusCode"] == 200, checked.result
         cold_ours, cold_sklearn = [], []
         for _ in range(n_cold):
-            cold_ours.append(
-                time_to_answer(
-                    [sys.executable, "-I", "-S", "-c", OURS_COLD, roots, str(EVENT)], ours_env, tmp
-                )
-            )
+            cold_ours.append(time_to_answer(ours_command, ours_env, tmp))
             cold_sklearn.append(
                 time_to_answer(
                     [sys.executable, "-c", SKLEARN_COLD, BUCKET, SKLEARN_KEY, str(EVENT)],

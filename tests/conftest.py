@@ -12,11 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from embedded_aws.bundle import run_sam
 from embedded_aws.provision import create_bucket
 from embedded_aws.server import FAKE_CREDENTIALS, embedded_aws
 from modelops import aws
 from modelops.registry import ModelRegistry
-from tests.sam_cli import run_sam
 
 BUCKET = "modelops-test-bucket"
 

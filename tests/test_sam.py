@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from embedded_aws.bundle import FORBIDDEN_IN_SERVING, packages_in, run_sam, tree_size
 from embedded_aws.template import load_template
-from tests.sam_cli import FORBIDDEN_IN_SERVING, packages_in, run_sam, tree_size
 
 pytestmark = pytest.mark.sam
 

@@ -4,57 +4,38 @@ artifacts alone (Lambda's /var/task and /opt/python, plus the runtime's boto3) a
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import boto3
 import pytest
 
+from embedded_aws.bundle import (
+    FORBIDDEN_IN_SERVING,
+    bundle_roots,
+    bundle_size,
+    packages_in,
+    run_built_handler,
+)
 from embedded_aws.provision import create_bucket
 from embedded_aws.template import REPO_ROOT, function_environment, resolve
 from modelops.registry import ModelRegistry
 from tests.conftest import BUCKET
 from tests.models import publish_trained
 from tests.monitoring.conftest import WINDOW_START, CaptureWriter, churn
-from tests.sam_cli import FORBIDDEN_IN_SERVING, packages_in, tree_size
-from tests.serving.test_built_bundle import runtime_provided_dir
 
 pytestmark = [pytest.mark.sam, pytest.mark.integration]
 BUNDLE_LIMIT_MB = 200
-LAYERS = ("RuntimeLayer", "ModelOpsLayer")
-
-RUN_BUILT_HANDLER = r"""
-import importlib.util, json, sys, uuid
-roots = json.loads(sys.argv[1])
-sys.path[:0] = roots
-spec = importlib.util.spec_from_file_location("app", roots[0] + "/app.py")
-app = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(app)
-
-class Context:
-    function_name = "monitor"
-    memory_limit_in_mb = 2048
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:monitor"
-    aws_request_id = str(uuid.uuid4())
-
-summary = app.lambda_handler(json.load(open(sys.argv[2])), Context())
-print("RESULT " + json.dumps({"summary": summary, "modules": sorted(sys.modules)}))
-"""
 
 
 @pytest.mark.parametrize("function", ["MonitorFunction", "FeedbackFunction"])
 def test_built_bundle_is_under_200_mb_without_training_libraries(
     sam_build_dir: Path, function: str
 ) -> None:
-    parts = [sam_build_dir / function, *(sam_build_dir / layer / "python" for layer in LAYERS)]
-    for part in parts:
+    for part in bundle_roots(sam_build_dir, function):
         assert not packages_in(part) & set(FORBIDDEN_IN_SERVING), part
-    size_mb = sum(tree_size(p) for p in parts) / 1e6
+    size_mb = bundle_size(sam_build_dir, function) / 1e6
     assert size_mb < BUNDLE_LIMIT_MB, f"{function} + layers are {size_mb:.1f} MB unzipped"
     assert (sam_build_dir / function / "app.py").is_file()
     assert "orjson" in packages_in(sam_build_dir / "RuntimeLayer" / "python")
@@ -80,32 +61,23 @@ def test_built_monitor_function_runs_a_window_from_its_artifacts_alone(
     template_env = {
         k: str(v) for k, v in resolve(function_environment("MonitorFunction"), refs).items()
     }
-    roots = [
-        sam_build_dir / "MonitorFunction",
-        *(sam_build_dir / layer / "python" for layer in LAYERS),
-    ]
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
-        "AWS_ENDPOINT_URL": on_moto_server,
-        **{k: os.environ[k] for k in os.environ if k.startswith("AWS_") and "ENDPOINT" not in k},
+        **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
         **template_env,
         "RETRAINING_ENABLED": "false",
     }
-    result = subprocess.run(
-        [
-            sys.executable, "-I", "-S", "-c", RUN_BUILT_HANDLER,
-            json.dumps([str(r) for r in [*roots, runtime_provided_dir(tmp_path)]]),
-            str(REPO_ROOT / "events" / "monitor_window.json"),
-        ],
-        capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    (line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
-    run: dict[str, Any] = json.loads(line.removeprefix("RESULT "))
-    summary = run["summary"]
+    run = run_built_handler(
+        sam_build_dir,
+        "MonitorFunction",
+        REPO_ROOT / "events" / "monitor_window.json",
+        env=env,
+        workdir=tmp_path,
+    )
+    summary = run.result
     assert summary["status"] == "OK"
     assert summary["counts"]["predictions"] == 300 and summary["counts"]["labeled"] == 300
     assert summary["reports"]["html"].endswith("report.html")
-    top_level = {name.split(".")[0] for name in run["modules"]}
+    top_level = {name.split(".")[0] for name in run.modules}
     assert not top_level & {"sklearn", "scipy", "pandas", "onnxruntime"}

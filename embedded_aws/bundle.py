@@ -134,12 +134,14 @@ def built_handler_command(
 ) -> list[str]:
     """The command that runs one invocation of a built function in a fresh interpreter with
     nothing but the bundle and the runtime's own packages importable (-I -S: no
-    site-packages, no PYTHON* variables, no current directory on sys.path)."""
+    site-packages, no PYTHON* variables, no current directory on sys.path), writing no
+    bytecode (-B), as Lambda's read-only /var/task and /opt cannot keep any."""
     roots = [*bundle_roots(build_dir, function), runtime_provided_dir(workdir / "lambda-runtime")]
     return [
         sys.executable,
         "-I",
         "-S",
+        "-B",
         "-c",
         _RUN_HANDLER,
         json.dumps([str(r) for r in roots]),

@@ -12,7 +12,7 @@ categorical; reference = the model's 20k training rows, current = drifted produc
 - "evidently": Evidently 0.7's `Report([DataDriftPreset()])` on the same rows already in
   pandas DataFrames, in a child process of a separate venv (Evidently 0.7 needs pandas<3):
   /tmp/evidently-venv, created by this script if missing with
-  `python3.13 -m venv /tmp/evidently-venv && /tmp/evidently-venv/bin/pip install "evidently==0.7.*" "pandas<3"`.
+  `python3.13 -m venv /tmp/evidently-venv && /tmp/evidently-venv/bin/pip install evidently==0.7.23 pandas==2.3.3`.
   Time of `report.run(...)` plus `snapshot.dict()`, and the child's peak RSS (data included).
 
 Statistics both compute: the Jensen-Shannon distance of every categorical feature over its
@@ -44,7 +44,6 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-PY313 = "/root/.pyenv/versions/3.13.0/bin/python3.13"
 EVIDENTLY_VENV = Path("/tmp/evidently-venv")
 MODEL = "bench"
 BUCKET = "modelops-bench"
@@ -281,12 +280,20 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak,
 """
 
 
+def python313() -> str:
+    """The project's Python 3.13 (scripts/find-python313.sh: PATH, then pyenv's versions)."""
+    found = subprocess.run(
+        [str(REPO / "scripts" / "find-python313.sh")], check=True, capture_output=True, text=True
+    )
+    return found.stdout.strip()
+
+
 def ensure_evidently() -> Path:
     python = EVIDENTLY_VENV / "bin" / "python"
     if not python.exists():
-        subprocess.run([PY313, "-m", "venv", str(EVIDENTLY_VENV)], check=True)
+        subprocess.run([python313(), "-m", "venv", str(EVIDENTLY_VENV)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "evidently==0.7.*", "pandas<3"],
+            [str(python), "-m", "pip", "install", "--quiet", "evidently==0.7.23", "pandas==2.3.3"],
             check=True,
         )
     return python

@@ -278,6 +278,7 @@ def _run(
         f"   ran `modelops {' '.join(initial.command)}` -> v{initial_result['version']} "
         f"promoted={initial_result['promoted']} metrics={_fmt_metrics(initial_result['metrics'])} ({initial.seconds:.1f}s)"
     )
+    narrator.say(f"   published to {initial_result['location']}")
 
     # 2, 3 ----------------------------------------------------------- deploy, serve, monitor
     predict = LocalFunction.from_stack(stack, "PredictFunction", stdout=logs)
@@ -353,6 +354,7 @@ def _run(
                         f"   -> v{r['version']} promoted={r['promoted']} ({r['promotion']['reason']}) "
                         f"metrics={_fmt_metrics(r['metrics'])}"
                     )
+                    narrator.say(f"   published to {r['location']}")
                 else:
                     narrator.say(f"   the job failed:\n{retraining.stderr[-2000:]}")
             else:

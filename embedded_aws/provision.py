@@ -364,9 +364,9 @@ def _create_repository(ctx: _Context, logical_id: str, properties: dict[str, Any
 
 def _create_bucket_resource(ctx: _Context, logical_id: str, properties: dict[str, Any]) -> None:
     if logical_id != "ModelOpsBucket":
-        raise NotImplementedError(
-            f"provision_stack only knows the contract's bucket, not {logical_id}"
-        )
+        # The local stack creates each bucket with ModelOpsBucket's settings (create_bucket);
+        # a second bucket in the template needs its own settings reader first.
+        raise ValueError(f"provision_stack only knows the contract's bucket, not {logical_id}")
     name = ctx.bucket_name or ctx.physical_name(logical_id).lower()
     create_bucket(boto3.client("s3"), name, ctx.doc)
     ctx.refs[logical_id] = name

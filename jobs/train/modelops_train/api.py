@@ -44,7 +44,13 @@ from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, P
 from modelops_train.data import TrainingDataSource, as_source
 from modelops_train.errors import UsageError
 from modelops_train.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
-from modelops_train.pipeline import ESTIMATORS, build_pipeline, estimator_parameters, export_onnx
+from modelops_train.pipeline import (
+    ESTIMATORS,
+    align_thresholds_to_float32,
+    build_pipeline,
+    estimator_parameters,
+    export_onnx,
+)
 from modelops_train.progress import Progress
 from modelops_train.promotion import PROMOTE_MODES, PromotionDecision, decide
 from modelops_train.spec import DatasetSpec, feature_frame, fingerprint, resolve_spec, target_values
@@ -231,6 +237,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         pipeline.fit(
             x_train, y_train.astype(np.float64) if spec.task is Task.REGRESSION else y_train
         )
+        align_thresholds_to_float32(pipeline)
         if spec.task.is_classification:
             # The model's classes, in its output order (scikit-learn sorts them like we do).
             spec = DatasetSpec(

@@ -68,6 +68,39 @@ def build_pipeline(schema: ModelSchema, *, estimator: str = "hgb", seed: int = 0
     )
 
 
+def align_thresholds_to_float32(pipeline: Pipeline) -> int:
+    """Make a fitted HistGradientBoosting model's split thresholds exact in float32.
+
+    scikit-learn splits at float64 midpoints between two training values; the ONNX tree
+    ensemble stores thresholds as float32, rounded to nearest. When the rounding goes up, a
+    float32 input lying between the two (a holdout price of 53.46 between training prices
+    53.45 and 53.47, say) goes left in ONNX and right in scikit-learn, and the parity gate
+    fails on that one row. Replacing each threshold t by the largest float32 <= t changes no
+    decision for float32 inputs (x <= t  <=>  x <= that float32), which are all the model ever
+    sees (spec.feature_frame casts numerics to float32, serving feeds float32), and makes the
+    ONNX threshold exact. Returns how many thresholds moved; 0 for other estimators.
+    """
+    model = pipeline.named_steps["model"]
+    predictors = getattr(model, "_predictors", None)
+    if predictors is None:
+        return 0
+    moved = 0
+    for per_iteration in predictors:
+        for predictor in per_iteration:
+            nodes = predictor.nodes
+            splits = nodes["is_leaf"] == 0
+            thresholds = nodes["num_threshold"][splits]
+            nearest = thresholds.astype(np.float32)
+            down = np.where(
+                nearest.astype(np.float64) > thresholds,
+                np.nextafter(nearest, np.float32(-np.inf)),
+                nearest,
+            ).astype(np.float64)
+            moved += int(np.count_nonzero(down != thresholds))
+            nodes["num_threshold"][splits] = down
+    return moved
+
+
 def estimator_parameters(pipeline: Pipeline) -> dict[str, Any]:
     """The fitted estimator's parameters, JSON-safe (metadata.json forbids NaN)."""
     model = pipeline.named_steps["model"]

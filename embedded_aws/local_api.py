@@ -372,7 +372,7 @@ def stack_api(
     """Embedded AWS with the stack provisioned (`parameters` override the template's, as
     `sam deploy --parameter-overrides` does) and a champion trained (if none), and the API
     served on 127.0.0.1:`port` (0: any free port) until the block ends."""
-    from demo.setup import ensure_champion
+    from demo.first_model import ensure_champion
     from embedded_aws.lambda_runtime import LocalFunction
     from embedded_aws.server import embedded_aws
     from modelops import aws

@@ -79,6 +79,13 @@ class AliasState:
     record: dict[str, Any]
 
 
+def _alias_state(alias: str, response: dict[str, Any]) -> AliasState:
+    record = json.loads(response["Body"].read())
+    return AliasState(
+        alias, int(record["version"]), int(record.get("sequence", 0)), response["ETag"], record
+    )
+
+
 @dataclass(frozen=True)
 class PublishedVersion:
     name: str
@@ -223,28 +230,30 @@ class ModelRegistry:
             Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
         )
 
-    def get_metadata(self, name: str, version: int) -> dict[str, Any]:
+    def _get(self, key: str, **conditions: str) -> dict[str, Any] | None:
+        """GetObject, or None when the key does not exist (other errors propagate)."""
         try:
-            obj = self._s3.get_object(Bucket=self.bucket, Key=self.metadata_key(name, version))
+            response: dict[str, Any] = self._s3.get_object(
+                Bucket=self.bucket, Key=key, **conditions
+            )
         except ClientError as exc:
             if _is_missing(exc):
-                raise ModelNotFoundError(
-                    f"model {name!r} has no published version {version}"
-                ) from None
+                return None
             raise
+        return response
+
+    def get_metadata(self, name: str, version: int) -> dict[str, Any]:
+        obj = self._get(self.metadata_key(name, version))
+        if obj is None:
+            raise ModelNotFoundError(f"model {name!r} has no published version {version}")
         result: dict[str, Any] = json.loads(obj["Body"].read())
         return result
 
     def get_model_bytes(self, name: str, version: int, *, expected_sha256: str) -> bytes:
         """model.onnx of a version, verified against the sha256 its metadata recorded."""
-        try:
-            obj = self._s3.get_object(Bucket=self.bucket, Key=self.model_key(name, version))
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise ModelNotFoundError(
-                    f"model {name!r} version {version} has no model.onnx"
-                ) from None
-            raise
+        obj = self._get(self.model_key(name, version))
+        if obj is None:
+            raise ModelNotFoundError(f"model {name!r} version {version} has no model.onnx")
         data: bytes = obj["Body"].read()
         actual = sha256_hex(data)
         if actual != expected_sha256:
@@ -255,16 +264,8 @@ class ModelRegistry:
 
     # ---- aliases -----------------------------------------------------------------------
     def get_alias(self, name: str, alias: str = CHAMPION) -> AliasState | None:
-        try:
-            obj = self._s3.get_object(Bucket=self.bucket, Key=self.alias_key(name, alias))
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        record = json.loads(obj["Body"].read())
-        return AliasState(
-            alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record
-        )
+        obj = self._get(self.alias_key(name, alias))
+        return None if obj is None else _alias_state(alias, obj)
 
     def list_aliases(self, name: str) -> list[str]:
         """Names of the aliases the model has (champion, challenger, ...)."""
@@ -283,22 +284,16 @@ class ModelRegistry:
 
         Raises NoChampionError-like ModelNotFoundError when the alias does not exist.
         """
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self.alias_key(name, alias)}
-        if etag:
-            kwargs["IfNoneMatch"] = etag
         try:
-            obj = self._s3.get_object(**kwargs)
+            obj = self._get(self.alias_key(name, alias), **({"IfNoneMatch": etag} if etag else {}))
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
             if status == 304 or exc.response.get("Error", {}).get("Code") in {"304", "NotModified"}:
                 return None
-            if _is_missing(exc):
-                raise self._missing_alias(name, alias) from None
             raise
-        record = json.loads(obj["Body"].read())
-        return AliasState(
-            alias, int(record["version"]), int(record.get("sequence", 0)), obj["ETag"], record
-        )
+        if obj is None:
+            raise self._missing_alias(name, alias)
+        return _alias_state(alias, obj)
 
     @staticmethod
     def _missing_alias(name: str, alias: str) -> ModelNotFoundError:

@@ -158,6 +158,13 @@ class LocalFunction:
             timeout_seconds=self.timeout_seconds,
         )
 
+    def initialise(self) -> None:
+        """Lambda's init phase alone: load the handler module (its module-level code runs)
+        with the function's environment; invoke does it on first use otherwise."""
+        with self._lock, environment(self.env), _redirected(self.stdout):
+            if self._handler is None:
+                self._handler = load_handler(self.source)
+
     def invoke(self, event: Any, context: LambdaContext | None = None) -> Any:
         """Call the handler with `event`, as a synchronous Lambda invocation does; an error
         the handler raises propagates, as Lambda reports it to a direct caller."""

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from modelops.feedback import FeedbackService, FeedbackSettings
 from modelops.http import create_resolver, is_api_gateway_event, read_json_body
 from modelops.observability import MetricUnit, logger, metrics, tracer
+from modelops.resilience import within_deadline
 
 settings = FeedbackSettings.from_env()
 service = FeedbackService.from_settings(settings)
@@ -42,6 +43,7 @@ def feedback() -> Response:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
+@within_deadline  # dependency calls start only while the function's timeout leaves room
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if is_api_gateway_event(event):
         return app.resolve(event, context)

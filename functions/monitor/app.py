@@ -4,6 +4,8 @@ Thin on purpose: settings are validated and clients built once per execution env
 `Monitor.run` does the work (modelops.monitoring). A scheduled event monitors the last
 complete window before its `time`; `{"window": {"start", "end"}}` monitors that window.
 Returns the report's summary; an invalid event raises InvalidInput (errorType InvalidInput).
+`{"action": "replay-capture-dead-letters"}` moves captured records that PredictFunction
+spilled to capture-dlq/<name>/ back into capture/<name>/ and returns how many.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelops.monitoring.dead_letters import is_replay_event
 from modelops.monitoring.emf import publish_metrics
 from modelops.monitoring.monitor import Monitor, MonitorSettings
 from modelops.monitoring.report import summarize
@@ -26,6 +29,10 @@ monitor = Monitor.from_settings(settings)
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if is_replay_event(event):
+        replayed = monitor.replay_dead_letters()
+        logger.info("capture dead letters replayed", extra=replayed)
+        return {"replayed": replayed}
     window = Window.from_event(event, window_minutes=settings.window_minutes)
     logger.append_keys(window=window.as_dict())
     report = monitor.run(window)

@@ -18,7 +18,6 @@ from embedded_aws.provision import create_capture_stream
 from embedded_aws.template import resource
 from modelops.capture import (
     FIREHOSE_MAX_BATCH_BYTES,
-    FIREHOSE_MAX_RECORD_BYTES,
     CaptureError,
     FirehoseSink,
     LogSink,
@@ -196,15 +195,14 @@ def test_entries_failing_every_attempt_are_reported() -> None:
     assert caught.value.failed == 1
 
 
-def test_outage_and_oversize_records_raise_capture_error(mocked_aws: None) -> None:
+def test_outage_raises_capture_error_with_the_undelivered_lines(mocked_aws: None) -> None:
     client = boto3.client("firehose")  # no such stream on this (moto) account: every call fails
     sink = FirehoseSink("missing-stream", firehose_client=client, sleep=lambda s: None)
-    with pytest.raises(CaptureError, match="refused 2 records") as caught:
-        sink.write([record(0), record(1)])
+    rows = [record(0), record(1)]
+    with pytest.raises(CaptureError, match="2 of 2 records were not delivered") as caught:
+        sink.write(rows)
     assert caught.value.failed == 2
-    huge = record(0, blob="z" * FIREHOSE_MAX_RECORD_BYTES)
-    with pytest.raises(CaptureError, match="1 over Firehose's"):
-        sink.write([huge])
+    assert caught.value.lines == [encode_record(r) for r in rows]
 
 
 # ---- through PredictFunction ---------------------------------------------------------------
@@ -233,22 +231,28 @@ def test_n_requests_give_exactly_n_records_in_s3_through_the_firehose_sink(
     )
 
 
-def test_firehose_outage_does_not_fail_the_prediction(
-    predict_handler: Loader, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
+def test_firehose_and_s3_outage_does_not_fail_the_prediction(
+    predict_handler: Loader,
+    binary_champion: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+    s3: Any,
+    bucket: str,
 ) -> None:
     app = predict_handler(CAPTURE_SINK="firehose", CAPTURE_STREAM="no-such-stream")
-    app.service.sink._sleep = lambda seconds: None  # no real back-off waits in tests
+    # The dead-letter place is unreachable too (a bucket that does not exist).
+    app.service.sink.dead_letter = S3Sink("no-such-bucket", "capture-dlq/churn/", s3_client=s3)
     capsys.readouterr()
     response = handler_of(app)(
         api_event({"instances": sample_rows("binary", 2)[0]}), FakeLambdaContext()
     )
     assert response["statusCode"] == 200
-    assert len(json.loads(response["body"])["predictions"]) == 2
-    emf = [
-        json.loads(line)
-        for line in capsys.readouterr().out.splitlines()
-        if line.startswith('{"_aws"')
-    ]
+    served = [p["inference_id"] for p in json.loads(response["body"])["predictions"]]
+    assert len(served) == 2
+    out = capsys.readouterr().out.splitlines()
+    emf = [json.loads(line) for line in out if line.startswith('{"_aws"')]
+    # The last resort: the records are in the function's log, whole, to recover by hand.
+    logged = [json.loads(line) for line in out if line.startswith('{"eventVersion"')]
+    assert [r["eventMetadata"]["inferenceId"] for r in logged] == served
     (failures,) = [m for m in emf if "CaptureFailures" in m]
     assert failures["CaptureFailures"] == [2.0]
     assert failures["ModelName"] == "churn"

@@ -145,6 +145,8 @@ def test_corrupted_new_version_is_refused_and_the_old_one_keeps_serving(
     assert events.failures == [(v2, IntegrityError), (v2, IntegrityError)]
 
     v3 = publish_trained(counting_registry, "binary")["version"]  # a good one is promoted
+    clock.now += 10  # two failures in a row: the next check waits twice the interval
+    assert cache.get().version == v1
     clock.now += 10
     assert cache.get().version == v3
     assert events.loads == [v1, v3]

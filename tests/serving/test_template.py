@@ -66,7 +66,7 @@ def test_concurrency_parameters_of_zero_mean_none() -> None:
     assert not condition_holds("HasPredictProvisionedConcurrency", {})
 
 
-def test_function_reads_only_its_models_and_writes_only_its_capture_stream() -> None:
+def test_function_reads_only_its_models_and_writes_only_its_capture_and_dead_letters() -> None:
     (policy,) = props("PredictFunction")["Policies"]
     statements = {s["Sid"]: s for s in policy["Statement"]}
     refs = {"ModelOpsBucket.Arn": "arn:aws:s3:::b", "CaptureDeliveryStream.Arn": "arn:stream"}
@@ -78,8 +78,15 @@ def test_function_reads_only_its_models_and_writes_only_its_capture_stream() -> 
     }
     assert statements["MissingKeysAre404"]["Action"] == "s3:ListBucket"
     assert resolve(statements["CaptureToFirehose"], refs)["Resource"] == "arn:stream"
-    actions = [s["Action"] for s in policy["Statement"]]
-    assert not any(("Put" in a and a.startswith("s3")) or a.endswith("*") for a in actions)
+    # The one S3 write: undelivered captures into the dead-letter prefix, nowhere else.
+    assert resolve(statements["SpillUndeliveredCaptures"], refs) == {
+        "Sid": "SpillUndeliveredCaptures",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": "arn:aws:s3:::b/capture-dlq/churn/*",
+    }
+    others = [s["Action"] for s in policy["Statement"] if s["Sid"] != "SpillUndeliveredCaptures"]
+    assert not any(("Put" in a and a.startswith("s3")) or a.endswith("*") for a in others)
 
 
 def test_template_environment_is_valid_serving_configuration() -> None:

@@ -1,29 +1,96 @@
-"""boto3 clients, built once per process and shared.
+"""boto3 clients, built once per process and shared, with explicit timeouts and retries.
 
 Every client honours the standard AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>)
 variables natively, which is how local runs point the whole system at moto's server.
 Callers that need another client (tests, other regions) pass their own instead.
+
+Timeouts and the number of attempts come from the environment, so each function gets a
+retry budget that fits inside its own timeout (template.yaml sets them per function):
+
+    MODELOPS_AWS_CONNECT_TIMEOUT   seconds to open a connection (default 5)
+    MODELOPS_AWS_READ_TIMEOUT      seconds to wait for any byte of an answer (default 30)
+    MODELOPS_AWS_MAX_ATTEMPTS      attempts per call, the first included (default 5)
+
+`call_budget_seconds()` is the longest one call can take under that configuration; the
+Lambda deadline (modelops.resilience) is checked against it before slow work starts.
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5}, connect_timeout=5, read_timeout=30
-)
+from modelops.config import env_float, env_int
+
+# botocore's standard retry mode sleeps a random share of 2**(n-1) s before retry n,
+# never more than 20 s (botocore/retries/standard.py).
+_MAX_BACKOFF_SECONDS = 20.0
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    connect_timeout: float
+    read_timeout: float
+    max_attempts: int
+
+    @classmethod
+    def from_env(cls) -> ClientSettings:
+        return cls(
+            connect_timeout=env_float(
+                "MODELOPS_AWS_CONNECT_TIMEOUT", default=5.0, minimum=0.01, maximum=300.0
+            ),
+            read_timeout=env_float(
+                "MODELOPS_AWS_READ_TIMEOUT", default=30.0, minimum=0.01, maximum=900.0
+            ),
+            max_attempts=env_int("MODELOPS_AWS_MAX_ATTEMPTS", default=5, minimum=1),
+        )
+
+    def budget_seconds(self, attempts: int | None = None) -> float:
+        """The longest one call can take: every attempt times out, with the longest sleeps
+        between them (a black-hole endpoint: connection accepted, nothing ever answered)."""
+        n = self.max_attempts if attempts is None else attempts
+        sleeps = sum(min(_MAX_BACKOFF_SECONDS, 2.0 ** (i - 1)) for i in range(1, n))
+        return n * (self.connect_timeout + self.read_timeout) + sleeps
+
+    def config(self, attempts: int | None = None) -> Config:
+        return Config(
+            retries={
+                "mode": "standard",
+                "total_max_attempts": self.max_attempts if attempts is None else attempts,
+            },
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+        )
 
 
 @functools.cache
-def client(service: str) -> Any:
-    """A shared client for `service`, created on first use (at cold start, not per request)."""
-    return boto3.session.Session().client(service, config=_CONFIG)  # type: ignore[call-overload]
+def settings() -> ClientSettings:
+    """The environment's client settings, read once (at cold start)."""
+    return ClientSettings.from_env()
+
+
+def call_budget_seconds(attempts: int | None = None) -> float:
+    return settings().budget_seconds(attempts)
+
+
+@functools.cache
+def client(service: str, *, attempts: int | None = None) -> Any:
+    """A shared client for `service`, created on first use (at cold start, not per request).
+
+    `attempts` overrides the number of attempts: 1 for cheap probes (the alias check of a
+    warm function) that a later check repeats anyway, so an outage costs one timeout only.
+    """
+    return boto3.session.Session().client(  # type: ignore[call-overload]
+        service, config=settings().config(attempts)
+    )
 
 
 def reset_clients() -> None:
-    """Forget cached clients (after the environment's endpoint or credentials change)."""
+    """Forget cached clients and settings (after the environment's endpoint, credentials or
+    timeouts change)."""
     client.cache_clear()
+    settings.cache_clear()

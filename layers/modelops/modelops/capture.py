@@ -14,7 +14,11 @@ every sink uses, so all sinks produce byte-for-byte the same lines). The records
   records such as feedback, and for tools that need no stream).
 
 A sink raises CaptureError when records could not be delivered; callers that must not fail
-because of capture (the predict function) catch it, log it and count it.
+because of capture (the predict function) catch it, log it and count it. `SpillingSink`
+puts a sink's undelivered records in a dead-letter place instead (capture-dlq/<name>/ in
+the bucket, replayed by the monitor), so a sink outage loses nothing. A record larger than
+its sink's limit (Firehose 1,000 KiB, a log event 256 KiB) is captured truncated and
+flagged (`fit_line`), never dropped.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from typing import Any, Protocol, TextIO
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modelops import aws
+from modelops import aws, resilience
 from modelops.errors import ModelOpsError
 
 EVENT_VERSION = "1"
@@ -41,14 +45,21 @@ FIREHOSE_MAX_BATCH_RECORDS = 500
 FIREHOSE_MAX_BATCH_BYTES = 4 * 1024 * 1024
 FIREHOSE_MAX_RECORD_BYTES = 1000 * 1024
 FIREHOSE_MAX_ATTEMPTS = 3
+# CloudWatch Logs' event limit (256 KiB), less room for the log's own framing: the log
+# sink's lines reach Firehose through a subscription filter only if they fit one event.
+LOG_MAX_RECORD_BYTES = 255 * 1024
+# A truncated record keeps this many characters of each string input value.
+TRUNCATED_VALUE_CHARS = 1024
 
 
 class CaptureError(ModelOpsError):
-    """Some records could not be delivered; `failed` says how many."""
+    """Some records could not be delivered; `failed` says how many, `lines` are those
+    records' encoded lines when the sink knows which (for a dead-letter place)."""
 
-    def __init__(self, message: str, *, failed: int) -> None:
+    def __init__(self, message: str, *, failed: int, lines: Sequence[bytes] = ()) -> None:
         super().__init__(message)
         self.failed = failed
+        self.lines = list(lines)
 
 
 def iso_timestamp(moment: datetime) -> str:
@@ -83,6 +94,35 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
     except orjson.JSONEncodeError:
         line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         return (line + "\n").encode()
+
+
+def fit_line(record: Mapping[str, Any], max_bytes: int) -> bytes:
+    """The record's line, at most `max_bytes` long: a larger record is captured truncated
+    (string inputs cut to TRUNCATED_VALUE_CHARS, then the inputs left out if still too
+    large) and flagged `truncated: true` with its `originalBytes`, so it is never dropped."""
+    line = encode_record(record)
+    if len(line) <= max_bytes:
+        return line
+    flags = {"truncated": True, "originalBytes": len(line)}
+    out = dict(record)
+    if isinstance(record.get("eventMetadata"), Mapping):
+        out["eventMetadata"] = {**record["eventMetadata"], **flags}
+    else:
+        out.update(flags)
+    values = record.get("input")
+    if isinstance(values, Mapping):
+        out["input"] = {
+            k: v[:TRUNCATED_VALUE_CHARS] if isinstance(v, str) else v for k, v in values.items()
+        }
+    for drop in ("input", "output"):  # a very wide row: keep identity and flag at least
+        line = encode_record(out)
+        if len(line) <= max_bytes:
+            return line
+        out[drop] = {}
+    line = encode_record(out)
+    if len(line) > max_bytes:
+        raise CaptureError(f"a record's identity alone exceeds {max_bytes} bytes", failed=1)
+    return line
 
 
 def prediction_record(
@@ -152,7 +192,7 @@ class LogSink:
         stream = self._stream or sys.stdout
         try:
             # One write call: lines of concurrent log output cannot interleave inside a record.
-            stream.write(b"".join(encode_record(r) for r in records).decode())
+            stream.write(b"".join(fit_line(r, LOG_MAX_RECORD_BYTES) for r in records).decode())
             stream.flush()
         except (OSError, ValueError) as exc:
             raise CaptureError(
@@ -161,7 +201,12 @@ class LogSink:
 
 
 class FirehoseSink:
-    """PutRecordBatch onto a Firehose delivery stream, in batches within its limits."""
+    """PutRecordBatch onto a Firehose delivery stream, in batches within its limits.
+
+    After a call that fails outright (Firehose unreachable, hanging or refusing), the sink
+    does not call again for a back-off (1 s doubling to 60 s): records fail at once, and a
+    SpillingSink sends them to its dead-letter place without waiting for another timeout.
+    """
 
     name = "firehose"
 
@@ -173,6 +218,7 @@ class FirehoseSink:
         max_attempts: int = FIREHOSE_MAX_ATTEMPTS,
         backoff_seconds: float = 0.05,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not delivery_stream:
             raise ValueError("the firehose sink needs a delivery stream name")
@@ -183,28 +229,27 @@ class FirehoseSink:
         self._max_attempts = max_attempts
         self._backoff_seconds = backoff_seconds
         self._sleep = sleep
+        self.outage = resilience.RetrySchedule(interval=0.0, base=1.0, cap=60.0, clock=clock)
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
-        lines = [encode_record(r) for r in records]
-        oversize = sum(1 for line in lines if len(line) > FIREHOSE_MAX_RECORD_BYTES)
-        failed = oversize
-        for batch in batches([line for line in lines if len(line) <= FIREHOSE_MAX_RECORD_BYTES]):
+        lines = [fit_line(r, FIREHOSE_MAX_RECORD_BYTES) for r in records]
+        failed: list[bytes] = []
+        for batch in batches(lines):
             failed += self._put_with_retries(batch)
         if failed:
-            why = (
-                f" ({oversize} over Firehose's {FIREHOSE_MAX_RECORD_BYTES}-byte record limit)"
-                if oversize
-                else ""
-            )
             raise CaptureError(
-                f"{failed} of {len(lines)} records were not delivered to {self.delivery_stream}{why}",
-                failed=failed,
+                f"{len(failed)} of {len(lines)} records were not delivered to "
+                f"{self.delivery_stream}",
+                failed=len(failed),
+                lines=failed,
             )
 
-    def _put_with_retries(self, batch: list[bytes]) -> int:
-        """Put one batch; retry only the entries that failed. Returns how many never made it."""
+    def _put_with_retries(self, batch: list[bytes]) -> list[bytes]:
+        """Put one batch; retry only the entries that failed. Returns those never delivered."""
         pending = batch
         for attempt in range(self._max_attempts):
+            if not self.outage.due() or not resilience.has_time_for(1):
+                return pending  # Firehose failed recently, or no time left to wait for it
             if attempt:
                 self._sleep(self._backoff_seconds * 2 ** (attempt - 1))
             try:
@@ -212,21 +257,18 @@ class FirehoseSink:
                     DeliveryStreamName=self.delivery_stream,
                     Records=[{"Data": line} for line in pending],
                 )
-            except (ClientError, BotoCoreError):
-                if attempt == self._max_attempts - 1:
-                    raise CaptureError(
-                        f"Firehose {self.delivery_stream} refused {len(pending)} records",
-                        failed=len(pending),
-                    ) from None
-                continue
+            except resilience.DEPENDENCY_ERRORS:
+                self.outage.failed()
+                return pending
+            self.outage.succeeded()
             if not response.get("FailedPutCount"):
-                return 0
+                return []
             pending = [
                 line
                 for line, result in zip(pending, response["RequestResponses"], strict=True)
                 if result.get("ErrorCode")
             ]
-        return len(pending)
+        return pending
 
 
 def batches(lines: Iterable[bytes]) -> Iterable[list[bytes]]:
@@ -270,9 +312,13 @@ class S3Sink:
         return f"{self.prefix}{moment:%Y/%m/%d/%H}/{moment:%Y%m%dT%H%M%S}-{uuid.uuid4().hex}.jsonl"
 
     def write(self, records: Sequence[Mapping[str, Any]]) -> None:
-        if not records:
+        self.write_lines([encode_record(r) for r in records])
+
+    def write_lines(self, lines: Sequence[bytes]) -> None:
+        """Already encoded lines as one object."""
+        if not lines:
             return
-        body = b"".join(encode_record(r) for r in records)
+        body = b"".join(lines)
         try:
             self._s3.put_object(
                 Bucket=self.bucket,
@@ -283,6 +329,66 @@ class S3Sink:
             )
         except (ClientError, BotoCoreError) as exc:
             raise CaptureError(
-                f"could not write {len(records)} records to s3://{self.bucket}/{self.prefix}",
-                failed=len(records),
+                f"could not write {len(lines)} records to s3://{self.bucket}/{self.prefix}",
+                failed=len(lines),
+                lines=lines,
             ) from exc
+
+
+def dead_letter_prefix(model_name: str) -> str:
+    """Where undelivered captured records wait to be replayed (in the stack's bucket)."""
+    return f"capture-dlq/{model_name}/"
+
+
+class SpillingSink:
+    """A sink whose undelivered records go to a dead-letter sink instead of being lost.
+
+    The primary sink retries within its own bounds; what it still could not deliver is
+    written as JSON lines to `dead_letter` (an S3Sink on capture-dlq/<name>/), reported
+    through `on_spill`. Only when that fails too (S3 down as well, or no time left in the
+    invocation) does write raise CaptureError, after writing the lines to `last_resort`
+    (the function's log) when the primary is not the log already. The dead-letter writes
+    back off after a failure like FirehoseSink's calls do.
+    """
+
+    def __init__(
+        self,
+        primary: RecordSink,
+        dead_letter: S3Sink,
+        *,
+        on_spill: Callable[[int, CaptureError], None] = lambda count, exc: None,
+        last_resort: LogSink | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.name = primary.name
+        self.dead_letter = dead_letter
+        self._on_spill = on_spill
+        self._last_resort = last_resort
+        self.outage = resilience.RetrySchedule(interval=0.0, base=1.0, cap=60.0, clock=clock)
+
+    def write(self, records: Sequence[Mapping[str, Any]]) -> None:
+        try:
+            self.primary.write(records)
+            return
+        except CaptureError as exc:
+            failure = exc
+        lines = failure.lines or [encode_record(r) for r in records[-failure.failed :]]
+        if self.outage.due() and resilience.has_time_for(1):
+            try:
+                self.dead_letter.write_lines(lines)
+            except CaptureError as dlq_exc:
+                self.outage.failed()
+                failure = CaptureError(f"{failure}; dead letters: {dlq_exc}", failed=len(lines))
+            else:
+                self.outage.succeeded()
+                self._on_spill(len(lines), failure)
+                return
+        if self._last_resort is not None:
+            # Not lost for good: recoverable from the log, and still counted as a failure.
+            self._last_resort.write([json.loads(line) for line in lines])
+        raise CaptureError(
+            f"{len(lines)} records were neither delivered nor spilled: {failure}",
+            failed=len(lines),
+            lines=lines,
+        )

@@ -75,6 +75,11 @@ class ModelUnavailableError(ModelOpsError):
     """The model exists but cannot be served now (it failed to load or verify); callers get 503."""
 
 
+class DependencyUnavailableError(ModelUnavailableError):
+    """An AWS dependency is unreachable or too slow and nothing was done; callers get 503 and
+    may send the same request again."""
+
+
 class IntegrityError(ModelOpsError):
     """A registry object does not match its recorded sha256 (corrupted or tampered)."""
 

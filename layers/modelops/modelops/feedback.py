@@ -6,25 +6,40 @@ type must fit the served model: classification labels must be one of the champio
 classes (compared as strings, so "1" is class 1, and stored as the class itself); regression
 values must be finite numbers. The champion's schema is cached and refreshed with a
 conditional GET of its alias, so a promotion is picked up without reading metadata per call.
+
+A failing registry does not fail the requests a cached schema can answer: the failed check
+is counted (ModelLoadFailures) and retried after an exponential back-off. Without a schema,
+or when the records cannot be stored, the answer is 503 (nothing was accepted; the client
+sends the same labels again) and UnavailableRequests is counted.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
-from modelops.capture import RecordSink, S3Sink, feedback_record, iso_timestamp
+from modelops import aws, resilience
+from modelops.capture import CaptureError, RecordSink, S3Sink, feedback_record, iso_timestamp
 from modelops.config import StackSettings, env_int
-from modelops.errors import InvalidInput, Problem
+from modelops.errors import (
+    DependencyUnavailableError,
+    InvalidInput,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    Problem,
+)
+from modelops.observability import emit_model_metric, logger
 from modelops.registry import CHAMPION, ModelRegistry
 from modelops.schema import ModelSchema, Task, class_key
 
 ALLOWED_FIELDS = ("inference_id", "label", "value")
+SCHEMA_RETRY_CAP_SECONDS = 60.0
 MAX_INFERENCE_ID_LENGTH = 256
 
 
@@ -158,21 +173,38 @@ class FeedbackService:
         sink: RecordSink,
         max_labels: int,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        probe: ModelRegistry | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        retry_cap_seconds: float = SCHEMA_RETRY_CAP_SECONDS,
     ) -> None:
         self.model_name = model_name
         self.registry = registry
+        self._probe = probe or registry
         self.sink = sink
         self.max_labels = max_labels
         self._clock = clock
         self._lock = threading.Lock()
         self._etag: str | None = None
         self._schema: ModelSchema | None = None
+        # Checked on every request while S3 answers; backing off while it does not.
+        self._schedule = resilience.RetrySchedule(
+            interval=0.0, base=1.0, cap=max(retry_cap_seconds, 1.0), clock=monotonic
+        )
+        # After a failed write, requests answer 503 at once until the next attempt is due.
+        self._writes = resilience.RetrySchedule(
+            interval=0.0, base=1.0, cap=max(retry_cap_seconds, 1.0), clock=monotonic
+        )
 
     @classmethod
     def from_settings(
         cls, settings: FeedbackSettings, *, s3_client: Any | None = None
     ) -> FeedbackService:
         registry = ModelRegistry(settings.stack.bucket, s3_client=s3_client)
+        # The alias check makes one attempt: a failed one is retried after the back-off.
+        probe = ModelRegistry(
+            settings.stack.bucket,
+            s3_client=s3_client if s3_client is not None else aws.client("s3", attempts=1),
+        )
         sink = S3Sink(
             settings.stack.bucket, feedback_prefix(settings.stack.model_name), s3_client=s3_client
         )
@@ -181,21 +213,58 @@ class FeedbackService:
             registry=registry,
             sink=sink,
             max_labels=settings.max_labels,
+            probe=probe,
         )
 
     def schema(self) -> ModelSchema:
         """The champion's schema; re-read only when the champion alias changed (conditional GET)."""
         with self._lock:
-            state = self.registry.get_alias_if_changed(self.model_name, CHAMPION, self._etag)
+            if self._schedule.due():
+                self._check_schema()
+            if self._schema is None:
+                raise DependencyUnavailableError(
+                    f"the schema of model {self.model_name!r} could not be read; nothing was "
+                    f"accepted: send the labels again in "
+                    f"{max(1.0, self._schedule.seconds_until_due()):.0f} s"
+                )
+            return self._schema
+
+    def _check_schema(self) -> None:
+        try:
+            resilience.ensure_time_for("check the champion alias")
+            state = self._probe.get_alias_if_changed(self.model_name, CHAMPION, self._etag)
             if state is not None:
+                resilience.ensure_time_for("read the champion's schema")
                 metadata = self.registry.get_metadata(self.model_name, state.version)
                 self._schema = ModelSchema.from_metadata(metadata)
                 self._etag = state.etag
-            assert self._schema is not None
-            return self._schema
+        except ModelNotFoundError:
+            raise  # no champion yet: 503 from the caller's mapping, not a dependency failure
+        except Exception as exc:  # S3 down or hanging, an unreadable alias or metadata
+            self._schedule.failed()
+            logger.error(
+                "champion schema check failed; using the cached schema if any",
+                extra={"error_type": type(exc).__name__, "cached": self._schema is not None},
+                exc_info=exc,
+            )
+            emit_model_metric("ModelLoadFailures", 1, model_name=self.model_name)
+            return
+        self._schedule.succeeded()
 
     def accept(self, body: Any) -> dict[str, int]:
         """Validate and write; returns the 202 body {"accepted": n}."""
+        try:
+            return self._accept(body)
+        except ModelUnavailableError:
+            emit_model_metric("UnavailableRequests", 1, model_name=self.model_name)
+            raise
+
+    def _accept(self, body: Any) -> dict[str, int]:
+        if not self._writes.due():  # storage failed recently: answer before any S3 call
+            raise DependencyUnavailableError(
+                f"feedback storage failed recently; nothing was accepted: send the labels "
+                f"again in {max(1.0, self._writes.seconds_until_due()):.0f} s"
+            )
         schema = self.schema()
         truths = validate_feedback(body, schema, max_labels=self.max_labels)
         received = iso_timestamp(self._clock())
@@ -206,5 +275,16 @@ class FeedbackService:
             else feedback_record(inference_id=i, received_time=received, label=t)
             for i, t in truths
         ]
-        self.sink.write(records)
+        try:
+            resilience.ensure_time_for("store the labels")
+            self.sink.write(records)
+        except (CaptureError, resilience.DeadlineError) as exc:
+            if isinstance(exc, CaptureError):
+                self._writes.failed()
+            logger.error("feedback not stored", extra={"labels": len(records)}, exc_info=exc)
+            raise DependencyUnavailableError(
+                f"the {len(records)} label(s) could not be stored; nothing was accepted: "
+                "send them again"
+            ) from exc
+        self._writes.succeeded()
         return {"accepted": len(records)}

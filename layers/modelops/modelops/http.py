@@ -26,7 +26,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
-from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError, Problem
+from modelops.errors import (
+    DependencyUnavailableError,
+    InvalidInput,
+    ModelNotFoundError,
+    ModelUnavailableError,
+    Problem,
+)
 from modelops.observability import count_invalid_request, logger
 
 # API Gateway's own limit is 10 MB and Lambda's synchronous payload 6 MB; a body this size
@@ -136,6 +142,14 @@ def create_resolver() -> APIGatewayRestResolver:
         )
         count_invalid_request()
         return error_response(exc.status_code, "InvalidInput", exc.message, exc.details())
+
+    @app.exception_handler(DependencyUnavailableError)
+    def dependency_unavailable(exc: DependencyUnavailableError) -> Response:
+        # Our own message (what failed, that nothing was done); Retry-After invites a resend.
+        logger.warning("dependency unavailable", extra={"reason": str(exc)})
+        response = error_response(HTTPStatus.SERVICE_UNAVAILABLE, "ServiceUnavailable", str(exc))
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.exception_handler([ModelNotFoundError, ModelUnavailableError])
     def model_unavailable(exc: Exception) -> Response:

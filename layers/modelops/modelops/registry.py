@@ -80,10 +80,17 @@ class AliasState:
 
 
 def _alias_state(alias: str, response: dict[str, Any]) -> AliasState:
-    record = json.loads(response["Body"].read())
-    return AliasState(
-        alias, int(record["version"]), int(record.get("sequence", 0)), response["ETag"], record
-    )
+    try:
+        record = json.loads(response["Body"].read())
+        return AliasState(
+            alias, int(record["version"]), int(record.get("sequence", 0)), response["ETag"], record
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        # Not JSON, not an object, or no integer version: a clear error callers can count,
+        # never a bare JSONDecodeError or KeyError.
+        raise ValueError(
+            f"alias {alias!r} is unreadable: expected a JSON object with an integer version"
+        ) from None
 
 
 @dataclass(frozen=True)

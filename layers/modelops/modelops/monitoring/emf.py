@@ -30,6 +30,11 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
         name="MonitorMalformedRecords", unit=MetricUnit.Count, value=counts["malformed"]
     )
     metrics.add_metric(name="MonitorLabeledRows", unit=MetricUnit.Count, value=counts["labeled"])
+    metrics.add_metric(
+        name="CaptureDeadLetters",
+        unit=MetricUnit.Count,
+        value=counts.get("capture_dead_letters", 0),
+    )
     coverage = counts["labeled"] / counts["predictions"] if counts["predictions"] else 0.0
     metrics.add_metric(name="LabelCoverage", unit=MetricUnit.NoUnit, value=coverage)
     metrics.add_metric(

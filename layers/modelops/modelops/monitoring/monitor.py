@@ -26,6 +26,7 @@ from modelops import aws
 from modelops.config import StackSettings, env_choice, env_float, env_int, env_str
 from modelops.errors import ConfigurationError
 from modelops.monitoring.accumulators import NumericAccumulator
+from modelops.monitoring.dead_letters import count_dead_letters, replay_dead_letters
 from modelops.monitoring.drift import (
     DriftThresholds,
     categorical_drift,
@@ -275,8 +276,13 @@ class Monitor:
             "performance": performance,
         }
 
+    def replay_dead_letters(self) -> dict[str, int]:
+        """Move the captured records spilled to capture-dlq/<name>/ into capture/<name>/."""
+        return replay_dead_letters(self._s3, self.bucket, self.model_name)
+
     def run(self, window: Window) -> dict[str, Any]:
         scan, objects, scan_seconds = self.scan(window)
+        dead_letters = count_dead_letters(self._s3, self.bucket, self.model_name)
         started = time.perf_counter()
         versions = {str(v): self.analyse_version(part) for v, part in sorted(scan.versions.items())}
         statuses = [Status(b["status"]) for b in versions.values()]
@@ -314,6 +320,8 @@ class Monitor:
                 "feedback_indexed": len(scan.feedback),
                 "feedback_malformed": scan.feedback.malformed,
                 "capture_objects": objects,
+                # Spilled by PredictFunction, waiting for a replay (any window).
+                "capture_dead_letters": dead_letters.records,
             },
             "drift": primary["drift"] if primary and primary["drift"] else _no_drift(),
             "performance": primary["performance"] if primary else None,

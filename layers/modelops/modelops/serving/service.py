@@ -23,6 +23,9 @@ from modelops.capture import (
     FirehoseSink,
     LogSink,
     RecordSink,
+    S3Sink,
+    SpillingSink,
+    dead_letter_prefix,
     iso_timestamp,
     new_uuids,
     prediction_record,
@@ -93,8 +96,14 @@ class PredictService:
             )
             emit_model_metric("ModelLoadFailures", 1, model_name=settings.stack.model_name)
 
+        if registry is None:
+            registry = ModelRegistry(settings.stack.bucket)
+            # Warm alias checks make one attempt: a failed one is retried after a back-off.
+            probe = ModelRegistry(settings.stack.bucket, s3_client=aws.client("s3", attempts=1))
+        else:
+            probe = registry
         cache = ModelCache(
-            registry or ModelRegistry(settings.stack.bucket),
+            registry,
             settings.stack.model_name,
             alias=settings.model_alias,
             pinned_version=settings.pinned_version,
@@ -102,6 +111,7 @@ class PredictService:
             clock=clock,
             on_load=on_load,
             on_load_failure=on_load_failure,
+            probe=probe,
         )
         metrics.set_default_dimensions(ModelName=settings.stack.model_name)
         return cls(
@@ -209,9 +219,27 @@ class PredictService:
 
 
 def sink_from_settings(settings: ServingSettings) -> RecordSink | None:
+    """The configured sink, spilling what it cannot deliver to capture-dlq/<name>/."""
     if settings.capture_sink == "off":
         return None
+    model_name = settings.stack.model_name
+    primary: RecordSink
     if settings.capture_sink == "firehose":
         assert settings.capture_stream is not None  # ServingSettings requires it
-        return FirehoseSink(settings.capture_stream, firehose_client=aws.client("firehose"))
-    return LogSink()
+        primary = FirehoseSink(settings.capture_stream, firehose_client=aws.client("firehose"))
+    else:
+        primary = LogSink()
+
+    def on_spill(count: int, exc: CaptureError) -> None:
+        logger.warning(
+            "captured records spilled to the dead-letter prefix",
+            extra={"sink": primary.name, "spilled_records": count, "reason": str(exc)},
+        )
+        emit_model_metric("CaptureSpilled", count, model_name=model_name)
+
+    return SpillingSink(
+        primary,
+        S3Sink(settings.stack.bucket, dead_letter_prefix(model_name), s3_client=aws.client("s3")),
+        on_spill=on_spill,
+        last_resort=None if isinstance(primary, LogSink) else LogSink(),
+    )

@@ -67,9 +67,9 @@ class ClientSettings:
         )
 
 
-@functools.cache
 def settings() -> ClientSettings:
-    """The environment's client settings, read once (at cold start)."""
+    """The environment's client settings. Read on each use (microseconds), not cached: where
+    several functions share one process (local runs), each sees its own variables."""
     return ClientSettings.from_env()
 
 
@@ -77,20 +77,22 @@ def call_budget_seconds(attempts: int | None = None) -> float:
     return settings().budget_seconds(attempts)
 
 
-@functools.cache
 def client(service: str, *, attempts: int | None = None) -> Any:
     """A shared client for `service`, created on first use (at cold start, not per request).
 
     `attempts` overrides the number of attempts: 1 for cheap probes (the alias check of a
     warm function) that a later check repeats anyway, so an outage costs one timeout only.
     """
+    return _client(service, attempts, settings())
+
+
+@functools.cache
+def _client(service: str, attempts: int | None, client_settings: ClientSettings) -> Any:
     return boto3.session.Session().client(  # type: ignore[call-overload]
-        service, config=settings().config(attempts)
+        service, config=client_settings.config(attempts)
     )
 
 
 def reset_clients() -> None:
-    """Forget cached clients and settings (after the environment's endpoint, credentials or
-    timeouts change)."""
-    client.cache_clear()
-    settings.cache_clear()
+    """Forget cached clients (after the environment's endpoint or credentials change)."""
+    _client.cache_clear()

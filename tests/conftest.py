@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from hypothesis import HealthCheck, settings
 from moto import mock_aws
 
 from embedded_aws.bundle import run_sam
@@ -19,6 +21,26 @@ from modelops import aws
 from modelops.registry import ModelRegistry
 
 BUCKET = "modelops-test-bucket"
+
+# Property-based tests: a fixed, small set of examples in `make test` (derandomized, so a run
+# is reproducible), many fresh ones in `make fuzz` (HYPOTHESIS_PROFILE=fuzz). No example
+# database: nothing is written into the checkout.
+settings.register_profile(
+    "default",
+    max_examples=80,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.register_profile(
+    "fuzz",
+    max_examples=3000,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelops.feedback import FeedbackService, FeedbackSettings
 from modelops.http import create_resolver, is_api_gateway_event, read_json_body
+from modelops.jsonio import direct_payload
 from modelops.observability import MetricUnit, logger, metrics, tracer
 from modelops.resilience import within_deadline
 
@@ -48,4 +49,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if is_api_gateway_event(event):
         return app.resolve(event, context)
     # Direct invocation: InvalidInput propagates, so Lambda reports errorType "InvalidInput".
-    return _accept(event)
+    return _accept(direct_payload(event))

@@ -170,7 +170,8 @@ def test_missing_features_are_allowed(
 
 def error_of(status: int, body: Any) -> tuple[int, str, list[dict[str, Any]]]:
     assert set(body) == {"error"}
-    assert set(body["error"]) == {"type", "message", "details"}
+    assert set(body["error"]) == {"type", "message", "details", "problem_count"}
+    assert body["error"]["problem_count"] == len(body["error"]["details"])
     return status, body["error"]["type"], body["error"]["details"]
 
 
@@ -281,7 +282,12 @@ def test_unknown_route_is_404_in_the_contract_shape(
     )
     assert status == 404
     assert body == {
-        "error": {"type": "NotFound", "message": f"no route for {method} {path}", "details": []}
+        "error": {
+            "type": "NotFound",
+            "message": f"no route for {method} {path}",
+            "details": [],
+            "problem_count": 0,
+        }
     }
 
 
@@ -352,6 +358,7 @@ def test_unexpected_errors_are_500_without_internals(
         "type": "InternalError",
         "message": f"internal error (request id {context.aws_request_id})",
         "details": [],
+        "problem_count": 0,
     }
 
 

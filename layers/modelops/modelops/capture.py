@@ -23,7 +23,6 @@ flagged (`fit_line`), never dropped.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -32,11 +31,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol, TextIO
 
-import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modelops import aws, resilience
 from modelops.errors import ModelOpsError
+from modelops.jsonio import encode_json
 
 EVENT_VERSION = "1"
 
@@ -87,13 +86,9 @@ def new_uuids(count: int) -> list[str]:
 
 def encode_record(record: Mapping[str, Any]) -> bytes:
     """One record as one compact UTF-8 JSON line, newline-terminated; the only encoding
-    sinks use. orjson is several times faster than the json module, which matters at one
-    line per served row; integers beyond 64 bits, which it refuses, take the json module."""
-    try:
-        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
-    except orjson.JSONEncodeError:
-        line = json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return (line + "\n").encode()
+    sinks use: the functions' one encoder (modelops.jsonio), which never fails on what a
+    request can hold (integers beyond 64 bits, lone surrogates)."""
+    return encode_json(record, newline=True)
 
 
 def fit_line(record: Mapping[str, Any], max_bytes: int) -> bytes:

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+# An error response lists at most this many problems and counts the rest: a bad 6 MiB body
+# can hold a million problems, and echoing them all costs the service far more than the
+# client (an amplification a caller could use against it).
+MAX_PROBLEM_DETAILS = 20
+# Client text echoed in a problem (an unknown key, a bad value) is cut to this many characters.
+MAX_ECHO_CHARS = 120
 
 
 class ModelOpsError(Exception):
@@ -27,9 +35,45 @@ class Problem:
         if self.row is not None:
             out["row"] = self.row
         if self.field is not None:
-            out["field"] = self.field
-        out["problem"] = self.problem
+            out["field"] = echo(self.field)
+        out["problem"] = echo(self.problem, MAX_ECHO_CHARS * 2)
         return out
+
+
+def echo(text: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """Client text fit to be echoed: at most `limit` characters, and lone UTF-16 surrogates
+    (which no UTF-8 encoder accepts) written as their escapes."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    if not text.isascii():
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+class Problems:
+    """A validator's problems: the first MAX_PROBLEM_DETAILS kept, every one counted, so
+    memory stays bounded however many a request holds."""
+
+    def __init__(self, problems: Iterable[Problem] = (), *, keep: int = MAX_PROBLEM_DETAILS):
+        self.kept: list[Problem] = []
+        self.total = 0
+        self._keep = keep
+        self.extend(problems)
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self.kept) < self._keep:
+            self.kept.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Iterator[Problem]:
+        return iter(self.kept)
 
 
 @dataclass
@@ -37,30 +81,40 @@ class InvalidInput(ModelOpsError):  # noqa: N818 - the name is the public errorT
     """Client input failed validation; `problems` lists every problem found."""
 
     message: str
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] | Problems = field(default_factory=list)
     status_code: int = 400
 
     def __post_init__(self) -> None:
+        collected = (
+            self.problems if isinstance(self.problems, Problems) else Problems(self.problems)
+        )
+        # Only the listed problems are kept; problem_count says how many there were.
+        self.problems = collected.kept
+        self.problem_count = collected.total
+        self.message = echo(self.message, MAX_ECHO_CHARS * 2)
         super().__init__(self.message)
 
     def __str__(self) -> str:
         if not self.problems:
             return self.message
-        listed = "; ".join(_describe(p) for p in self.problems[:20])
-        more = f"; and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        listed = "; ".join(_describe(p) for p in self.problems)
+        unlisted = self.problem_count - len(self.problems)
+        more = f"; and {unlisted} more" if unlisted > 0 else ""
         return f"{self.message}: {listed}{more}"
 
     def details(self) -> list[dict[str, Any]]:
+        """The first MAX_PROBLEM_DETAILS problems, ready to echo (problem_count has them all)."""
         return [p.as_dict() for p in self.problems]
 
 
 def _describe(p: Problem) -> str:
+    shown = p.as_dict()
     where = []
     if p.row is not None:
         where.append(f"row {p.row}")
     if p.field is not None:
-        where.append(f"field {p.field!r}")
-    return f"{', '.join(where)}: {p.problem}" if where else p.problem
+        where.append(f"field {shown['field']!r}")
+    return f"{', '.join(where)}: {shown['problem']}" if where else shown["problem"]
 
 
 class ModelNotFoundError(ModelOpsError):

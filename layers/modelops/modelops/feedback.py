@@ -33,6 +33,8 @@ from modelops.errors import (
     ModelNotFoundError,
     ModelUnavailableError,
     Problem,
+    Problems,
+    echo,
 )
 from modelops.observability import emit_model_metric, logger
 from modelops.registry import CHAMPION, ModelRegistry
@@ -66,9 +68,11 @@ def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> lis
         raise InvalidInput(
             "the body must be a JSON object", [Problem('expected {"labels": [...]}')]
         )
-    problems: list[Problem] = [
-        Problem(f"unknown field {key!r}", field=str(key)) for key in body if key != "labels"
-    ]
+    problems = Problems(
+        Problem(f"unknown field {echo(str(key))!r}", field=str(key))
+        for key in body
+        if key != "labels"
+    )
     labels = body.get("labels")
     if not isinstance(labels, list) or not labels:
         problems.append(Problem("required: a non-empty list of labels", field="labels"))
@@ -89,7 +93,7 @@ def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> lis
             )
             continue
         row_problems = [
-            Problem(f"unknown field {k!r}", row=row, field=str(k))
+            Problem(f"unknown field {echo(str(k))!r}", row=row, field=str(k))
             for k in item
             if k not in ALLOWED_FIELDS
         ]
@@ -114,7 +118,7 @@ def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> lis
             seen[inference_id] = row
         truth, truth_problems = _truth(item, schema, classes, row)
         row_problems += truth_problems
-        problems += row_problems
+        problems.extend(row_problems)
         if not row_problems:
             accepted.append((str(inference_id), truth))
     if problems:
@@ -135,9 +139,13 @@ def _truth(
             return None, [
                 Problem(f"required: a number, got {_show(value)}", row=row, field="value")
             ]
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number):
             return None, [Problem("must be a finite number", row=row, field="value")]
-        return float(value), []
+        return number, []
     if "value" in item:
         return None, [
             Problem(f'a {schema.task} model takes "label", not "value"', row=row, field="value")
@@ -158,7 +166,9 @@ def _truth(
 def _show(value: Any) -> str:
     if value is None:
         return "nothing"
-    text = repr(value)
+    if isinstance(value, (dict, list)):  # never rendered: a client's nesting can be deep
+        return "an object" if isinstance(value, dict) else "an array"
+    text = repr(value[:60] if isinstance(value, str) else value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -1,30 +1,40 @@
 """HTTP for every API function: the one place that maps domain exceptions to responses.
 
-`create_resolver()` gives a Powertools APIGatewayRestResolver whose error handlers produce
-the contract's error body (docs: contract section 3)::
+`create_resolver()` gives the function's API door: Powertools resolvers for API Gateway REST
+proxy events (payload 1.0) and for HTTP API / Function URL events (payload 2.0), with the
+same routes and error handlers producing the contract's error body (docs: contract section 3)::
 
-    {"error": {"type": "InvalidInput", "message": "...", "details": [{"row": 0, "field": "x", "problem": "..."}]}}
+    {"error": {"type": "InvalidInput", "message": "...", "details": [{"row": 0, "field": "x", "problem": "..."}],
+               "problem_count": 1}}
 
-`read_json_body()` is the one request-body reader (content type, base64, size, strict JSON
-with NaN/Infinity reported instead of accepted). Callers never build error responses
-themselves: they raise InvalidInput (400/413/415), NoChampionError/ModelUnavailableError
-(503), and anything unexpected becomes a 500 that names only the request id.
+`details` lists at most the first 20 problems; `problem_count` counts them all. An event that
+looks like an HTTP event but is not one (a null method, a body that is not text) is a 400 in
+the same shape, never an exception inside the resolver.
+
+`read_json_body()` is the one request-body reader (content type, base64, size in bytes,
+strict JSON through modelops.jsonio). Callers never build error responses themselves: they
+raise InvalidInput (400/413/415), NoChampionError/ModelUnavailableError (503), and anything
+unexpected becomes a 500 that names only the request id.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
-import orjson
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import (
+    APIGatewayHttpResolver,
+    APIGatewayRestResolver,
+    Response,
+    content_types,
+)
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelops.errors import (
     DependencyUnavailableError,
@@ -32,49 +42,112 @@ from modelops.errors import (
     ModelNotFoundError,
     ModelUnavailableError,
     Problem,
+    Problems,
+    echo,
 )
+from modelops.jsonio import NonFiniteNumber, encode_json, parse_client_json
 from modelops.observability import count_invalid_request, logger
 
-# API Gateway's own limit is 10 MB and Lambda's synchronous payload 6 MB; a body this size
-# or more is refused with 413 before it is parsed.
+__all__ = ["NonFiniteNumber", "create_resolver", "read_json_body", "serialize_json"]
+
+# API Gateway's own limit is 10 MB and Lambda's synchronous payload 6 MB; a body this many
+# bytes (UTF-8, after base64 decoding) or more is refused with 413 before it is parsed.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 JSON_MEDIA_TYPES = ("application/json",)
 
 
-@dataclass(frozen=True)
-class NonFiniteNumber:
-    """A NaN/Infinity token in a JSON body: kept so validation can name its row and field.
-
-    Python's json module accepts these non-standard tokens; the contract rejects them.
-    """
-
-    token: str
-
-    def __repr__(self) -> str:
-        return self.token
-
-
 def parse_json(text: str) -> Any:
-    """Strict JSON, except that NaN/Infinity become NonFiniteNumber for the validator to report."""
-    try:
-        return json.loads(text, parse_constant=NonFiniteNumber)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(
-            "the request body is not valid JSON",
-            [Problem(f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")],
-        ) from None
-    except RecursionError:
-        raise InvalidInput(
-            "the request body is not valid JSON", [Problem("JSON nested too deeply")]
-        ) from None
+    """Strict JSON from a client (modelops.jsonio.parse_client_json)."""
+    return parse_client_json(text)
+
+
+def event_format(event: Any) -> str | None:
+    """ "1.0" for a REST API (or HTTP API 1.0) proxy event, "2.0" for an HTTP API or Function
+    URL event, None for anything else (a direct invocation's payload)."""
+    if not isinstance(event, Mapping):
+        return None
+    if event.get("version") == "2.0" and ("rawPath" in event or "routeKey" in event):
+        return "2.0"
+    if "httpMethod" in event or "requestContext" in event:
+        return "1.0"
+    return None
 
 
 def is_api_gateway_event(event: Any) -> bool:
-    """An API Gateway REST proxy event (as opposed to a direct invocation's payload)."""
-    return isinstance(event, Mapping) and "httpMethod" in event and "requestContext" in event
+    """An HTTP event (API Gateway or Function URL) as opposed to a direct invocation's payload."""
+    return event_format(event) is not None
 
 
-def header(event: APIGatewayProxyEvent, name: str) -> str | None:
+def _check_type(
+    problems: Problems, container: Mapping[str, Any], key: str, kinds: tuple[type, ...]
+) -> None:
+    value = container.get(key)
+    if not isinstance(value, kinds):
+        names = " or ".join(
+            "null" if k is type(None) else _JSON_NAMES.get(k, k.__name__) for k in kinds
+        )
+        problems.append(Problem(f"expected {names}, got {_json_kind(value)}", field=key))
+
+
+_JSON_NAMES = {str: "a string", dict: "an object", list: "an array", bool: "a boolean"}
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return _JSON_NAMES.get(type(value), "a value")
+
+
+def _check_headers(problems: Problems, event: Mapping[str, Any], key: str, multi: bool) -> None:
+    headers = event.get(key)
+    if headers is None:
+        return
+    if not isinstance(headers, Mapping):
+        problems.append(
+            Problem(f"expected an object or null, got {_json_kind(headers)}", field=key)
+        )
+        return
+    for name, value in headers.items():
+        values = value if multi and isinstance(value, list) else [value]
+        if (multi and not isinstance(value, list)) or not all(isinstance(v, str) for v in values):
+            expected = "an array of strings" if multi else "a string"
+            problems.append(Problem(f"expected {expected}", field=f"{key}.{name}"))
+
+
+def event_problems(event: Mapping[str, Any], version: str) -> Problems:
+    """What keeps `event` from being read as the HTTP event its format says it is."""
+    problems = Problems()
+    optional_text = (str, type(None))
+    if version == "2.0":
+        context = event.get("requestContext")
+        http = context.get("http") if isinstance(context, Mapping) else None
+        if not isinstance(http, Mapping) or not isinstance(http.get("method"), str):
+            problems.append(Problem("expected a string", field="requestContext.http.method"))
+        _check_type(problems, event, "rawPath", (str,))
+        _check_type(problems, event, "rawQueryString", optional_text)
+        _check_headers(problems, event, "headers", multi=False)
+        _check_type(problems, event, "cookies", (list, type(None)))
+        _check_type(problems, event, "queryStringParameters", (dict, type(None)))
+    else:
+        _check_type(problems, event, "httpMethod", (str,))
+        _check_type(problems, event, "path", (str,))
+        _check_type(problems, event, "requestContext", (dict,))
+        _check_headers(problems, event, "headers", multi=False)
+        _check_headers(problems, event, "multiValueHeaders", multi=True)
+        _check_headers(problems, event, "queryStringParameters", multi=False)
+        _check_headers(problems, event, "multiValueQueryStringParameters", multi=True)
+        _check_type(problems, event, "pathParameters", (dict, type(None)))
+    # API Gateway always sends the body as text (base64 for binary), never as parsed JSON.
+    _check_type(problems, event, "body", optional_text)
+    _check_type(problems, event, "isBase64Encoded", (bool, type(None)))
+    return problems
+
+
+def header(event: Mapping[str, Any], name: str) -> str | None:
     """A request header by lower-case name, read from the raw event (HTTP header names are
     case-insensitive; this avoids building Powertools' case-insensitive copy of all headers)."""
     for key, value in (event.get("headers") or {}).items():
@@ -83,7 +156,7 @@ def header(event: APIGatewayProxyEvent, name: str) -> str | None:
     return None
 
 
-def read_json_body(event: APIGatewayProxyEvent) -> Any:
+def read_json_body(event: Mapping[str, Any]) -> Any:
     """The request's JSON body, after checking its content type, encoding and size."""
     content_type = header(event, "content-type")
     if content_type is not None:
@@ -97,51 +170,133 @@ def read_json_body(event: APIGatewayProxyEvent) -> Any:
     raw = event.get("body")
     if raw is None or raw == "":
         raise InvalidInput("the request has no body", [Problem("expected a JSON object body")])
+    if not isinstance(raw, str):  # direct callers of this reader; HTTP events are checked earlier
+        raise InvalidInput("the request body is not text", [Problem("expected a JSON text body")])
     body: str = raw
     if event.get("isBase64Encoded"):
+        # 4 base64 characters carry 3 bytes (less up to 2 of padding): refuse an oversize
+        # body before decoding it.
+        _check_size(len(raw) // 4 * 3 - 2)
         try:
-            body = base64.b64decode(raw, validate=True).decode("utf-8")
+            decoded = base64.b64decode(raw, validate=True)
+            _check_size(len(decoded))
+            body = decoded.decode("utf-8")
         except (binascii.Error, ValueError):
             raise InvalidInput(
                 "the request body is not valid base64 UTF-8 text",
                 [Problem("isBase64Encoded is set but the body is not base64-encoded UTF-8")],
             ) from None
-    if len(body) >= MAX_BODY_BYTES:
+    else:
+        # Characters never outnumber UTF-8 bytes: the byte count is needed only below the limit.
+        _check_size(len(body))
+        if not body.isascii():
+            _check_size(len(body.encode("utf-8", "surrogatepass")))
+    return parse_client_json(body)
+
+
+def _check_size(size: int) -> None:
+    if size >= MAX_BODY_BYTES:
         raise InvalidInput(
             "the request body is too large",
-            [Problem(f"body is {len(body)} characters; the limit is {MAX_BODY_BYTES}")],
+            [Problem(f"body is {size} bytes or more; the limit is {MAX_BODY_BYTES - 1} bytes")],
             status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
         )
-    return parse_json(body)
 
 
 def serialize_json(body: Any) -> str:
-    """Response bodies: compact JSON through orjson (several times the json module's speed
-    on 1000-row responses)."""
-    return orjson.dumps(body).decode()
+    """Response bodies, through the functions' one encoder (modelops.jsonio.encode_json)."""
+    return encode_json(body).decode()
+
+
+def error_body(
+    error_type: str, message: str, details: list[dict[str, Any]] | None = None, count: int = 0
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "type": error_type,
+            "message": message,
+            "details": details or [],
+            "problem_count": count,
+        }
+    }
 
 
 def error_response(
-    status: int, error_type: str, message: str, details: list[dict[str, Any]] | None = None
+    status: int,
+    error_type: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    count: int = 0,
 ) -> Response:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body={"error": {"type": error_type, "message": message, "details": details or []}},
+        body=error_body(error_type, message, details, count),
     )
 
 
-def create_resolver() -> APIGatewayRestResolver:
-    """A REST resolver with the project's error mapping registered (routes are added by the caller)."""
-    app = APIGatewayRestResolver(serializer=serialize_json)
+class ApiDoor:
+    """A function's HTTP door: one resolver per event format (REST 1.0; HTTP API and
+    Function URL 2.0), the same routes and error handlers on each."""
 
+    def __init__(self) -> None:
+        self._resolvers: dict[str, ApiGatewayResolver] = {
+            "1.0": _with_error_handlers(APIGatewayRestResolver(serializer=serialize_json)),
+            "2.0": _with_error_handlers(APIGatewayHttpResolver(serializer=serialize_json)),
+        }
+
+    def post(self, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def register(route: Callable[..., Any]) -> Callable[..., Any]:
+            for resolver in self._resolvers.values():
+                resolver.post(path)(route)
+            return route
+
+        return register
+
+    @property
+    def current_event(self) -> BaseProxyEvent:
+        # Powertools keeps the event being resolved on its base router, shared by both.
+        return self._resolvers["1.0"].current_event
+
+    @property
+    def lambda_context(self) -> LambdaContext:
+        return self._resolvers["1.0"].lambda_context
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """The proxy response to an HTTP event (is_api_gateway_event(event) is true)."""
+        version = event_format(event) or "1.0"
+        problems = event_problems(event, version)
+        if problems:
+            # Not an event the resolver could read: answered here in the contract's shape.
+            count_invalid_request()
+            logger.info("malformed HTTP event", extra={"problems": len(problems)})
+            exc = InvalidInput("the event is not a valid HTTP request event", problems)
+            return {
+                "statusCode": HTTPStatus.BAD_REQUEST.value,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": serialize_json(
+                    error_body("InvalidInput", exc.message, exc.details(), exc.problem_count)
+                ),
+                "isBase64Encoded": False,
+            }
+        return self._resolvers[version].resolve(event, context)
+
+
+def create_resolver() -> ApiDoor:
+    """The API door with the project's error mapping registered (routes are added by the caller)."""
+    return ApiDoor()
+
+
+def _with_error_handlers(app: ApiGatewayResolver) -> ApiGatewayResolver:
     @app.exception_handler(InvalidInput)
     def invalid_input(exc: InvalidInput) -> Response:
         logger.info(
-            "invalid request", extra={"status": exc.status_code, "problems": len(exc.problems)}
+            "invalid request", extra={"status": exc.status_code, "problems": exc.problem_count}
         )
         count_invalid_request()
-        return error_response(exc.status_code, "InvalidInput", exc.message, exc.details())
+        return error_response(
+            exc.status_code, "InvalidInput", exc.message, exc.details(), exc.problem_count
+        )
 
     @app.exception_handler(DependencyUnavailableError)
     def dependency_unavailable(exc: DependencyUnavailableError) -> Response:
@@ -161,7 +316,9 @@ def create_resolver() -> APIGatewayRestResolver:
     def not_found(_exc: NotFoundError) -> Response:
         event = app.current_event
         return error_response(
-            HTTPStatus.NOT_FOUND, "NotFound", f"no route for {event.http_method} {event.path}"
+            HTTPStatus.NOT_FOUND,
+            "NotFound",
+            f"no route for {echo(event.http_method)} {echo(event.path)}",
         )
 
     @app.exception_handler(Exception)

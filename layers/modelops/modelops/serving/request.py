@@ -15,8 +15,8 @@ from http import HTTPStatus
 from typing import Any
 
 from modelops.capture import new_uuids
-from modelops.errors import InvalidInput, Problem
-from modelops.http import NonFiniteNumber
+from modelops.errors import InvalidInput, Problem, Problems
+from modelops.jsonio import NonFiniteNumber
 from modelops.schema import FeatureKind, ModelSchema
 
 FLOAT32_MAX = 3.4028234663852886e38
@@ -46,6 +46,8 @@ def describe(value: Any) -> str:
         return value.token
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
+    if isinstance(value, str) and len(value) > 60:
+        value = value[:60]  # a client's string can be megabytes long; only 57 are shown
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -91,11 +93,11 @@ def parse_predict_request(
             "1 problem in the request",
             [Problem(f'expected a JSON object with "instances", got {describe(payload)}')],
         )
-    problems: list[Problem] = [
+    problems = Problems(
         Problem(f"unknown key; expected {' and '.join(TOP_LEVEL_KEYS)}", field=str(key))
         for key in payload
         if key not in TOP_LEVEL_KEYS
-    ]
+    )
     instances = payload.get("instances")
     if not isinstance(instances, list):
         got = "nothing" if instances is None else describe(instances)
@@ -155,7 +157,7 @@ def parse_predict_request(
 
 
 def _inference_ids(
-    ids: Any, rows: int, problems: list[Problem], new_inference_ids: Callable[[int], list[str]]
+    ids: Any, rows: int, problems: Problems, new_inference_ids: Callable[[int], list[str]]
 ) -> list[str]:
     if ids is None:
         return new_inference_ids(rows)
@@ -171,7 +173,8 @@ def _inference_ids(
             Problem(f"expected one id per instance ({rows}), got {len(ids)}", field="inference_ids")
         )
     first_row: dict[str, int] = {}
-    for row, value in enumerate(ids):
+    # Ids beyond the rows are already one problem (the count); they are not checked one by one.
+    for row, value in enumerate(ids[:rows]):
         if type(value) is not str:
             problems.append(
                 Problem(f"expected a string, got {describe(value)}", row=row, field="inference_ids")
@@ -199,6 +202,6 @@ def _inference_ids(
     return ids
 
 
-def _invalid(problems: list[Problem]) -> InvalidInput:
+def _invalid(problems: Problems) -> InvalidInput:
     count = len(problems)
     return InvalidInput(f"{count} problem{'s' if count != 1 else ''} in the request", problems)

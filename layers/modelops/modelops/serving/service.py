@@ -31,6 +31,7 @@ from modelops.capture import (
     prediction_record,
 )
 from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError
+from modelops.jsonio import direct_payload
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
 from modelops.registry import ModelRegistry
@@ -166,7 +167,7 @@ class PredictService:
         """The direct-invocation door: InvalidInput propagates (Lambda's errorType is its
         class name), counted like the API door counts its 4xx responses (modelops.http)."""
         try:
-            return self.predict(event, source=SOURCE_DIRECT, request_id=request_id)
+            return self.predict(direct_payload(event), source=SOURCE_DIRECT, request_id=request_id)
         except InvalidInput:
             count_invalid_request()
             raise

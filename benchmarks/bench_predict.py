@@ -26,6 +26,7 @@ import importlib.metadata
 import importlib.util
 import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -196,6 +197,11 @@ def installed_size(distribution: str) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument(
+        "--warm-only",
+        action="store_true",
+        help="only warm latency and throughput, the request path (benchmarks/compare_predict.py)",
+    )
     args = parser.parse_args()
     scale = 0.1 if args.quick else 1.0
     n1, n100, n1000, n_cold = (
@@ -249,7 +255,10 @@ def main() -> None:
         frame1 = live_x.iloc[:1]
         results["handler_1"] = timings(lambda: handler(event1, Context()), n1)
         results["session_1"] = timings(lambda: onnx_model.session.run(None, feeds1), n1)
-        results["sklearn_1"] = timings(lambda: pipeline.predict_proba(frame1), max(50, n1 // 10))
+        if not args.warm_only:  # the request path only: scikit-learn is not part of it
+            results["sklearn_1"] = timings(
+                lambda: pipeline.predict_proba(frame1), max(50, n1 // 10)
+            )
         # Where the handler's time goes: the same event with the service answering a canned
         # response (same metrics): Powertools resolver, logger, metrics, JSON in and out.
         with quiet():
@@ -267,9 +276,14 @@ def main() -> None:
             results[f"session_{n}"] = timings(
                 partial(onnx_model.session.run, None, feeds_n), reps, warmup=3
             )
-            results[f"sklearn_{n}"] = timings(
-                partial(pipeline.predict_proba, frame_n), reps, warmup=3
-            )
+            if not args.warm_only:
+                results[f"sklearn_{n}"] = timings(
+                    partial(pipeline.predict_proba, frame_n), reps, warmup=3
+                )
+
+        if args.warm_only:
+            report_warm(results, args.quick)
+            return
 
         # ---- capture overhead per sink (the service, so only capture differs)
         capture: dict[str, dict[int, float]] = {}
@@ -337,37 +351,7 @@ def report(
     quick: bool,
 ) -> None:
     us = 1e6
-    print(
-        f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()}, Python {platform.python_version()}"
-        + (" (quick run)" if quick else "")
-    )
-    print("\nWarm latency, 1 row (µs)\n")
-    print("| contender | p50 | p99 | p50 vs handler |")
-    print("|---|---:|---:|---:|")
-    h50 = p(results["handler_1"], 0.5)
-    for key, label in (
-        ("handler_1", "PredictFunction handler, API Gateway event (log capture)"),
-        (
-            "framework_1",
-            "of which Powertools resolver + logger + metrics, JSON in/out (service stubbed)",
-        ),
-        ("session_1", "bare onnxruntime session.run (prebuilt feeds)"),
-        ("sklearn_1", "scikit-learn pipeline predict_proba (1-row DataFrame)"),
-    ):
-        values = results[key]
-        print(
-            f"| {label} | {p(values, 0.5) * us:.0f} | {p(values, 0.99) * us:.0f} | {p(values, 0.5) / h50:.2f}× |"
-        )
-    print("\nThroughput (rows per second, median request)\n")
-    print(
-        "| rows per request | handler | bare session.run | scikit-learn predict_proba | handler / scikit-learn |"
-    )
-    print("|---:|---:|---:|---:|---:|")
-    for n in (1, 100, 1000):
-        rates = {k: n / p(results[f"{k}_{n}"], 0.5) for k in ("handler", "session", "sklearn")}
-        print(
-            f"| {n} | {rates['handler']:,.0f} | {rates['session']:,.0f} | {rates['sklearn']:,.0f} | {rates['handler'] / rates['sklearn']:.1f}× |"
-        )
+    report_warm(results, quick)
     print("\nCold start: fresh process to first answered request, model from moto's server (s)\n")
     print("| contender | median | min | max | runs |")
     print("|---|---:|---:|---:|---:|")
@@ -394,6 +378,49 @@ def report(
         print(
             f"| {name} | {by_rows[1] * us:.0f} | {by_rows[100] * us:.0f} | {added[1]:.0f} | {added[100]:.0f} |"
         )
+
+
+def report_warm(results: dict[str, list[float]], quick: bool) -> None:
+    us = 1e6
+    print(
+        f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()}, Python {platform.python_version()}"
+        + (" (quick run)" if quick else "")
+    )
+    print("\nWarm latency, 1 row (µs)\n")
+    print("| contender | p50 | p99 | p50 vs handler |")
+    print("|---|---:|---:|---:|")
+    h50 = p(results["handler_1"], 0.5)
+    for key, label in (
+        ("handler_1", "PredictFunction handler, API Gateway event (log capture)"),
+        (
+            "framework_1",
+            "of which Powertools resolver + logger + metrics, JSON in/out (service stubbed)",
+        ),
+        ("session_1", "bare onnxruntime session.run (prebuilt feeds)"),
+        ("sklearn_1", "scikit-learn pipeline predict_proba (1-row DataFrame)"),
+    ):
+        if key not in results:
+            continue
+        values = results[key]
+        print(
+            f"| {label} | {p(values, 0.5) * us:.0f} | {p(values, 0.99) * us:.0f} | {p(values, 0.5) / h50:.2f}× |"
+        )
+    print("\nThroughput (rows per second, median request)\n")
+    print(
+        "| rows per request | handler | bare session.run | scikit-learn predict_proba | handler / scikit-learn |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    for n in (1, 100, 1000):
+        rates = {
+            k: n / p(results[f"{k}_{n}"], 0.5) if f"{k}_{n}" in results else math.nan
+            for k in ("handler", "session", "sklearn")
+        }
+        print(
+            f"| {n} | {rates['handler']:,.0f} | {rates['session']:,.0f} | {rates['sklearn']:,.0f} | {rates['handler'] / rates['sklearn']:.1f}× |"
+        )
+    # One machine-readable line for benchmarks/compare_predict.py.
+    medians = {key: p(results[key], 0.5) for key in ("handler_1", "handler_100", "handler_1000")}
+    print("WARM " + json.dumps(medians))
 
 
 if __name__ == "__main__":

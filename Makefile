@@ -21,12 +21,13 @@ export HOME := $(if $(shell test -w "$$HOME" && echo ok),$(HOME),$(CURDIR)/.home
 DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/requirements.txt layers/runtime/requirements.txt pyproject.toml
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
 
-.PHONY: help setup demo test lint unit sam-check bench api clean
+.PHONY: help setup demo test lint unit sam-check bench api fuzz clean
 
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
 	@echo "make test   set up, then run lint and every test"
 	@echo "make bench  run every benchmark under benchmarks/"
+	@echo "make fuzz   client input: 10,000 generated HTTP requests per route, and many more properties"
 	@echo "make api    serve the functions over HTTP on localhost for curl"
 
 $(VENV)/.installed: $(DEV_REQS)
@@ -52,6 +53,10 @@ lint: $(VENV)/.installed
 
 test: setup lint
 	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest
+
+# The fuzz tier: the tests `make test` runs with a bounded budget, at full size.
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz FUZZ_REQUESTS=10000 $(PY) -m pytest -m fuzz -p no:cacheprovider
 
 demo: setup
 	$(PY) -m demo

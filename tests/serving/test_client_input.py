@@ -22,6 +22,8 @@ from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task
 from modelops.serving.request import parse_predict_request
 from tests.serving.conftest import api_event
 
+pytestmark = pytest.mark.fuzz
+
 SCHEMA = ModelSchema(
     features=(
         FeatureSpec("tenure_months", FeatureKind.NUMERIC),

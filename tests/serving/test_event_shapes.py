@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from modelops.errors import InvalidInput
 from tests.serving.conftest import FakeLambdaContext, api_event, handler_of, load_event
 
+pytestmark = pytest.mark.fuzz
+
 Loader = Callable[..., ModuleType]
 BODY = json.loads(load_event("predict_api.json")["body"])
 

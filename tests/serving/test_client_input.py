@@ -18,23 +18,14 @@ from modelops.errors import MAX_PROBLEM_DETAILS, InvalidInput, Problem, Problems
 from modelops.feedback import validate_feedback
 from modelops.http import MAX_BODY_BYTES, read_json_body
 from modelops.jsonio import check_client_value, encode_json
-from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task
+from modelops.schema import ModelSchema, Task
 from modelops.serving.request import parse_predict_request
 from tests.serving.conftest import api_event
+from tests.serving.test_request import GOOD, SCHEMA
 
 pytestmark = pytest.mark.fuzz
 
-SCHEMA = ModelSchema(
-    features=(
-        FeatureSpec("tenure_months", FeatureKind.NUMERIC),
-        FeatureSpec("monthly_charges", FeatureKind.NUMERIC),
-        FeatureSpec("plan", FeatureKind.CATEGORICAL),
-    ),
-    task=Task.BINARY,
-    classes=("no", "yes"),
-)
 REGRESSION = ModelSchema(features=SCHEMA.features, task=Task.REGRESSION)
-GOOD = {"tenure_months": 12, "monthly_charges": 42.5, "plan": "basic"}
 
 # Text with everything a JSON string can carry, lone surrogates included.
 any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20)

@@ -23,6 +23,7 @@ flagged (`fit_line`), never dropped.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time

@@ -256,6 +256,8 @@ def test_monitor_function_with_the_scheduled_and_the_direct_event(
         "LabelCoverage",
         "FeatureDriftScore",
         "ModelPerformance",
+        "EstimatedPrimaryMetric",
+        "EstimatedPerformanceDegraded",
     } <= names
     feature_blobs = [b for b in emitted if "Feature" in b]
     assert {b["Feature"] for b in feature_blobs} == set(summary["drift"]["features"])

@@ -41,6 +41,7 @@ from modelops.metrics import (
 )
 from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
+from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
 from modelops_train.errors import UsageError
 from modelops_train.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
@@ -244,6 +245,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
                 spec.target, spec.task, spec.features, tuple(_plain(c) for c in pipeline.classes_)
             )
         notes.append(f"{type(pipeline.named_steps['model']).__name__} on {len(train_idx)} rows")
+    calibration: dict[str, Any] = {}
     with progress.phase("evaluate") as notes:
         if spec.task.is_classification:
             probabilities = pipeline.predict_proba(x_holdout)
@@ -257,6 +259,12 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
                 probabilities=probabilities,
                 classes=spec.classes,
             )
+            # For estimating performance on unlabeled windows (the monitor's CBPE).
+            calibration = {
+                "calibration": fit_calibration(
+                    probabilities, y_holdout, spec.classes or ()
+                ).as_metadata()
+            }
         else:
             predicted = np.asarray(pipeline.predict(x_holdout), dtype=np.float64)
             metrics = compute_metrics(spec.task, y_holdout, values=predicted)
@@ -291,6 +299,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         "metrics": metrics,
         "primary_metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
         "baseline": baseline,
+        **calibration,
         "parity": parity.as_metadata(),
         "parameters": {
             "estimator": options.estimator,

@@ -65,6 +65,21 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
         unit=MetricUnit.Count,
         value=1 if retraining.get("triggered") else 0,
     )
+    estimate = report.get("estimated_performance") or {}
+    if estimate.get("value") is not None:
+        # Window-level like the rest: ModelName only, so one alarm survives promotions.
+        for metric_name, key in (
+            ("EstimatedPrimaryMetric", "value"),
+            ("EstimatedPrimaryMetricLower", "lower"),
+            ("EstimatedPrimaryMetricUpper", "upper"),
+        ):
+            if estimate.get(key) is not None:
+                metrics.add_metric(name=metric_name, unit=MetricUnit.NoUnit, value=estimate[key])
+        metrics.add_metric(
+            name="EstimatedPerformanceDegraded",
+            unit=MetricUnit.Count,
+            value=1 if estimate.get("degraded") else 0,
+        )
     base = {"ModelName": name}
     for feature, result in drift["features"].items():
         _single(metrics, "FeatureDriftScore", result["score"], {**base, "Feature": feature})

@@ -25,6 +25,7 @@ from typing import Any
 from modelops import aws
 from modelops.config import StackSettings, env_choice, env_float, env_int, env_str
 from modelops.errors import ConfigurationError
+from modelops.estimation.verdict import estimated_performance
 from modelops.monitoring.accumulators import NumericAccumulator
 from modelops.monitoring.dead_letters import count_dead_letters, replay_dead_letters
 from modelops.monitoring.drift import (
@@ -262,8 +263,23 @@ class Monitor:
             baseline=part.baseline.get("performance") or part.metadata.get("metrics") or {},
             thresholds=self.settings.performance,
         )
+        estimate = estimated_performance(
+            part.schema.task,
+            part.estimation,
+            baseline=part.baseline.get("performance") or part.metadata.get("metrics") or {},
+            tolerance=self.settings.performance.tolerance,
+            unavailable=part.estimation_unavailable,
+        )
+        # The estimate decides only while labels are too few for the realized metric to.
+        estimate["used_for_status"] = (
+            performance is None or performance["labeled"] < self.settings.performance.min_labeled
+        )
         status, reason = version_status(
-            rows=part.rows, min_rows=self.settings.min_rows, drift=drift, performance=performance
+            rows=part.rows,
+            min_rows=self.settings.min_rows,
+            drift=drift,
+            performance=performance,
+            estimate=estimate if estimate["used_for_status"] else None,
         )
         return {
             "version": part.version,
@@ -274,6 +290,7 @@ class Monitor:
             "task": part.schema.task.value,
             "drift": drift,
             "performance": performance,
+            "estimated_performance": estimate,
         }
 
     def replay_dead_letters(self) -> dict[str, int]:
@@ -325,6 +342,7 @@ class Monitor:
             },
             "drift": primary["drift"] if primary and primary["drift"] else _no_drift(),
             "performance": primary["performance"] if primary else None,
+            "estimated_performance": primary["estimated_performance"] if primary else None,
             "versions": versions,
             "thresholds": {
                 "min_rows": self.settings.min_rows,

@@ -3,7 +3,9 @@
 Status of one model version's rows in the window, first match wins:
 
 INSUFFICIENT_DATA  fewer rows than the minimum: no verdict is drawn from them
-DEGRADED           the primary metric fell more than the tolerance below the baseline
+DEGRADED           the primary metric fell more than the tolerance below the baseline, or,
+                   while labels are fewer than the minimum, its estimate without labels did
+                   (the reason then starts with "estimated ")
 DRIFT              dataset drift (drifted feature share >= threshold) or prediction drift
 OK                 none of the above
 
@@ -32,7 +34,12 @@ REPORT_FORMAT_VERSION = 1
 
 
 def version_status(
-    *, rows: int, min_rows: int, drift: dict[str, Any] | None, performance: dict[str, Any] | None
+    *,
+    rows: int,
+    min_rows: int,
+    drift: dict[str, Any] | None,
+    performance: dict[str, Any] | None,
+    estimate: dict[str, Any] | None = None,
 ) -> tuple[Status, str]:
     """The status of one version's rows and the reason for it."""
     if rows < min_rows:
@@ -42,6 +49,8 @@ def version_status(
         )
     if performance is not None and performance.get("degraded"):
         return Status.DEGRADED, str(performance["reason"])
+    if estimate is not None and estimate.get("degraded"):
+        return Status.DEGRADED, str(estimate["reason"])
     if drift is not None:
         if drift["dataset_drift"]:
             names = ", ".join(drift["drifted_features"])
@@ -93,6 +102,13 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
                 "reason",
             )
         }
+    estimate = report.get("estimated_performance")
+    summary_estimate = None
+    if estimate is not None:
+        summary_estimate = {
+            k: estimate.get(k)
+            for k in ("method", "primary_metric", "value", "lower", "upper", "degraded", "reason")
+        }
     return {
         "model": report["model"],
         "window": report["window"],
@@ -101,6 +117,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "counts": report["counts"],
         "drift": summary_drift,
         "performance": summary_performance,
+        "estimated_performance": summary_estimate,
         "versions": {
             v: {"status": b["status"], "rows": b["rows"]} for v, b in report["versions"].items()
         },

@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from modelops.errors import InvalidInput, ModelNotFoundError, Problem
+from modelops.estimation.accumulator import for_version
 from modelops.monitoring.accumulators import CategoricalAccumulator, LabeledRows, NumericAccumulator
 from modelops.monitoring.join import FeedbackIndex
 from modelops.monitoring.objects import iso_millis, parse_time
@@ -143,6 +144,8 @@ class VersionWindow:
         else:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)
         self.labeled = LabeledRows(capacity=settings.max_labeled_rows, seed=settings.seed)
+        # Calibrated scores for the label-free estimate (None: why not, in words).
+        self.estimation, self.estimation_unavailable = for_version(version, metadata, self.schema)
 
     def merge(self, other: VersionWindow) -> None:
         """Add the state another worker built for the same version."""
@@ -157,6 +160,8 @@ class VersionWindow:
         else:
             self.prediction.merge(cast(CategoricalAccumulator, other.prediction))
         self.labeled.merge(other.labeled)
+        if self.estimation is not None and other.estimation is not None:
+            self.estimation.merge(other.estimation)
 
     def add(
         self, inputs: list[Any], outputs: list[Any], ids: list[str], feedback: FeedbackIndex
@@ -179,6 +184,8 @@ class VersionWindow:
             self.prediction.add(columns["__prediction__"])
         else:
             self.prediction.add_counts(columns["__prediction__"])
+        if self.estimation is not None:
+            self.estimation.add_outputs(outputs)
         positions = feedback.lookup(ids)
         for row in np.flatnonzero(positions >= 0).tolist():
             self.labeled.add(feedback.truth(int(positions[row])), outputs[row])

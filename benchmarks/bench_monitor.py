@@ -11,9 +11,8 @@ categorical; reference = the model's 20k training rows, current = drifted produc
   drift, performance, reports written) and the child's peak RSS.
 - "evidently": Evidently 0.7's `Report([DataDriftPreset()])` on the same rows already in
   pandas DataFrames, in a child process of a separate venv (Evidently 0.7 needs pandas<3):
-  /tmp/evidently-venv, created by this script if missing with
-  `python3.13 -m venv /tmp/evidently-venv && /tmp/evidently-venv/bin/pip install evidently==0.7.23 pandas==2.3.3`.
-  Time of `report.run(...)` plus `snapshot.dict()`, and the child's peak RSS (data included).
+  /tmp/evidently-venv, created on first use by benchmarks/side_venv.py (evidently==0.7.23,
+  pandas==2.3.3). Time of `report.run(...)` plus `snapshot.dict()`, and the child's peak RSS (data included).
 
 Statistics both compute: the Jensen-Shannon distance of every categorical feature over its
 full reference and current counts (Evidently's default categorical test above 1000 rows,
@@ -31,7 +30,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,6 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
+
+from benchmarks.side_venv import ensure_venv, run_child  # noqa: E402
 
 EVIDENTLY_VENV = Path("/tmp/evidently-venv")
 MODEL = "bench"
@@ -280,35 +280,8 @@ print(json.dumps({"seconds": seconds, "peak_rss_mb": peak,
 """
 
 
-def python313() -> str:
-    """The project's Python 3.13 (scripts/find-python313.sh: PATH, then pyenv's versions)."""
-    found = subprocess.run(
-        [str(REPO / "scripts" / "find-python313.sh")], check=True, capture_output=True, text=True
-    )
-    return found.stdout.strip()
-
-
 def ensure_evidently() -> Path:
-    python = EVIDENTLY_VENV / "bin" / "python"
-    if not python.exists():
-        subprocess.run([python313(), "-m", "venv", str(EVIDENTLY_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "evidently==0.7.23", "pandas==2.3.3"],
-            check=True,
-        )
-    return python
-
-
-def run_child(args: list[str]) -> dict[str, Any]:
-    out = subprocess.run(
-        args,
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return ensure_venv(EVIDENTLY_VENV, ["evidently==0.7.23", "pandas==2.3.3"])
 
 
 # ---------------------------------------------------------------- main

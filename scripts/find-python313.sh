@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Prints the path of a working Python 3.13 interpreter, or explains what to install.
 # PATH first (a pyenv shim may be on PATH without 3.13 being active, so each candidate
-# must actually run), then pyenv's versions folder.
+# must actually run), then pyenv's versions folder. An argument asks for another version
+# (benchmarks/side_venv.py: a benchmark-only environment for a library not on 3.13 yet).
 set -u
-want="3.13"
+want="${1:-3.13}"
 candidates=()
-command -v python3.13 >/dev/null 2>&1 && candidates+=("$(command -v python3.13)")
+command -v "python$want" >/dev/null 2>&1 && candidates+=("$(command -v "python$want")")
 pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
-for p in "$pyenv_root"/versions/3.13*/bin/python3.13 /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do
+for p in "$pyenv_root"/versions/$want*/bin/python$want /root/.pyenv/versions/$want*/bin/python$want /usr/local/bin/python$want /usr/bin/python$want; do
   [ -x "$p" ] && candidates+=("$p")
 done
 for c in "${candidates[@]}"; do
@@ -18,8 +19,8 @@ for c in "${candidates[@]}"; do
   fi
 done
 cat >&2 <<MSG
-error: Python 3.13 was not found (looked on PATH and in $pyenv_root/versions/3.13*).
+error: Python $want was not found (looked on PATH and in $pyenv_root/versions/$want*).
 The Lambda runtime (python3.13), the training container and the development environment all use it.
-Install it, for example with 'pyenv install 3.13' or your system's python3.13 package, then run make again.
+Install it, for example with 'pyenv install $want' or your system's python$want package, then run make again.
 MSG
 exit 1

@@ -97,6 +97,9 @@ def estimate(
     areas, drawn_areas, bounds = [], [], []
     for row in range(len(acc.scored)):
         rows, positives = acc.histogram(row)
+        # Empty bins add nothing to any area: drawing only the occupied ones is the same.
+        occupied = rows > 0
+        rows, positives = rows[occupied], positives[occupied]
         areas.append(float(roc_auc_from_bins(rows, positives)))
         drawn_areas.append(
             roc_auc_from_bins(rows, _draw_positives(rows, positives, rng, replicates))

@@ -7,8 +7,8 @@ NannyML's CBPE does. The map is centred isotonic regression (Oron & Flournoy, 20
 isotonic fit of "is class k" on the model's score of class k, with each of its flat steps
 replaced by one knot at the step's mean score and straight lines between knots. Plain
 isotonic regression is flat within a step, which throws away the model's ranking inside it
-and biases the estimated ROC AUC low (by 0.02-0.03 on a few hundred holdout rows, measured
-in benchmarks/bench_cbpe.py); the centred map is still monotone and calibrated at every knot.
+and biases the estimated ROC AUC low on small holdouts (benchmarks/bench_cbpe.py); the
+centred map is still monotone and calibrated at every knot.
 Stored as plain arrays that the monitor applies with np.interp.
 """
 

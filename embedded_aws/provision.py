@@ -61,10 +61,17 @@ class LocalStack:
 
 
 def create_bucket(s3: Any, bucket: str, template: dict[str, Any] | None = None) -> str:
-    """ModelOpsBucket with its encryption, public access block, lifecycle and TLS-only policy."""
+    """ModelOpsBucket with its versioning, encryption, public access block and lifecycle.
+
+    Its bucket policy is not applied: moto stores bucket policies but does not evaluate them
+    (tests/registry/test_bucket_policy.py evaluates the template's policy instead)."""
     doc = template or load_template()
     props = resolve(resource("ModelOpsBucket", doc)["Properties"], {}, doc)
     s3.create_bucket(Bucket=bucket)
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration=props["VersioningConfiguration"]
+        )
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
@@ -90,6 +97,9 @@ def create_bucket(s3: Any, bucket: str, template: dict[str, Any] | None = None) 
         }
         if "ExpirationInDays" in rule:
             converted["Expiration"] = {"Days": int(rule["ExpirationInDays"])}
+        if "NoncurrentVersionExpiration" in rule:
+            days = int(rule["NoncurrentVersionExpiration"]["NoncurrentDays"])
+            converted["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
         if "AbortIncompleteMultipartUpload" in rule:
             converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
         rules.append(converted)

@@ -147,11 +147,18 @@ def monitor_env(local_stack: LocalStack, **overrides: str) -> dict[str, str]:
 
 
 def make_monitor(
-    local_stack: LocalStack, *, now: datetime | None = None, **overrides: str
+    local_stack: LocalStack,
+    *,
+    now: datetime | None = None,
+    s3_client: Any | None = None,
+    batch_client: Any | None = None,
+    **overrides: str,
 ) -> Monitor:
     settings = MonitorSettings.from_env(monitor_env(local_stack, **overrides))
     clock = (lambda: now) if now is not None else (lambda: datetime.now(UTC))
-    return Monitor.from_settings(settings, clock=clock)
+    return Monitor.from_settings(
+        settings, s3_client=s3_client, batch_client=batch_client, clock=clock
+    )
 
 
 def churn(n: int, *, seed: int, **drift: float) -> pd.DataFrame:

@@ -8,11 +8,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 from moto.batch import batch_backends
 
 from embedded_aws.provision import LocalStack
 from embedded_aws.template import resource
-from modelops.monitoring.retraining import EVENT_DETAIL_TYPE, EVENT_SOURCE, job_name_prefix
+from modelops.monitoring.retraining import (
+    EVENT_DETAIL_TYPE,
+    EVENT_SOURCE,
+    PENDING_TTL,
+    job_name_prefix,
+)
 from modelops.monitoring.window import Window
 from tests.monitoring.conftest import WINDOW_START, CaptureWriter, churn, make_monitor
 
@@ -171,3 +178,131 @@ def test_scheduled_event_monitors_the_last_complete_window() -> None:
     assert Window.from_event(event, window_minutes=15).start == datetime(
         2026, 11, 26, 12, 45, tzinfo=UTC
     )
+
+
+# ---- a submission that fails or dies is retried ---------------------------------------
+class SubmitFails:
+    """A Batch client whose SubmitJob raises `error` on its first `times` calls."""
+
+    def __init__(self, error: BaseException, times: int = 1) -> None:
+        self._client = boto3.client("batch")
+        self._error = error
+        self.times = times
+
+    def submit_job(self, **kwargs: Any) -> Any:
+        if self.times > 0:
+            self.times -= 1
+            raise self._error
+        return self._client.submit_job(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def marker_writes(s3: Any) -> list[dict[str, Any]]:
+    """Every PutObject of a window marker the code sends through `s3` (a spy, not moto)."""
+    writes: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        if "/retraining/windows/" in params["Key"]:
+            body = json.loads(params["Body"])
+            writes.append(
+                {
+                    "state": body["state"],
+                    **{k: params[k] for k in ("IfNoneMatch", "IfMatch") if k in params},
+                }
+            )
+
+    s3.meta.events.register("before-parameter-build.s3.PutObject", record)
+    return writes
+
+
+def window_marker(local_stack: LocalStack) -> tuple[dict[str, Any], str]:
+    key = f"reports/churn/retraining/windows/{window().key}.json"
+    response = boto3.client("s3").get_object(Bucket=local_stack.bucket, Key=key)
+    return json.loads(response["Body"].read()), response["ETag"]
+
+
+def test_a_failed_submission_is_retried_by_the_next_run_of_the_window(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
+    drifting_window(writer)
+    s3 = boto3.client("s3")
+    writes = marker_writes(s3)
+    refused = ClientError(
+        {"Error": {"Code": "ServerException", "Message": "Batch is unavailable"}}, "SubmitJob"
+    )
+    first = make_monitor(
+        local_stack, now=NOW, s3_client=s3, batch_client=SubmitFails(refused), **DRIFTING
+    ).run(window())
+    assert first["status"] == "DRIFT"
+    assert first["retraining"]["triggered"] is False
+    assert "Batch is unavailable" in first["retraining"]["submit_error"]
+    assert "retries" in first["retraining"]["reason"]
+    assert retraining_jobs(local_stack) == []
+    failed, failed_etag = window_marker(local_stack)
+    assert failed["state"] == "failed" and failed["job_id"] is None
+    assert "Batch is unavailable" in failed["error"]
+
+    # The next run of the window (a second later, no cooldown since nothing was submitted).
+    second = make_monitor(
+        local_stack, now=NOW + timedelta(seconds=1), s3_client=s3, **DRIFTING
+    ).run(window())
+    assert second["retraining"]["triggered"] is True, second["retraining"]["reason"]
+    assert [j["jobId"] for j in retraining_jobs(local_stack)] == [second["retraining"]["job_id"]]
+    submitted, _ = window_marker(local_stack)
+    assert submitted["state"] == "submitted" and submitted["attempt"] == 2
+    assert submitted["job_id"] == second["retraining"]["job_id"]
+
+    # Every marker write is conditional: the first claim creates, every later one replaces
+    # exactly the marker that was read (the failed claim by its ETag).
+    assert writes[0] == {"state": "pending", "IfNoneMatch": "*"}
+    assert [w["state"] for w in writes] == ["pending", "failed", "pending", "submitted"]
+    assert all("IfMatch" in w and "IfNoneMatch" not in w for w in writes[1:])
+    assert writes[2]["IfMatch"] == failed_etag
+
+    # ... and the window is done now: a third run does not submit again.
+    third = make_monitor(local_stack, now=NOW + timedelta(days=3), **DRIFTING).run(window())
+    assert third["retraining"]["triggered"] is False
+    assert "already triggered" in third["retraining"]["reason"]
+
+
+def test_a_claim_left_by_a_run_that_died_blocks_the_window_until_it_expires(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
+    drifting_window(writer)
+    died = SubmitFails(RuntimeError("the function timed out mid-submission"))
+    with pytest.raises(RuntimeError):
+        make_monitor(local_stack, now=NOW, batch_client=died, **DRIFTING).run(window())
+    pending, _ = window_marker(local_stack)
+    assert pending["state"] == "pending"
+    expires = NOW + PENDING_TTL
+    assert timedelta(seconds=900) < PENDING_TTL  # longer than MonitorFunction's timeout
+
+    just_before = make_monitor(
+        local_stack, now=expires - timedelta(milliseconds=1), **DRIFTING
+    ).run(window())
+    assert just_before["retraining"]["triggered"] is False
+    assert "claim expires" in just_before["retraining"]["reason"]
+    assert retraining_jobs(local_stack) == []
+
+    at_expiry = make_monitor(local_stack, now=expires, **DRIFTING).run(window())
+    assert at_expiry["retraining"]["triggered"] is True, at_expiry["retraining"]["reason"]
+    assert len(retraining_jobs(local_stack)) == 1
+
+
+def test_a_marker_without_state_from_before_states_existed_is_understood(
+    local_stack: LocalStack, writer: CaptureWriter
+) -> None:
+    """Markers written by earlier releases: `job_id` set means submitted, `job_id: null`
+    is a claim whose submission never happened (retried once expired)."""
+    drifting_window(writer)
+    key = f"reports/churn/retraining/windows/{window().key}.json"
+    s3 = boto3.client("s3")
+    legacy = {"window": window().as_dict(), "triggered_at": "2026-11-26T13:05:00.000Z"}
+    s3.put_object(Bucket=local_stack.bucket, Key=key, Body=json.dumps({**legacy, "job_id": "j-1"}))
+    done = make_monitor(local_stack, now=NOW + timedelta(days=1), **DRIFTING).run(window())
+    assert "already triggered" in done["retraining"]["reason"]
+    s3.put_object(Bucket=local_stack.bucket, Key=key, Body=json.dumps({**legacy, "job_id": None}))
+    retried = make_monitor(local_stack, now=NOW + timedelta(days=1), **DRIFTING).run(window())
+    assert retried["retraining"]["triggered"] is True, retried["retraining"]["reason"]

@@ -93,19 +93,68 @@ def test_reservation_collision_moves_to_next_number(
     assert publish(registry) == 4
 
 
-def test_failed_publish_leaves_nothing_visible(
+def test_metadata_that_is_not_strict_json_costs_no_version_number(
     registry: ModelRegistry, s3: Any, bucket: str
 ) -> None:
-    bad_metadata = {"not_json_safe": float("nan")}
-    with pytest.raises(ValueError):
-        registry.publish("churn", b"model", bad_metadata, actor="test")
+    for bad in (float("nan"), float("inf"), 1e300 * 1e300):
+        with pytest.raises(ValueError):
+            registry.publish("churn", b"model", {"metrics": {"rmse": bad}}, actor="test")
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="models/churn/").get("KeyCount") == 0
+    assert publish(registry) == 1
+
+
+def test_a_publish_that_fails_midway_stays_invisible_and_deletes_nothing(
+    registry: ModelRegistry, s3: Any, bucket: str
+) -> None:
+    """metadata.json refused after model.onnx was written: the version is invisible, its
+    number is skipped, and the registry never tries to delete (the policy forbids it)."""
+    calls = writes_and_deletes(s3)
+
+    def refuse_metadata(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"].endswith("/metadata.json"):
+            raise ClientError({"Error": {"Code": "SlowDown", "Message": "503"}}, "PutObject")
+
+    s3.meta.events.register("before-parameter-build.s3.PutObject", refuse_metadata)
+    with pytest.raises(ClientError):
+        registry.publish("churn", b"model", METADATA, actor="test")
+    s3.meta.events.unregister("before-parameter-build.s3.PutObject", refuse_metadata)
     assert registry.list_versions("churn") == []
-    keys = [
-        o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix="models/churn/").get("Contents", [])
-    ]
-    assert keys == ["models/churn/v1/_reservation.json"]
+    assert not [c for c in calls if c[0] == "DeleteObject"]
     assert publish(registry) == 2
+
+
+def writes_and_deletes(s3: Any) -> list[tuple[str, str, dict[str, str]]]:
+    """A spy on the client the registry uses: (operation, key, conditional headers sent)."""
+    calls: list[tuple[str, str, dict[str, str]]] = []
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        conditions = {k: params[k] for k in ("IfNoneMatch", "IfMatch") if k in params}
+        calls.append((model.name, params.get("Key", ""), conditions))
+
+    for operation in ("PutObject", "DeleteObject", "DeleteObjects", "CopyObject"):
+        s3.meta.events.register(f"provide-client-params.s3.{operation}", record)
+    return calls
+
+
+def test_every_registry_write_is_conditional_and_nothing_is_deleted(
+    registry: ModelRegistry, s3: Any
+) -> None:
+    """What the bucket policy demands (docs/REGISTRY.md), the registry code always sends:
+    IfNoneMatch="*" on every version and history object, IfMatch or IfNoneMatch on aliases.
+    Checked on the requests the code makes, not on moto's answers."""
+    calls = writes_and_deletes(s3)
+    publish(registry)
+    publish(registry)
+    first = registry.set_alias("churn", CHAMPION, 1, expected=None, reason="first")
+    registry.set_alias("churn", CHAMPION, 2, expected=first, reason="better")
+    registry.reserve_version("churn")
+    operations = {c[0] for c in calls}
+    assert operations == {"PutObject"}
+    immutable = [c for c in calls if "/aliases/" not in c[1]]
+    assert len(immutable) == 2 * 3 + 2 + 1  # 2 versions x 3 objects, 2 history records, 1 claim
+    assert all(c[2] == {"IfNoneMatch": "*"} for c in immutable), immutable
+    aliases = [c[2] for c in calls if "/aliases/" in c[1]]
+    assert aliases == [{"IfNoneMatch": "*"}, {"IfMatch": first.etag}]
 
 
 def test_corrupted_model_is_refused(registry: ModelRegistry, s3: Any, bucket: str) -> None:

@@ -204,35 +204,47 @@ class ModelRegistry:
         """Publish a new immutable version: reserve N, write model.onnx, then metadata.json.
 
         metadata.json is written last and is what makes the version visible, so a reader
-        never sees a half-published version. On failure the model object is removed again.
+        never sees a half-published version. If writing it fails, model.onnx stays behind,
+        invisible (no metadata) under a number that is never reused: the bucket policy lets
+        nobody delete a version's objects (docs/REGISTRY.md). The metadata is checked to be
+        strict JSON before a number is reserved, so bad metadata costs no version number.
         `name`, `version`, sha256 and size are filled in here so they cannot disagree.
         """
-        version = self.reserve_version(name, actor=actor)
+        json.dumps(dict(metadata), allow_nan=False)  # ValueError now, not after reserving
         digest = sha256_hex(model_bytes)
+        for _ in range(_MAX_RESERVATION_ATTEMPTS):
+            version = self.reserve_version(name, actor=actor)
+            model_key = self.model_key(name, version)
+            try:
+                self._create(model_key, model_bytes, "application/octet-stream")
+                break
+            except ClientError as exc:
+                # The number's model.onnx exists: another publisher holds N too (a store whose
+                # conditional writes are not atomic, like moto under threads). Take the next.
+                if not _is_conflict(exc):
+                    raise
+        else:
+            raise RuntimeError(f"could not publish {name!r}: every reserved version was taken")
         document = dict(metadata)
         document["name"] = name
         document["version"] = version
         document["model_file"] = {
-            "key": self.model_key(name, version),
+            "key": model_key,
             "sha256": digest,
             "size_bytes": len(model_bytes),
         }
         document.setdefault("published_at", utc_now())
         document.setdefault("published_by", actor or default_actor())
-        model_key = self.model_key(name, version)
-        self._create(model_key, model_bytes, "application/octet-stream")
-        try:
-            self._create(
-                self.metadata_key(name, version),
-                json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode(),
-                "application/json",
-            )
-        except BaseException:
-            self._s3.delete_object(Bucket=self.bucket, Key=model_key)
-            raise
+        self._create(
+            self.metadata_key(name, version),
+            json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode(),
+            "application/json",
+        )
         return PublishedVersion(name, version, model_key, self.metadata_key(name, version), digest)
 
     def _create(self, key: str, body: bytes, content_type: str) -> None:
+        """Create `key`, never replace it: IfNoneMatch="*" (the bucket policy denies any
+        PutObject to version and history keys without it)."""
         self._s3.put_object(
             Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
         )

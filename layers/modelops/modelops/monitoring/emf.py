@@ -65,6 +65,13 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
         unit=MetricUnit.Count,
         value=1 if retraining.get("triggered") else 0,
     )
+    # A refused or failed SubmitJob: the window's marker says "failed" and the next run of
+    # the window retries (docs/MONITORING.md); RetrainingSubmitFailuresAlarm tells on-call.
+    metrics.add_metric(
+        name="RetrainingSubmitFailures",
+        unit=MetricUnit.Count,
+        value=1 if retraining.get("submit_error") else 0,
+    )
     estimate = report.get("estimated_performance") or {}
     if estimate.get("value") is not None:
         # Window-level like the rest: ModelName only, so one alarm survives promotions.

@@ -4,27 +4,43 @@ Decision order (each outcome and its reason goes into the report's `retraining` 
 
 1. the window's status is not DRIFT or DEGRADED           -> not triggered
 2. retraining is disabled by configuration                 -> not triggered
-3. a marker for this window already exists                 -> not triggered (re-run)
+3. the window's marker says a job was submitted            -> not triggered (re-run)
+   ... or another run claimed it and its claim has not expired -> not triggered
 4. a training job for the model is queued or running       -> not triggered
 5. the last trigger for the model is within the cooldown   -> not triggered
-6. otherwise: claim the window's marker with a conditional create (of two concurrent runs,
-   exactly one wins), submit the Batch job, put a `RetrainingRequested` event, and record
-   the job in the marker and in the model's `last trigger` object.
+6. otherwise: claim the window's marker (state "pending"), submit the Batch job, record the
+   job in the marker (state "submitted") and in the model's `last trigger` object, and put a
+   `RetrainingRequested` event.
 
-Markers live under `reports/<name>/retraining/`: `windows/<window>.json` (one per window,
-created with IfNoneMatch="*") and `last.json` (the most recent trigger, for the cooldown).
+Markers live under `reports/<name>/retraining/`: `windows/<window>.json` (one per window)
+and `last.json` (the most recent trigger, for the cooldown). A window's marker is claimed
+by a conditional write: created with IfNoneMatch="*", or, when it holds a failed or expired
+claim, replaced with IfMatch=<the ETag read>. Of two concurrent runs exactly one wins
+either way. A submission that fails (SubmitJob refused, Batch unreachable) turns the claim
+into state "failed", which the next run of the window retries at once; a run that dies
+between claim and submission leaves a "pending" claim that expires after PENDING_TTL
+(longer than the monitor's 15-minute timeout, so a live run's claim is never taken over).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
+from modelops.monitoring.markers import (
+    FAILED,
+    PENDING,
+    PENDING_TTL,
+    SUBMITTED,
+    WindowMarker,
+    WindowMarkers,
+)
 from modelops.monitoring.objects import iso_millis, parse_time
 from modelops.monitoring.window import Window
 
@@ -32,7 +48,8 @@ ACTIVE_JOB_STATES = ("SUBMITTED", "PENDING", "RUNNABLE", "STARTING", "RUNNING")
 TRIGGER_STATUSES = ("DRIFT", "DEGRADED")
 EVENT_SOURCE = "modelops.monitor"
 EVENT_DETAIL_TYPE = "RetrainingRequested"
-_CONFLICT_CODES = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+# Characters of a submission error kept in the marker and the report.
+_MAX_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -71,9 +88,7 @@ class RetrainingTrigger:
         self._batch = batch_client
         self._events = events_client
         self._clock = clock
-
-    def _marker_key(self, window: Window) -> str:
-        return f"reports/{self.model_name}/retraining/windows/{window.key}.json"
+        self._markers = WindowMarkers(s3_client, bucket, model_name)
 
     @property
     def _last_key(self) -> str:
@@ -88,13 +103,10 @@ class RetrainingTrigger:
             )
         if not self.settings.enabled:
             return _block(False, "retraining is disabled (RETRAINING_ENABLED=false)")
-        existing = self._read_json(self._marker_key(window))
-        if existing is not None:
-            return _block(
-                False,
-                f"this window already triggered retraining at {existing.get('triggered_at')} (job {existing.get('job_id')})",
-                job_id=existing.get("job_id"),
-            )
+        now = self._clock()
+        marker = self._markers.read(window.key)
+        if marker is not None and not marker.retriable(now):
+            return _blocked_by(marker)
         active = self._active_jobs()
         if active:
             job = active[0]
@@ -103,7 +115,6 @@ class RetrainingTrigger:
                 f"a retraining job for {self.model_name} is still {job['status']} ({job['jobId']}): not submitting another",
                 active_job_id=job["jobId"],
             )
-        now = self._clock()
         last = self._read_json(self._last_key)
         if last is not None:
             last_time = parse_time(last["triggered_at"])
@@ -114,29 +125,28 @@ class RetrainingTrigger:
                     f"cooldown: last retraining was triggered at {iso_millis(last_time)}, next allowed after {iso_millis(until)}",
                     last_job_id=last.get("job_id"),
                 )
-        return self._trigger(window, summary, now)
+        return self._trigger(window, summary, now, replacing=marker)
 
-    def _trigger(self, window: Window, summary: Mapping[str, Any], now: datetime) -> dict[str, Any]:
-        marker = {
+    def _trigger(
+        self,
+        window: Window,
+        summary: Mapping[str, Any],
+        now: datetime,
+        *,
+        replacing: WindowMarker | None,
+    ) -> dict[str, Any]:
+        marker: dict[str, Any] = {
             "window": window.as_dict(),
+            "state": PENDING,
             "triggered_at": iso_millis(now),
+            "expires_at": iso_millis(now + PENDING_TTL),
+            "attempt": int(replacing.record.get("attempt", 1)) + 1 if replacing else 1,
             "status": summary["status"],
             "job_id": None,
         }
-        try:
-            self._s3.put_object(
-                Bucket=self.bucket,
-                Key=self._marker_key(window),
-                Body=json.dumps(marker).encode(),
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _CONFLICT_CODES:
-                return _block(
-                    False, "another run of this window claimed the retraining trigger first"
-                )
-            raise
+        etag = self._markers.claim(window.key, marker, replacing)
+        if etag is None:
+            return _block(False, "another run of this window claimed the retraining trigger first")
         # Train on every labeled capture of the lookback period up to this window's end.
         since = window.end - self.settings.lookback
         command = [
@@ -146,25 +156,24 @@ class RetrainingTrigger:
         if self.settings.include_data:
             command += ["--include-data", self.settings.include_data]
         job_name = f"{job_name_prefix(self.model_name)}-{window.key}"
-        job = self._batch.submit_job(
-            jobName=job_name[:128],
-            jobQueue=self.settings.job_queue,
-            jobDefinition=self.settings.job_definition,
-            containerOverrides={"command": command},
-            tags={"modelops:model": self.model_name, "modelops:window": window.key},
-            propagateTags=True,
-        )
+        try:
+            job = self._batch.submit_job(
+                jobName=job_name[:128],
+                jobQueue=self.settings.job_queue,
+                jobDefinition=self.settings.job_definition,
+                containerOverrides={"command": command},
+                tags={"modelops:model": self.model_name, "modelops:window": window.key},
+                propagateTags=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return self._submission_failed(window, marker, etag, exc)
         job_id = job["jobId"]
-        marker["job_id"] = job_id
-        marker["command"] = command
+        marker.update(state=SUBMITTED, job_id=job_id, command=command)
+        marker.pop("expires_at", None)
+        # The window's marker now names the job, replacing this run's own claim (a conflict
+        # cannot happen while the claim is younger than PENDING_TTL); `last` drives the cooldown.
+        self._markers.put(window.key, marker, IfMatch=etag)
         body = json.dumps(marker).encode()
-        # The window's marker now names the job; `last` drives the cooldown.
-        self._s3.put_object(
-            Bucket=self.bucket,
-            Key=self._marker_key(window),
-            Body=body,
-            ContentType="application/json",
-        )
         self._s3.put_object(
             Bucket=self.bucket, Key=self._last_key, Body=body, ContentType="application/json"
         )
@@ -201,6 +210,23 @@ class RetrainingTrigger:
             event_published=event_ok,
         )
 
+    def _submission_failed(
+        self, window: Window, marker: dict[str, Any], etag: str, exc: Exception
+    ) -> dict[str, Any]:
+        """Mark the claim failed so that the next run of the window retries at once."""
+        error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+        failed = {**marker, "state": FAILED, "failed_at": iso_millis(self._clock()), "error": error}
+        failed.pop("expires_at", None)
+        # If even this write fails, the pending claim expires after PENDING_TTL instead.
+        with suppress(ClientError, BotoCoreError):
+            self._markers.put(window.key, failed, IfMatch=etag)
+        return _block(
+            False,
+            f"submitting the training job failed ({error}); the next run of this window retries",
+            submit_error=error,
+            attempt=marker["attempt"],
+        )
+
     def _active_jobs(self) -> list[dict[str, Any]]:
         prefix = job_name_prefix(self.model_name)
         active: list[dict[str, Any]] = []
@@ -224,6 +250,22 @@ class RetrainingTrigger:
             raise
         result: dict[str, Any] = json.loads(body)
         return result
+
+
+def _blocked_by(marker: WindowMarker) -> dict[str, Any]:
+    """The report block of a run stopped by its window's marker (submitted, or claimed)."""
+    record = marker.record
+    if marker.state == SUBMITTED:
+        return _block(
+            False,
+            f"this window already triggered retraining at {record.get('triggered_at')} (job {record.get('job_id')})",
+            job_id=record.get("job_id"),
+        )
+    return _block(
+        False,
+        f"another run claimed this window's retraining at {record.get('triggered_at')} "
+        f"and is submitting it; the claim expires at {iso_millis(marker.expires_at())}",
+    )
 
 
 def _block(triggered: bool, reason: str, **extra: Any) -> dict[str, Any]:

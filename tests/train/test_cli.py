@@ -165,7 +165,7 @@ def _bad_numeric(frame: pd.DataFrame) -> pd.DataFrame:
             ["row 0, field 'age'", "and 790 more rows"],
         ),
         (lambda f: f.head(0), ["--target", "churned"], ["the data has no rows"]),
-        (lambda f: f.head(10), ["--target", "churned"], ["need at least 20 rows"]),
+        (lambda f: f.head(99), ["--target", "churned"], ["need at least 100 rows", "--min-rows"]),
         (
             lambda f: f.assign(churned=[None, *f["churned"][1:]]),
             ["--target", "churned"],

@@ -17,8 +17,9 @@ benchmarks use it); `publish_trained` publishes what `train` produced.
 from __future__ import annotations
 
 import json
+import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -31,6 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from modelops.baseline import build_baseline
 from modelops.config import validate_model_name
+from modelops.errors import Problem
 from modelops.inference import OnnxModel
 from modelops.metrics import (
     GREATER_IS_BETTER,
@@ -43,7 +45,7 @@ from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
 from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
-from modelops_train.errors import UsageError
+from modelops_train.errors import InvalidTrainingData, UsageError
 from modelops_train.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
 from modelops_train.pipeline import (
     ESTIMATORS,
@@ -54,7 +56,17 @@ from modelops_train.pipeline import (
 )
 from modelops_train.progress import Progress
 from modelops_train.promotion import PROMOTE_MODES, PromotionDecision, decide
-from modelops_train.spec import DatasetSpec, feature_frame, fingerprint, resolve_spec, target_values
+from modelops_train.spec import (
+    MIN_ROWS,
+    MIN_ROWS_FLOOR,
+    MIN_ROWS_PER_CLASS,
+    MIN_ROWS_PER_CLASS_FLOOR,
+    DatasetSpec,
+    feature_frame,
+    fingerprint,
+    resolve_spec,
+    target_values,
+)
 
 _LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "numpy", "pandas")
 
@@ -78,6 +90,8 @@ class TrainOptions:
     promotion_tolerance: float = 0.0
     parity_tolerance: float = DEFAULT_TOLERANCE
     actor: str | None = None
+    min_rows: int = MIN_ROWS
+    min_rows_per_class: int = MIN_ROWS_PER_CLASS
 
     def check(self) -> None:
         """Usage errors, found before any data is read."""
@@ -104,6 +118,11 @@ class TrainOptions:
             )
         if self.promotion_tolerance < 0 or self.parity_tolerance < 0:
             raise UsageError("tolerances must be >= 0")
+        if self.min_rows < MIN_ROWS_FLOOR or self.min_rows_per_class < MIN_ROWS_PER_CLASS_FLOOR:
+            raise UsageError(
+                f"--min-rows must be >= {MIN_ROWS_FLOOR} and --min-rows-per-class >= "
+                f"{MIN_ROWS_PER_CLASS_FLOOR}, got {self.min_rows} and {self.min_rows_per_class}"
+            )
 
 
 @dataclass(frozen=True)
@@ -208,6 +227,8 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
             categorical=options.categorical
             if options.categorical is not None
             else data.categorical,
+            min_rows=options.min_rows,
+            min_rows_per_class=options.min_rows_per_class,
         )
         metric = (
             metric_direction(options.primary_metric)
@@ -323,6 +344,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
             "phase_seconds": dict(progress.timings),
         },
     }
+    _refuse_non_json(metadata)
     return TrainedModel(
         model_name=options.model_name,
         spec=spec,
@@ -391,6 +413,31 @@ def publish_trained(
         rows=lineage["rows"],
         timings=dict(progress.timings),
     )
+
+
+def _refuse_non_json(metadata: dict[str, Any]) -> None:
+    """The last check before anything is published (and a version number reserved):
+    metadata.json is strict JSON, so every number in it must be finite."""
+    bad = list(_non_finite_paths(metadata, ""))
+    if bad:
+        raise InvalidTrainingData(
+            "invalid training data: the model's metadata would hold infinite or NaN numbers",
+            [
+                Problem(f"{path} is {value}: values this large cannot be measured; rescale them")
+                for path, value in bad[:20]
+            ],
+        )
+
+
+def _non_finite_paths(value: Any, path: str) -> Iterator[tuple[str, float]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _non_finite_paths(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _non_finite_paths(item, f"{path}[{i}]")
+    elif isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
+        yield path, float(value)
 
 
 def _plain(value: Any) -> Any:

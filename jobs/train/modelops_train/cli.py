@@ -29,11 +29,13 @@ from modelops_train.parity import DEFAULT_TOLERANCE
 from modelops_train.pipeline import ESTIMATORS
 from modelops_train.progress import Progress
 from modelops_train.promotion import PROMOTE_MODES
+from modelops_train.spec import MIN_ROWS, MIN_ROWS_PER_CLASS
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2  # bad flags or configuration (MODELOPS_BUCKET unset, unknown option value)
-EXIT_INVALID_DATA = 3  # data missing, unreadable or failing validation; nothing published
+EXIT_INVALID_DATA = 3  # data missing, unreadable or failing validation (too few rows, a text
+# value in a numeric column, duplicate headers, values beyond float32); nothing published
 EXIT_PARITY = 4  # ONNX does not reproduce scikit-learn; nothing published
 EXIT_PROMOTION_REJECTED = 5  # published, but worse than the champion: not promoted
 EXIT_STALE_ALIAS = 6  # published, but the champion changed meanwhile: not promoted, retry
@@ -43,7 +45,7 @@ EXIT_CODES = {
     EXIT_OK: "success: the result line is on stdout",
     EXIT_UNEXPECTED: "unexpected error (a traceback is on stderr)",
     EXIT_USAGE: "usage or configuration error",
-    EXIT_INVALID_DATA: "invalid or missing data: nothing published",
+    EXIT_INVALID_DATA: "invalid or missing data (every problem listed): nothing published",
     EXIT_PARITY: "ONNX parity check failed: nothing published",
     EXIT_PROMOTION_REJECTED: "promotion rejected: published, not champion",
     EXIT_STALE_ALIAS: "champion changed concurrently: published, not champion",
@@ -106,7 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="feature columns, comma-separated (default: all but the target)",
     )
     train.add_argument(
-        "--categorical", type=_csv, help="categorical features (default: the non-numeric columns)"
+        "--categorical",
+        type=_csv,
+        help="categorical features (default: the text columns, unless mostly numbers)",
     )
     train.add_argument(
         "--seed",
@@ -148,6 +152,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULT_TOLERANCE,
         help=f"ONNX vs scikit-learn (default {DEFAULT_TOLERANCE:g})",
+    )
+    train.add_argument(
+        "--min-rows",
+        type=int,
+        default=MIN_ROWS,
+        help=f"fewer rows is invalid data, nothing published (default {MIN_ROWS})",
+    )
+    train.add_argument(
+        "--min-rows-per-class",
+        type=int,
+        default=MIN_ROWS_PER_CLASS,
+        help=f"classification: rows every class needs (default {MIN_ROWS_PER_CLASS})",
     )
     train.add_argument(
         "--since", type=_iso_time, help="--from-feedback: only captures from this time on"
@@ -257,6 +273,8 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         primary_metric=args.primary_metric,
         promotion_tolerance=args.promotion_tolerance,
         parity_tolerance=args.parity_tolerance,
+        min_rows=args.min_rows,
+        min_rows_per_class=args.min_rows_per_class,
     )
     result = train_and_publish(options, registry=registry, progress=progress)
     print(result.as_json(), flush=True)

@@ -12,7 +12,10 @@ source does from the champion's metadata. Sources:
 
 from __future__ import annotations
 
+import csv
+import gzip
 import io
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +25,7 @@ import pandas as pd
 from botocore.exceptions import ClientError
 
 from modelops import aws
+from modelops.errors import Problem
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData
 
 SUPPORTED_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".pq")
@@ -86,13 +90,50 @@ def read_table(uri: str, *, s3_client: Any = None) -> pd.DataFrame:
         if not path.is_file():
             raise DataNotFoundError(f"training data {uri!r} does not exist or is not a file")
         source = path
+    gzipped = lowered.endswith(".gz")
     try:
         if is_parquet:
             return pd.read_parquet(source)
-        return pd.read_csv(source, compression="gzip" if lowered.endswith(".gz") else None)
+        # pandas renames a repeated header ("age", "age.1"): read the header first and refuse.
+        _refuse_duplicate_header(uri, _csv_header(source, gzipped))
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        return pd.read_csv(source, compression="gzip" if gzipped else None)
     except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        if isinstance(exc, InvalidTrainingData):
+            raise
         kind = "Parquet" if is_parquet else "CSV"
         raise InvalidTrainingData(f"cannot read {uri!r} as {kind}: {exc}") from None
+
+
+def _csv_header(source: Path | io.BytesIO, gzipped: bool) -> list[str]:
+    """The first CSV record (quoted names with commas or newlines read correctly)."""
+    raw: Any = source.open("rb") if isinstance(source, Path) else source
+    try:
+        stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        header = next(csv.reader(text), [])
+        text.detach()
+        return header
+    finally:
+        if isinstance(source, Path):
+            raw.close()
+
+
+def _refuse_duplicate_header(uri: str, header: list[str]) -> None:
+    repeated = {name: n for name, n in Counter(header).items() if n > 1}
+    if not repeated:
+        return
+    problems = [
+        Problem(
+            f"the column name appears {n} times (columns "
+            + ", ".join(str(i + 1) for i, h in enumerate(header) if h == name)
+            + "); every column needs its own name",
+            field=name,
+        )
+        for name, n in repeated.items()
+    ]
+    raise InvalidTrainingData(f"invalid training data: duplicate column names in {uri!r}", problems)
 
 
 def _read_s3(uri: str, s3_client: Any) -> bytes:

@@ -9,6 +9,8 @@ endif
 PY313_BIN  := $(dir $(PY313))
 VENV       := .venv
 VENV_SAM   := .venv-sam
+# Template scanners (checkov, cfn-lint) live in their own environment, never in the runtime.
+VENV_TOOLS := .venv-tools
 PY         := $(VENV)/bin/python
 SAM        := $(VENV_SAM)/bin/sam
 # sam build needs the runtime's python (python3.13) on PATH; SAM must not phone home
@@ -20,12 +22,14 @@ export HOME := $(if $(shell test -w "$$HOME" && echo ok),$(HOME),$(CURDIR)/.home
 
 DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/requirements.txt layers/runtime/requirements.txt pyproject.toml
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
+TOOLS_REQS := requirements/tools.txt
 
-.PHONY: help setup demo test lint unit sam-check bench api fuzz clean
+.PHONY: help setup demo test lint scan unit sam-check bench api fuzz clean
 
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
 	@echo "make test   set up, then run lint and every test"
+	@echo "make scan   cfn-lint and checkov on template.yaml (part of make test)"
 	@echo "make bench  run every benchmark under benchmarks/"
 	@echo "make fuzz   client input: 10,000 generated HTTP requests per route, and many more properties"
 	@echo "make api    serve the functions over HTTP on localhost for curl"
@@ -44,6 +48,12 @@ $(VENV_SAM)/.installed: $(SAM_REQS)
 	$(VENV_SAM)/bin/python -m pip install --quiet -c requirements/sam-constraints.txt -r requirements/sam.txt
 	touch $@
 
+$(VENV_TOOLS)/.installed: $(TOOLS_REQS)
+	$(PY313) -m venv $(VENV_TOOLS)
+	$(VENV_TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV_TOOLS)/bin/python -m pip install --quiet -r $(TOOLS_REQS)
+	touch $@
+
 setup: $(VENV)/.installed $(VENV_SAM)/.installed
 
 lint: $(VENV)/.installed
@@ -51,7 +61,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: setup lint
+# template.yaml: cfn-lint, then checkov (every check passes or is skipped in the template
+# with its reason; docs/RELIABILITY.md, "Template scanning").
+scan: $(VENV_TOOLS)/.installed
+	$(VENV_TOOLS)/bin/cfn-lint template.yaml
+	$(VENV_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
+test: setup lint scan
 	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.
@@ -68,4 +84,4 @@ api: setup
 	$(PY) -m embedded_aws.local_api
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) .aws-sam .home .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_TOOLS) .aws-sam .home .pytest_cache .mypy_cache .ruff_cache

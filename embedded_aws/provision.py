@@ -66,7 +66,13 @@ def create_bucket(s3: Any, bucket: str, template: dict[str, Any] | None = None) 
     Its bucket policy is not applied: moto stores bucket policies but does not evaluate them
     (tests/registry/test_bucket_policy.py evaluates the template's policy instead)."""
     doc = template or load_template()
-    props = resolve(resource("ModelOpsBucket", doc)["Properties"], {}, doc)
+    # Server access logging names another bucket, and moto delivers no access logs.
+    declared = {
+        k: v
+        for k, v in resource("ModelOpsBucket", doc)["Properties"].items()
+        if k != "LoggingConfiguration"
+    }
+    props = resolve(declared, {}, doc)
     s3.create_bucket(Bucket=bucket)
     if "VersioningConfiguration" in props:
         s3.put_bucket_versioning(
@@ -373,6 +379,14 @@ def _create_repository(ctx: _Context, logical_id: str, properties: dict[str, Any
 
 
 def _create_bucket_resource(ctx: _Context, logical_id: str, properties: dict[str, Any]) -> None:
+    if logical_id == "AccessLogsBucket":
+        # ModelOpsBucket's server access logs go there on AWS; moto writes none. An empty
+        # bucket of the template's name is all a local run needs.
+        name = ctx.physical_name(logical_id).lower()
+        boto3.client("s3").create_bucket(Bucket=name)
+        ctx.refs[logical_id] = name
+        ctx.refs[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
+        return
     if logical_id != "ModelOpsBucket":
         # The local stack creates each bucket with ModelOpsBucket's settings (create_bucket);
         # a second bucket in the template needs its own settings reader first.

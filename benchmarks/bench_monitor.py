@@ -1,6 +1,7 @@
 """Monitor cost: 100k and 1M captured records, against Evidently's data-drift report.
 
     .venv/bin/python benchmarks/bench_monitor.py [--sizes 100000,1000000] [--runs 2] [--evidently-runs 1] [--no-evidently]
+        [--compare-with main]   # also time the monitor of another git revision, interleaved
 
 Side by side in one run, on the same generated data (20 features: 12 numeric, 8
 categorical; reference = the model's 20k training rows, current = drifted production rows):
@@ -13,6 +14,13 @@ categorical; reference = the model's 20k training rows, current = drifted produc
   pandas DataFrames, in a child process of a separate venv (Evidently 0.7 needs pandas<3):
   /tmp/evidently-venv, created on first use by benchmarks/side_venv.py (evidently==0.7.23,
   pandas==2.3.3). Time of `report.run(...)` plus `snapshot.dict()`, and the child's peak RSS (data included).
+
+With `--compare-with REV` the monitor of that revision (its `layers/modelops`, extracted with
+`git archive`) runs on the very same window in the same child set-up, its runs interleaved
+with this tree's (A B A B ...), and the tables gain a "before" row per worker count. The
+published metadata also carries a 1000-value `sample` per numeric feature, as format 1
+baselines did, so an older monitor does its full work on it (this tree ignores it when the
+fine bins are there).
 
 Statistics both compute: the Jensen-Shannon distance of every categorical feature over its
 full reference and current counts (Evidently's default categorical test above 1000 rows,
@@ -30,6 +38,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +103,30 @@ def frame(cols: dict[str, Any]) -> Any:
     import pandas as pd
 
     return pd.DataFrame(cols)
+
+
+def extract_revision(revision: str, into: Path) -> Path:
+    """`layers/modelops` of a git revision, extracted into `into`; the package root."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", revision, "layers/modelops"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "layers" / "modelops"
+
+
+def add_reference_samples(s3: Any, registry: Any, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Give every numeric baseline entry the 1000-value sample format 1 baselines had."""
+    rng = np.random.default_rng(0)
+    for entry in [*metadata["baseline"]["features"].values(), metadata["baseline"]["prediction"]]:
+        if entry.get("kind") == "numeric" and entry.get("fine_edges") and "sample" not in entry:
+            edges, counts = np.asarray(entry["fine_edges"]), np.asarray(entry["fine_counts"])
+            bins = rng.choice(counts.size, 1000, p=counts / counts.sum())
+            entry["sample"] = sorted(float(edges[min(b, edges.size - 1)]) for b in bins)
+    key = registry.metadata_key(MODEL, metadata["version"])
+    s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(metadata).encode())
+    return metadata
 
 
 def publish_model(registry: Any) -> dict[str, Any]:
@@ -208,8 +241,13 @@ def peak_rss_mb() -> float:
 
 def child_monitor(endpoint: str, start: str, end: str, workers: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    import modelops
     from modelops.monitoring.monitor import Monitor, MonitorSettings
     from modelops.monitoring.window import Window
+
+    expected = os.environ.get("BENCH_MODELOPS_ROOT")
+    if expected and not str(Path(modelops.__file__).resolve()).startswith(expected):
+        raise SystemExit(f"expected modelops from {expected}, got {modelops.__file__}")
 
     env = {
         "MODELOPS_BUCKET": BUCKET,
@@ -284,6 +322,12 @@ def ensure_evidently() -> Path:
     return ensure_venv(EVIDENTLY_VENV, ["evidently==0.7.23", "pandas==2.3.3"])
 
 
+def revision_env(modelops_root: Path) -> dict[str, str]:
+    """A child's environment importing another revision's package ahead of the editable
+    install (the child checks that it did)."""
+    return {"PYTHONPATH": str(modelops_root), "BENCH_MODELOPS_ROOT": str(modelops_root.resolve())}
+
+
 # ---------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -293,6 +337,7 @@ def main() -> None:
     parser.add_argument("--no-evidently", action="store_true")
     parser.add_argument("--workers", default="1,2", help="MONITOR_WORKERS values to measure")
     parser.add_argument("--child-monitor", nargs=4, metavar=("ENDPOINT", "START", "END", "WORKERS"))
+    parser.add_argument("--compare-with", help="git revision whose monitor to time side by side")
     args = parser.parse_args()
     if args.child_monitor:
         child_monitor(*args.child_monitor)
@@ -312,6 +357,10 @@ def main() -> None:
         create_bucket(s3, BUCKET)
         registry = ModelRegistry(BUCKET, s3_client=s3)
         metadata = publish_model(registry)
+        before_root = None
+        if args.compare_with:
+            before_root = extract_revision(args.compare_with, Path(tmp))
+            metadata = add_reference_samples(s3, registry, metadata)
         reference = frame(generate(TRAIN_ROWS, 0, drift=False))
         # Evidently's reference: exactly the rows the model's baseline was built from (the
         # training job's stratified 80 % training split, same seed).
@@ -338,7 +387,16 @@ def main() -> None:
                     window["end"],
                     workers,
                 ]
-                row["monitor"][workers] = [run_child(child) for _ in range(args.runs)]
+                if before_root is None:
+                    row["monitor"][workers] = [run_child(child) for _ in range(args.runs)]
+                    continue
+                # Interleaved, so both see the same load: before, after, before, after...
+                row["monitor"][workers], row["monitor"][f"{workers} (before)"] = [], []
+                for _ in range(args.runs):
+                    row["monitor"][f"{workers} (before)"].append(
+                        run_child(child, env=revision_env(before_root))
+                    )
+                    row["monitor"][workers].append(run_child(child))
 
             if evidently is not None:
                 current_csv = Path(tmp, f"current-{n}.csv")
@@ -367,9 +425,9 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
     for workers, runs in row["monitor"].items():
         seconds = statistics.median(r["seconds"] for r in runs)
         # Conservative: the workers' peak counts pages they share with the parent again.
+        count = int(workers.split()[0])
         total_mb = max(
-            r["peak_rss_mb"] + int(workers) * r["workers_peak_rss_mb"] * (int(workers) > 1)
-            for r in runs
+            r["peak_rss_mb"] + count * r["workers_peak_rss_mb"] * (count > 1) for r in runs
         )
         out["monitor"][workers] = {"seconds": seconds, "peak_mb": total_mb, "runs": len(runs)}
     if "evidently" in row:
@@ -387,6 +445,16 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
         ),
         "?",
     )
+    print(f"\nload average at the end: {os.getloadavg()}")
+    for row in rows:
+        m = summarize(row)["monitor"]
+        for workers in [w for w in m if not w.endswith("(before)")]:
+            if f"{workers} (before)" in m:
+                ratio = m[f"{workers} (before)"]["seconds"] / m[workers]["seconds"]
+                print(
+                    f"{row['rows']:,} records, {workers} worker(s): before / after = {ratio:.2f}x "
+                    f"({m[f'{workers} (before)']['seconds']:.2f} s -> {m[workers]['seconds']:.2f} s)"
+                )
     print(
         f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n"
     )

@@ -43,14 +43,14 @@ def ensure_venv(path: Path, packages: Sequence[str], *, python: str = "3.13") ->
     return interpreter
 
 
-def run_child(args: list[str]) -> dict[str, Any]:
-    """Run a child process; its last stdout line, as JSON."""
+def run_child(args: list[str], *, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run a child process (environment: ours plus `env`); its last stdout line, as JSON."""
     out = subprocess.run(
         args,
         check=True,
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result

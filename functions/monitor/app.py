@@ -6,6 +6,10 @@ complete window before its `time`; `{"window": {"start", "end"}}` monitors that 
 Returns the report's summary; an invalid event raises InvalidInput (errorType InvalidInput).
 `{"action": "replay-capture-dead-letters"}` moves captured records that PredictFunction
 spilled to capture-dlq/<name>/ back into capture/<name>/ and returns how many.
+A model with no published version raises UnknownModelError on direct invocation (a
+workflow can Catch that errorType); on a schedule it is logged as an error and returns
+{"status": "ERROR", ...} without writing a report (a retry would fail the same way; the
+MonitorNotRunningAlarm then says no window was reported).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from modelops.errors import UnknownModelError
 from modelops.monitoring.dead_letters import is_replay_event
 from modelops.monitoring.emf import publish_metrics
 from modelops.monitoring.monitor import Monitor, MonitorSettings
@@ -35,7 +40,13 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"replayed": replayed}
     window = Window.from_event(event, window_minutes=settings.window_minutes)
     logger.append_keys(window=window.as_dict())
-    report = monitor.run(window)
+    try:
+        report = monitor.run(window)
+    except UnknownModelError as error:
+        if "window" in event:
+            raise
+        logger.error("window not monitored", extra={"error": str(error)})
+        return {"status": "ERROR", "error": {"type": "UnknownModelError", "message": str(error)}}
     publish_metrics(metrics, report)
     summary = summarize(report)
     logger.info(

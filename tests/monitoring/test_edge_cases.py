@@ -111,8 +111,8 @@ def test_drift_of_a_constant_baseline_column_is_finite() -> None:
     thresholds = DriftThresholds()
     baseline = numeric_baseline([5.0] * 100)
     same, moved = (
-        NumericAccumulator(baseline["bin_edges"]),
-        NumericAccumulator(baseline["bin_edges"]),
+        NumericAccumulator.for_baseline(baseline),
+        NumericAccumulator.for_baseline(baseline),
     )
     same.add(np.full(300, 5.0))
     moved.add(np.full(300, 9.0))
@@ -120,7 +120,7 @@ def test_drift_of_a_constant_baseline_column_is_finite() -> None:
     result = numeric_drift(baseline, moved, thresholds)
     assert result["drifted"] and result["wasserstein_normalized"] == pytest.approx(4.0 / 5.0)
     empty = numeric_baseline([None, None])
-    acc = NumericAccumulator(empty["bin_edges"])
+    acc = NumericAccumulator.for_baseline(empty)
     acc.add(np.array([1.0, 2.0]))
     assert json.dumps(numeric_drift(empty, acc, thresholds), allow_nan=False)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import platform
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -46,6 +46,7 @@ from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, P
 from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
 from modelops_train.errors import InvalidTrainingData, UsageError
+from modelops_train.importance import check_drift_thresholds, feature_importance
 from modelops_train.parity import DEFAULT_TOLERANCE, ParityReport, check_parity
 from modelops_train.pipeline import (
     ESTIMATORS,
@@ -64,6 +65,7 @@ from modelops_train.spec import (
     DatasetSpec,
     feature_frame,
     fingerprint,
+    numeric_values,
     resolve_spec,
     target_values,
 )
@@ -92,6 +94,8 @@ class TrainOptions:
     actor: str | None = None
     min_rows: int = MIN_ROWS
     min_rows_per_class: int = MIN_ROWS_PER_CLASS
+    # Per-feature drift thresholds the monitor uses for this version ({feature: {psi: 0.3}}).
+    drift_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
     def check(self) -> None:
         """Usage errors, found before any data is read."""
@@ -293,6 +297,21 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
             ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
             + f" on {len(holdout_idx)} holdout rows"
         )
+    with progress.phase("importance") as notes:
+        importance = feature_importance(
+            pipeline,
+            x_holdout,
+            y_holdout,
+            task=spec.task,
+            classes=spec.classes,
+            metric=metric,
+            seed=options.seed,
+        )
+        top = sorted(importance["shares"].items(), key=lambda kv: -kv[1])[:3]
+        notes.append("most important: " + ", ".join(f"{k} {v:.0%}" for k, v in top))
+        drift_thresholds = check_drift_thresholds(
+            options.drift_thresholds, [f.name for f in spec.features]
+        )
     with progress.phase("export") as notes:
         onnx_bytes = export_onnx(pipeline, spec.schema)
         notes.append(f"{len(onnx_bytes)} bytes")
@@ -303,15 +322,27 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
             f"max abs diff {parity.max_abs_diff:.2g} over {parity.rows + parity.synthetic_rows} rows"
         )
     with progress.phase("baseline"):
+        # Numeric features as the client sends them (float64, not the model's float32) and
+        # predictions as the service answers them (ONNX): the monitor compares windows of
+        # exactly these representations, so values on a bin edge stay in their bin.
+        served = onnx_model.predict_columns(
+            {f.name: x_holdout[f.name].to_numpy() for f in spec.features}
+        )
         baseline = build_baseline(
-            {f.name: x_train[f.name].to_numpy() for f in spec.features},
+            {
+                f.name: numeric_values(frame[f.name].iloc[train_idx])
+                if f.kind is FeatureKind.NUMERIC
+                else x_train[f.name].to_numpy()
+                for f in spec.features
+            },
             {f.name: f.kind for f in spec.features},
-            predictions=predicted,
+            predictions=served.labels
+            if spec.task.is_classification
+            else np.asarray(served.values, dtype=np.float64),
             prediction_kind=FeatureKind.CATEGORICAL
             if spec.task.is_classification
             else FeatureKind.NUMERIC,
             performance=metrics,
-            seed=options.seed,
         )
     metadata = {
         **spec.schema.as_metadata(),
@@ -321,6 +352,8 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         "primary_metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
         "baseline": baseline,
         **calibration,
+        "feature_importance": importance,
+        **({"drift_thresholds": drift_thresholds} if drift_thresholds else {}),
         "parity": parity.as_metadata(),
         "parameters": {
             "estimator": options.estimator,

@@ -17,6 +17,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from modelops.config import env_str, validate_model_name
 from modelops.errors import ConfigurationError, IntegrityError, ModelNotFoundError, StaleAliasError
@@ -25,6 +26,7 @@ from modelops_train.api import TrainOptions, train_and_publish
 from modelops_train.data import FileDataSource, TrainingDataSource
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData, ParityError, UsageError
 from modelops_train.feedback import FeedbackDataSource
+from modelops_train.importance import parse_drift_thresholds
 from modelops_train.parity import DEFAULT_TOLERANCE
 from modelops_train.pipeline import ESTIMATORS
 from modelops_train.progress import Progress
@@ -166,6 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"classification: rows every class needs (default {MIN_ROWS_PER_CLASS})",
     )
     train.add_argument(
+        "--drift-threshold",
+        dest="drift_thresholds",
+        action="append",
+        default=[],
+        metavar="FEATURE=STATISTIC:VALUE",
+        help="this version's own drift threshold for a feature, e.g. price=psi:0.3 "
+        "(repeatable; statistics: psi, p_value, wasserstein, jensen_shannon, unseen_share, "
+        "missing_share_change)",
+    )
+    train.add_argument(
         "--since", type=_iso_time, help="--from-feedback: only captures from this time on"
     )
     train.add_argument(
@@ -275,6 +287,8 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         parity_tolerance=args.parity_tolerance,
         min_rows=args.min_rows,
         min_rows_per_class=args.min_rows_per_class,
+        drift_thresholds=parse_drift_thresholds(args.drift_thresholds)
+        or (_champion_drift_thresholds(registry, model_name) if args.from_feedback else {}),
     )
     result = train_and_publish(options, registry=registry, progress=progress)
     print(result.as_json(), flush=True)
@@ -284,6 +298,15 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         )
         return EXIT_PROMOTION_REJECTED
     return EXIT_OK
+
+
+def _champion_drift_thresholds(registry: ModelRegistry, name: str) -> dict[str, Any]:
+    """A retrained version keeps the champion's own drift thresholds unless flags set new ones."""
+    try:
+        metadata = registry.get_metadata(name, registry.resolve(name))
+    except ModelNotFoundError:
+        return {}
+    return dict(metadata.get("drift_thresholds") or {})
 
 
 def _models(args: argparse.Namespace) -> int:

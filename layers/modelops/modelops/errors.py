@@ -121,6 +121,11 @@ class ModelNotFoundError(ModelOpsError):
     """The requested model, version or alias does not exist in the registry."""
 
 
+class UnknownModelError(ModelNotFoundError):
+    """The model has no published version at all (a misspelt or never-trained MODEL_NAME):
+    there is nothing to monitor or serve, and no report is written for it."""
+
+
 class NoChampionError(ModelNotFoundError):
     """No version of the model has been promoted to champion yet."""
 

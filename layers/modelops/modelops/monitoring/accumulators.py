@@ -3,9 +3,11 @@
 A window is fed in batches (one batch per few thousand capture lines); each accumulator keeps
 only what the drift statistics need:
 
-- numeric: counts per baseline bin, the missing count, running moments and a uniform
-  bounded sample (bottom-k of random keys: each batch merges into the sample in one numpy
-  step, so the sample is the same as if records came one by one);
+- numeric: counts per baseline bin, the missing count, running moments, and counts and
+  sums per fine baseline bin (`FineBins`: what the full-window KS and Wasserstein need);
+  for a format 1 baseline, which has no fine bins, a uniform bounded sample instead
+  (bottom-k of random keys: each batch merges into the sample in one numpy step, so the
+  sample is the same as if records came one by one);
 - categorical: counts per category, with at most `max_categories` distinct categories
   tracked and the rest lumped into one overflow count;
 - labeled rows: true label and prediction of rows whose feedback joined, as a bounded
@@ -25,7 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from modelops.baseline import bin_counts
+from modelops.baseline import (
+    FLOAT64,
+    as_representation,
+    bin_counts,
+    bin_index,
+    numeric_representation,
+)
 from modelops.schema import MISSING_CATEGORY, categorical_token
 
 DEFAULT_SAMPLE_SIZE = 1000
@@ -37,9 +45,20 @@ class NumericAccumulator:
     """Bin counts on fixed edges, missing count, moments and a bounded uniform sample."""
 
     def __init__(
-        self, edges: Sequence[float], *, sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0
+        self,
+        edges: Sequence[float],
+        *,
+        fine_edges: Sequence[float] | None = None,
+        representation: str = FLOAT64,
+        sample_size: int = DEFAULT_SAMPLE_SIZE,
+        seed: int = 0,
     ) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
+        self.representation = representation
+        # With fine bins the statistics see every value; the sample is only the fallback.
+        self.fine = FineBins(fine_edges) if fine_edges is not None else None
+        if self.fine is not None:
+            sample_size = 0
         self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
         self.rows = 0
         self.missing = 0
@@ -52,19 +71,37 @@ class NumericAccumulator:
         self._sample = np.empty(0, dtype=np.float64)
         self._sample_keys = np.empty(0, dtype=np.float64)
 
+    @classmethod
+    def for_baseline(
+        cls, entry: Mapping[str, Any], *, sample_size: int = DEFAULT_SAMPLE_SIZE, seed: int = 0
+    ) -> NumericAccumulator:
+        """Counts on a baseline entry's bins, in its representation (float32-rounded for a
+        format 1 baseline); fine bins when it has them, else the bounded sample."""
+        return cls(
+            entry.get("bin_edges") or [],
+            fine_edges=entry.get("fine_edges"),
+            representation=numeric_representation(entry),
+            sample_size=sample_size,
+            seed=seed,
+        )
+
     def add(self, values: np.ndarray) -> None:
         """Add a batch of float64 values (NaN = missing)."""
-        values = np.asarray(values, dtype=np.float64)
+        values = as_representation(np.asarray(values, dtype=np.float64), self.representation)
         self.rows += int(values.size)
         present = values[~np.isnan(values)]
         self.missing += int(values.size - present.size)
         if present.size == 0:
             return
         self.counts += bin_counts(self.edges, present)
+        if self.fine is not None:
+            self.fine.add(present)
         self.total += float(present.sum())
         self.total_squares += float(np.dot(present, present))
         self.minimum = min(self.minimum, float(present.min()))
         self.maximum = max(self.maximum, float(present.max()))
+        if not self.sample_size:
+            return
         # Bottom-k sampling: keep the values with the k smallest random keys.
         keys = self._rng.random(present.size)
         self._keep(
@@ -81,13 +118,17 @@ class NumericAccumulator:
         self.total_squares += other.total_squares
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
+        if self.fine is not None and other.fine is not None:
+            self.fine.merge(other.fine)
         self._keep(
             np.concatenate([self._sample, other._sample]),
             np.concatenate([self._sample_keys, other._sample_keys]),
         )
 
     def _keep(self, values: np.ndarray, keys: np.ndarray) -> None:
-        if keys.size > self.sample_size:
+        if self.sample_size == 0:
+            values, keys = values[:0], keys[:0]
+        elif keys.size > self.sample_size:
             keep = np.argpartition(keys, self.sample_size - 1)[: self.sample_size]
             values, keys = values[keep], keys[keep]
         self._sample, self._sample_keys = values, keys
@@ -108,6 +149,27 @@ class NumericAccumulator:
             return None
         mean = self.total / self.present
         return math.sqrt(max(self.total_squares / self.present - mean * mean, 0.0))
+
+
+class FineBins:
+    """Counts and sums of values per fine baseline bin: the whole window's CDF at every fine
+    edge (KS) and its integral over every bin (Wasserstein), in O(fine bins) memory.
+    Counts merge exactly; sums add (float rounding only)."""
+
+    def __init__(self, edges: Sequence[float]) -> None:
+        self.edges = np.asarray(edges, dtype=np.float64)
+        self.counts = np.zeros(self.edges.size + 1, dtype=np.int64)
+        self.sums = np.zeros(self.edges.size + 1, dtype=np.float64)
+
+    def add(self, present: np.ndarray) -> None:
+        index = bin_index(self.edges, present)
+        size = self.edges.size + 1
+        self.counts += np.bincount(index, minlength=size)
+        self.sums += np.bincount(index, weights=present, minlength=size)
+
+    def merge(self, other: FineBins) -> None:
+        self.counts += other.counts
+        self.sums += other.sums
 
 
 class CategoricalAccumulator:

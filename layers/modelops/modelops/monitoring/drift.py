@@ -42,6 +42,8 @@ class DriftThresholds:
     unseen_share: float = 0.05
     missing_share_change: float = 0.1
     drifted_share: float = 0.5
+    top_features: int = 3
+    weighted_score: float = 0.3
     psi_epsilon: float = statistics.PSI_EPSILON
 
 
@@ -54,10 +56,7 @@ def numeric_drift(
         window.counts if len(window.counts) == len(reference_shares) else np.array([window.present])
     )
     psi = statistics.psi(reference_shares, current_counts, epsilon=thresholds.psi_epsilon)
-    reference_sample = np.asarray(baseline.get("sample") or [], dtype=np.float64)
-    current_sample = window.sample
-    ks = statistics.ks_2samp(reference_sample, current_sample)
-    distance = statistics.wasserstein_distance(reference_sample, current_sample)
+    ks, distance, errors = _ks_and_wasserstein(baseline, window)
     scale = _scale(baseline)
     wasserstein_norm = distance / scale
     missing_before = float(baseline.get("missing_share") or 0.0)
@@ -82,6 +81,7 @@ def numeric_drift(
         "ks_p_value": ks.pvalue,
         "wasserstein": distance,
         "wasserstein_normalized": wasserstein_norm,
+        **errors,
         "missing_share": {
             "baseline": missing_before,
             "current": missing_now,
@@ -103,6 +103,40 @@ def numeric_drift(
             "bin_shares": [float(s) for s in reference_shares],
         },
     }
+
+
+def _ks_and_wasserstein(
+    baseline: dict[str, Any], window: NumericAccumulator
+) -> tuple[statistics.TestResult, float, dict[str, Any]]:
+    """KS (statistic, p-value) and Wasserstein over the whole window and the whole reference,
+    from the fine bins; for a format 1 baseline (no fine bins), from the two bounded samples.
+    The third item says which, with the error bounds of the binned figures."""
+    fine = window.fine
+    if fine is None or baseline.get("fine_edges") is None:
+        reference = np.asarray(baseline.get("sample") or [], dtype=np.float64)
+        ks = statistics.ks_2samp(reference, window.sample)
+        distance = statistics.wasserstein_distance(reference, window.sample)
+        return ks, distance, {"statistics_from": "samples"}
+    reference_counts = np.asarray(baseline["fine_counts"], dtype=np.float64)
+    reference_sums = np.asarray(baseline["fine_sums"], dtype=np.float64)
+    ks_bounded = statistics.ks_binned(
+        reference_counts, fine.counts, edges=fine.edges, sums=(reference_sums, fine.sums)
+    )
+    pvalue = statistics.ks_pvalue(ks_bounded.value, int(reference_counts.sum()), window.present)
+    low = min(float(baseline.get("min") or 0.0), window.minimum)
+    high = max(float(baseline.get("max") or 0.0), window.maximum)
+    w = statistics.wasserstein_binned(
+        fine.edges, (reference_counts, reference_sums), (fine.counts, fine.sums), low=low, high=high
+    )
+    return (
+        statistics.TestResult(ks_bounded.value, pvalue),
+        w.value,
+        {
+            "statistics_from": "fine_bins",
+            "ks_statistic_error_bound": ks_bounded.error,
+            "wasserstein_error_bound": w.error,
+        },
+    )
 
 
 def _scale(baseline: dict[str, Any]) -> float:
@@ -194,17 +228,3 @@ def _missing_reason(before: float, now: float, thresholds: DriftThresholds) -> l
 def _shares(counts: np.ndarray) -> list[float]:
     total = float(np.sum(counts))
     return [float(c) / total if total else 0.0 for c in counts]
-
-
-def dataset_drift(
-    features: dict[str, dict[str, Any]], thresholds: DriftThresholds
-) -> dict[str, Any]:
-    """The window's verdict: drifted when the share of drifted features reaches the threshold."""
-    drifted = [name for name, f in features.items() if f["drifted"]]
-    share = len(drifted) / len(features) if features else 0.0
-    return {
-        "dataset_drift": bool(features) and share >= thresholds.drifted_share,
-        "drifted_share": share,
-        "drifted_features": drifted,
-        "threshold": thresholds.drifted_share,
-    }

@@ -24,16 +24,10 @@ from typing import Any
 
 from modelops import aws
 from modelops.config import StackSettings, env_choice, env_float, env_int, env_str
-from modelops.errors import ConfigurationError
+from modelops.errors import ConfigurationError, UnknownModelError
 from modelops.estimation.verdict import estimated_performance
-from modelops.monitoring.accumulators import NumericAccumulator
 from modelops.monitoring.dead_letters import count_dead_letters, replay_dead_letters
-from modelops.monitoring.drift import (
-    DriftThresholds,
-    categorical_drift,
-    dataset_drift,
-    numeric_drift,
-)
+from modelops.monitoring.drift import DriftThresholds
 from modelops.monitoring.html import render_html
 from modelops.monitoring.join import FeedbackIndex
 from modelops.monitoring.objects import (
@@ -54,6 +48,7 @@ from modelops.monitoring.report import (
 )
 from modelops.monitoring.retraining import RetrainingSettings, RetrainingTrigger
 from modelops.monitoring.statistics import KS_EXACT_MAX_N
+from modelops.monitoring.verdict import version_drift
 from modelops.monitoring.window import ScanSettings, ScanState, VersionWindow, Window, WindowScan
 from modelops.registry import CHAMPION, ModelRegistry
 
@@ -102,6 +97,16 @@ class MonitorSettings:
                 "DRIFT_SHARE_THRESHOLD",
                 env,
                 default=defaults.drifted_share,
+                minimum=0.0,
+                maximum=1.0,
+            ),
+            top_features=env_int(
+                "DRIFT_TOP_FEATURES", env, default=defaults.top_features, minimum=0
+            ),
+            weighted_score=env_float(
+                "DRIFT_WEIGHTED_SCORE_THRESHOLD",
+                env,
+                default=defaults.weighted_score,
                 minimum=0.0,
                 maximum=1.0,
             ),
@@ -235,27 +240,11 @@ class Monitor:
 
     def analyse_version(self, part: VersionWindow) -> dict[str, Any]:
         """Drift, performance and status of one version's rows."""
-        thresholds = self.settings.drift
-        drift: dict[str, Any] | None = None
-        if part.rows >= self.settings.min_rows:
-            features: dict[str, dict[str, Any]] = {}
-            for name, acc in part.numeric.items():
-                features[name] = numeric_drift(part.baseline["features"][name], acc, thresholds)
-            for name, cat in part.categorical.items():
-                features[name] = categorical_drift(part.baseline["features"][name], cat, thresholds)
-            features = {name: features[name] for name in part.schema.feature_names}
-            prediction_baseline = part.baseline.get("prediction")
-            prediction = None
-            if prediction_baseline:
-                if isinstance(part.prediction, NumericAccumulator):
-                    prediction = numeric_drift(prediction_baseline, part.prediction, thresholds)
-                else:
-                    prediction = categorical_drift(prediction_baseline, part.prediction, thresholds)
-            drift = {
-                **dataset_drift(features, thresholds),
-                "features": features,
-                "prediction": prediction,
-            }
+        drift = (
+            version_drift(part, self.settings.drift)
+            if part.rows >= self.settings.min_rows
+            else None
+        )
         performance = evaluate(
             part.schema,
             part.labeled,
@@ -297,7 +286,19 @@ class Monitor:
         """Move the captured records spilled to capture-dlq/<name>/ into capture/<name>/."""
         return replay_dead_letters(self._s3, self.bucket, self.model_name)
 
+    def require_model(self) -> None:
+        """Raise UnknownModelError when the registry has no version of the model: a window
+        of a model that does not exist is an error, not an empty window."""
+        if not self.registry.list_versions(self.model_name):
+            raise UnknownModelError(
+                f"model {self.model_name!r} has no published version in the registry "
+                f"(s3://{self.bucket}/{ModelRegistry.model_prefix(self.model_name)}): "
+                "check MODEL_NAME, or train and publish the model first"
+            )
+
     def run(self, window: Window) -> dict[str, Any]:
+        """Monitor the window; UnknownModelError (nothing written) for a model with no version."""
+        self.require_model()
         scan, objects, scan_seconds = self.scan(window)
         dead_letters = count_dead_letters(self._s3, self.bucket, self.model_name)
         started = time.perf_counter()
@@ -447,6 +448,8 @@ def _no_drift() -> dict[str, Any]:
         "dataset_drift": False,
         "drifted_share": 0.0,
         "drifted_features": [],
+        "weighted_score": None,
+        "rules": [],
         "features": {},
         "prediction": None,
     }

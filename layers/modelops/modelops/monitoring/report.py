@@ -6,7 +6,8 @@ INSUFFICIENT_DATA  fewer rows than the minimum: no verdict is drawn from them
 DEGRADED           the primary metric fell more than the tolerance below the baseline, or,
                    while labels are fewer than the minimum, its estimate without labels did
                    (the reason then starts with "estimated ")
-DRIFT              dataset drift (drifted feature share >= threshold) or prediction drift
+DRIFT              a drift rule fired (monitoring/verdict.py): drifted share, an important
+                   feature, the importance-weighted score, or prediction drift
 OK                 none of the above
 
 A window served by several versions gets the most severe status among versions with enough
@@ -20,6 +21,8 @@ from __future__ import annotations
 import math
 from enum import StrEnum
 from typing import Any
+
+from modelops.monitoring.verdict import drift_reason
 
 
 class Status(StrEnum):
@@ -52,15 +55,10 @@ def version_status(
     if estimate is not None and estimate.get("degraded"):
         return Status.DEGRADED, str(estimate["reason"])
     if drift is not None:
-        if drift["dataset_drift"]:
-            names = ", ".join(drift["drifted_features"])
-            return Status.DRIFT, (
-                f"{drift['drifted_share']:.0%} of features drifted (threshold {drift['threshold']:.0%}): {names}"
-            )
-        prediction = drift.get("prediction")
-        if prediction is not None and prediction["drifted"]:
-            return Status.DRIFT, "prediction drift: " + "; ".join(prediction["reasons"])
-    return Status.OK, "no dataset drift, prediction drift or performance degradation"
+        reason = drift_reason(drift)
+        if reason is not None:
+            return Status.DRIFT, reason
+    return Status.OK, "no drift rule fired and no performance degradation"
 
 
 def overall_status(statuses: list[Status]) -> Status:
@@ -78,6 +76,8 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         summary_drift = {
             "dataset_drift": drift["dataset_drift"],
             "drifted_share": drift["drifted_share"],
+            "weighted_score": drift.get("weighted_score"),
+            "rules": drift.get("rules") or [],
             "features": {
                 name: {k: f[k] for k in ("drifted", "method", "score", "reasons")}
                 for name, f in drift["features"].items()

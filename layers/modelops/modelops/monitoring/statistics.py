@@ -7,8 +7,12 @@ scipy (tests/monitoring/test_statistics.py: equal within 1e-6):
 - `psi`: population stability index on shares, with an epsilon floor for empty bins;
 - `ks_2samp`: two-sample Kolmogorov-Smirnov statistic and its *exact* two-sided p-value
   (what scipy's `ks_2samp` computes in its default mode when both samples have at most
-  10 000 values, which the monitor's bounded samples always have);
-- `wasserstein_distance`: first Wasserstein distance between two empirical samples;
+  10 000 values);
+- `ks_binned`, `ks_pvalue`: the KS statistic of two whole data sets given only their counts
+  on shared fine bins (with its error bound), and the p-value from the full sizes n and m
+  (exact up to 10 000 values a side, Smirnov's limit with Stephens' correction above);
+- `wasserstein_distance`: first Wasserstein distance between two empirical samples, and
+  `wasserstein_binned` from per-bin counts and sums (with its error bound);
 - `jensenshannon_distance`: as `scipy.spatial.distance.jensenshannon`;
 - `chi2_contingency`: chi-square test of homogeneity on a 2 x k table (with Yates'
   correction when dof == 1, as scipy does by default) and `chi2_sf`.
@@ -71,6 +75,141 @@ def ks_2samp(reference: np.ndarray, current: np.ndarray) -> TestResult:
     cdf_y = np.searchsorted(y, both, side="right") / n2
     d = float(np.max(np.abs(cdf_x - cdf_y)))
     return TestResult(d, _ks_exact_pvalue(n1, n2, d))
+
+
+@dataclass(frozen=True)
+class BoundedValue:
+    """A statistic computed from binned data and how far the exact value can be from it:
+    exact in [value, value + error] (both statistics here are read as lower bounds)."""
+
+    value: float
+    error: float
+
+
+def ks_binned(
+    reference: np.ndarray,
+    current: np.ndarray,
+    *,
+    edges: np.ndarray | None = None,
+    sums: tuple[np.ndarray, np.ndarray] | None = None,
+) -> BoundedValue:
+    """KS distance of two data sets from their counts on the same bins (edges shared).
+
+    Read at the edges, both empirical CDFs are exact, so the largest gap there is a lower
+    bound of the KS statistic; inside a bin each CDF rises by that bin's share at most,
+    which bounds the gap anywhere in it. `error` is that bound minus the value: at most
+    the largest share one bin holds on either side (about 1/bins for the reference). With
+    the bins' `edges` and value `sums`, a bin whose values all sit on its right edge (a
+    repeated price, an integer) is known not to rise inside, which tightens the bound.
+    """
+    r = np.asarray(reference, dtype=np.float64)
+    c = np.asarray(current, dtype=np.float64)
+    if r.sum() <= 0 or c.sum() <= 0:
+        return BoundedValue(0.0, 0.0)
+    cdf_r = np.concatenate([[0.0], np.cumsum(r) / r.sum()])
+    cdf_c = np.concatenate([[0.0], np.cumsum(c) / c.sum()])
+    at_edges = float(np.max(np.abs(cdf_r - cdf_c)))
+    # Just below each bin's right end: the CDF at the right edge, or at the left edge when
+    # the bin's values all equal the right edge.
+    below_r, below_c = cdf_r[1:].copy(), cdf_c[1:].copy()
+    if edges is not None and sums is not None and len(edges):
+        right = np.asarray(edges, dtype=np.float64)
+        for counts, total, below, cdf in (
+            (r, sums[0], below_r, cdf_r),
+            (c, sums[1], below_c, cdf_c),
+        ):
+            # Sums carry rounding (1e-16 per addition), hence the relative 1e-9: a bin
+            # whose values are all within 1e-9 of its right edge counts as on the edge.
+            on_edge = np.isclose(
+                np.asarray(total, dtype=np.float64)[:-1], counts[:-1] * right, rtol=1e-9, atol=0
+            )
+            below[:-1] = np.where(on_edge, cdf[:-2], below[:-1])
+    inside = float(max(np.max(below_r - cdf_c[:-1]), np.max(below_c - cdf_r[:-1]), at_edges))
+    return BoundedValue(at_edges, inside - at_edges)
+
+
+def ks_pvalue(statistic: float, n1: int, n2: int) -> float:
+    """Two-sided KS p-value for samples of sizes n1 and n2 (scipy's choice of method).
+
+    Exact (lattice paths) when both have at most KS_EXACT_MAX_N values, as scipy; above,
+    scipy uses the one-sample distribution of size n1 n2 / (n1 + n2); here Kolmogorov's
+    limit with Stephens' finite-size correction, within 1e-3 of scipy's (measured in
+    tests/monitoring/test_full_window_statistics.py) and accurate to a few % relative for
+    the tiny p-values of gross shifts (1e-149, where a 1000-value sample floors at 1e-12).
+    """
+    if n1 == 0 or n2 == 0 or statistic <= 0.0:
+        return 1.0
+    if max(n1, n2) <= KS_EXACT_MAX_N:
+        # The distribution is symmetric in n1, n2; the lattice walk is cheaper over the smaller.
+        return _ks_exact_pvalue(max(n1, n2), min(n1, n2), statistic)
+    en = math.sqrt(n1 * n2 / (n1 + n2))
+    return _kolmogorov_sf((en + 0.12 + 0.11 / en) * statistic)
+
+
+def _kolmogorov_sf(x: float) -> float:
+    """P(K > x) of Kolmogorov's distribution (alternating series; theta form for small x)."""
+    if x <= 0.0:
+        return 1.0
+    if x < 1.0:
+        total = sum(
+            math.exp(-((2 * k - 1) ** 2) * math.pi**2 / (8.0 * x * x)) for k in range(1, 20)
+        )
+        return float(min(max(1.0 - math.sqrt(2.0 * math.pi) / x * total, 0.0), 1.0))
+    total = 0.0
+    for k in range(1, 101):
+        term = 2.0 * (-1) ** (k - 1) * math.exp(-2.0 * k * k * x * x)
+        total += term
+        if abs(term) < 1e-300:
+            break
+    return float(min(max(total, 0.0), 1.0))
+
+
+def wasserstein_binned(
+    edges: np.ndarray,
+    reference: tuple[np.ndarray, np.ndarray],
+    current: tuple[np.ndarray, np.ndarray],
+    *,
+    low: float,
+    high: float,
+) -> BoundedValue:
+    """First Wasserstein distance of two data sets from (counts, sums) per shared bin.
+
+    W = integral of |F - G|. Over a bin (a, b] the *signed* integral of F - G is exact from
+    the counts and sums: the integral of F over (a, b] is b F(b) - a F(a) - (sum of the
+    values in the bin) / n, the open tails likewise (E[(a - X)+], E[(X - b)+]). Summing its
+    absolute value per bin is exact wherever F - G keeps its sign inside a bin; where it
+    may change sign, the loss is at most the bin's width times the rise of F and G in it:
+    that sum is `error`. `low` and `high` are the smallest and largest value on either side
+    (the outer bins' extent).
+    """
+    r_counts, r_sums = (np.asarray(a, dtype=np.float64) for a in reference)
+    c_counts, c_sums = (np.asarray(a, dtype=np.float64) for a in current)
+    n_r, n_c = r_counts.sum(), c_counts.sum()
+    if n_r <= 0 or n_c <= 0:
+        return BoundedValue(0.0, 0.0)
+    e = np.asarray(edges, dtype=np.float64)
+    cdf_r = np.cumsum(r_counts)[:-1] / n_r  # at each edge
+    cdf_c = np.cumsum(c_counts)[:-1] / n_c
+    mean_r, mean_c = r_sums / n_r, c_sums / n_c
+    if e.size == 0:  # one bin: W is at least the difference of the means
+        return BoundedValue(float(abs(mean_c.sum() - mean_r.sum())), float(high - low))
+    # integral of F over each interior bin (e[i-1], e[i]], minus the same for G
+    f_int = e[1:] * cdf_r[1:] - e[:-1] * cdf_r[:-1] - mean_r[1:-1]
+    g_int = e[1:] * cdf_c[1:] - e[:-1] * cdf_c[:-1] - mean_c[1:-1]
+    # tails: integral of F below e[0] = e0 F(e0) - (sum below) / n; above the last edge,
+    # integral of (1 - F) = (sum above) / n - e_last (1 - F(e_last))
+    below = (e[0] * cdf_r[0] - mean_r[0]) - (e[0] * cdf_c[0] - mean_c[0])
+    above = (mean_c[-1] - e[-1] * (1 - cdf_c[-1])) - (mean_r[-1] - e[-1] * (1 - cdf_r[-1]))
+    signed = np.concatenate([[below], f_int - g_int, [above]])
+    width = np.diff(np.concatenate([[min(low, e[0])], e, [max(high, e[-1])]]))
+    left_r, right_r = np.concatenate([[0.0], cdf_r]), np.concatenate([cdf_r, [1.0]])
+    left_c, right_c = np.concatenate([[0.0], cdf_c]), np.concatenate([cdf_c, [1.0]])
+    # F - G can change sign in a bin only if its range there, [F(a) - G(b), F(b) - G(a)],
+    # contains zero inside; the loss is then at most width x (rise of F + rise of G).
+    crossing = (left_r - right_c < 0) & (right_r - left_c > 0)
+    rise = (right_r - left_r) + (right_c - left_c)
+    error = float(np.sum(np.where(crossing, width * rise, 0.0)))
+    return BoundedValue(float(np.sum(np.abs(signed))), error)
 
 
 def _ks_exact_pvalue(n1: int, n2: int, d: float) -> float:

@@ -127,9 +127,10 @@ class VersionWindow:
         self.categorical: dict[str, CategoricalAccumulator] = {}
         for i, spec in enumerate(self.schema.features):
             if spec.kind is FeatureKind.NUMERIC:
-                edges = self.baseline["features"][spec.name].get("bin_edges") or []
-                self.numeric[spec.name] = NumericAccumulator(
-                    edges, sample_size=settings.sample_size, seed=settings.seed + i
+                self.numeric[spec.name] = NumericAccumulator.for_baseline(
+                    self.baseline["features"][spec.name],
+                    sample_size=settings.sample_size,
+                    seed=settings.seed + i,
                 )
             else:
                 self.categorical[spec.name] = CategoricalAccumulator(
@@ -137,9 +138,10 @@ class VersionWindow:
                 )
         self.prediction: NumericAccumulator | CategoricalAccumulator
         if self.schema.task is Task.REGRESSION:
-            edges = self.baseline["prediction"].get("bin_edges") or []
-            self.prediction = NumericAccumulator(
-                edges, sample_size=settings.sample_size, seed=settings.seed - 1
+            self.prediction = NumericAccumulator.for_baseline(
+                self.baseline["prediction"],
+                sample_size=settings.sample_size,
+                seed=settings.seed - 1,
             )
         else:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)

@@ -8,9 +8,7 @@ the user is root. Elsewhere this test skips and says how to install it.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -19,53 +17,20 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from demo.screenshot import INSTALL_HINT, find_chromium, page_errors, run_chromium
 from modelops.monitoring.html import render_html
 from tests.monitoring.report_samples import legacy_report, rich_report
 
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-    "--enable-logging=stderr",
-]
 WIDTH, HEIGHT = 1100, 1500
 
 
-def chromium() -> str:
-    found = (
-        os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-    )
-    if not found:
-        pytest.skip(
-            "headless chromium is not installed: run `make browser` as root (apt-get update && "
-            "apt-get install -y chromium), or set CHROMIUM=/path/to/chromium"
-        )
-    return found
-
-
-def run_chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    profile = tmp_path / "profile"
-    profile.mkdir(exist_ok=True)
-    result = subprocess.run(
-        [chromium(), *FLAGS, f"--user-data-dir={profile}", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip(INSTALL_HINT)
+    result = run_chromium(binary, tmp_path / "profile", *args)
     assert result.returncode == 0, result.stderr[-2000:]
     return result
-
-
-def page_errors(stderr: str) -> list[str]:
-    """Console messages and script errors chromium logs for the page (not its own D-Bus noise)."""
-    return [line for line in stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
 
 
 @pytest.mark.parametrize("build", [rich_report, legacy_report], ids=["current", "earlier-format"])
@@ -76,7 +41,7 @@ def test_chromium_builds_the_dom_the_report_promises(
     source = render_html(report)
     page = tmp_path / "report.html"
     page.write_text(source, encoding="utf-8")
-    result = run_chromium(tmp_path, "--dump-dom", page.as_uri())
+    result = run(tmp_path, "--dump-dom", page.as_uri())
     dom = result.stdout
     assert page_errors(result.stderr) == []
     assert "<script" not in dom and "parsererror" not in dom
@@ -95,7 +60,7 @@ def test_the_screenshot_is_the_requested_size_and_shows_the_report(tmp_path: Pat
     page = tmp_path / "report.html"
     page.write_text(render_html(rich_report()), encoding="utf-8")
     shot = tmp_path / "report.png"
-    result = run_chromium(
+    result = run(
         tmp_path, f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", page.as_uri()
     )
     assert page_errors(result.stderr) == []

@@ -160,7 +160,7 @@ def distribution_chart(
     labels: list[str], tips: list[str], baseline: list[float], current: list[float]
 ) -> str:
     """Baseline against current share per bin or category, side by side."""
-    group, plot_height, left = 28, 120, 44
+    group, plot_height, left = 28, 120, 64  # left: room for the first rotated label
     longest = max((len(label) for label in labels), default=4)
     bottom = 16 + int(min(longest, 16) * 4.6)  # room for the rotated labels
     width = max(group * len(labels), 190) + left + 10
@@ -226,20 +226,17 @@ def metric_chart(rows: list[tuple[str, float | None, float | None, Any]], title:
         if estimate:
             value, lower, upper = estimate
             cx, cy = label_width + (value - low) * scale, y + 36
+            tip, right = f"{e(name)} estimated: {num(value)}", cx + 8
             if lower is not None and upper is not None:
                 xl, xu = label_width + (lower - low) * scale, label_width + (upper - low) * scale
+                tip, right = f"{tip} ({num(lower)} to {num(upper)})", max(right, xu + 4)
                 items.append(
                     f'<line x1="{xl:.1f}" y1="{cy}" x2="{xu:.1f}" y2="{cy}" stroke="{COLORS["estimated"]}" stroke-width="2"/>'
                 )
             items.append(
                 f'<path d="M{cx:.1f} {cy - 5} L{cx + 5:.1f} {cy} L{cx:.1f} {cy + 5} L{cx - 5:.1f} {cy} Z" '
-                f'fill="{COLORS["estimated"]}"><title>{e(name)} estimated: {num(value)}'
-                + (
-                    f" ({num(lower)} to {num(upper)})"
-                    if lower is not None and upper is not None
-                    else ""
-                )
-                + "</title></path>"
+                f'fill="{COLORS["estimated"]}"><title>{tip}</title></path>'
+                f'<text x="{right:.1f}" y="{cy + 4}" font-size="10" fill="{COLORS["estimated"]}">{num(value, 3)}</text>'
             )
     height = 22 + row_height * len(rows) + 4
     return svg(label_width + width + 50, height, "".join(items), title)
@@ -314,7 +311,7 @@ def trend_chart(points: list[dict[str, Any]], metric: str, higher_is_better: boo
             f'<rect x="{x_of(i) - 4:.1f}" y="{base_y + 5}" width="8" height="8" fill="{STATUS_COLORS.get(status, "#999")}">'
             f"<title>window ending {e(point['window']['end'])}: {e(status)}</title></rect>"
         )
-        if i % label_every == 0 or i == len(points) - 1:
+        if (len(points) - 1 - i) % label_every == 0:  # counted from the newest: it is labelled
             items.append(
                 f'<text x="{x_of(i):.1f}" y="{base_y + 26}" font-size="10" text-anchor="middle">'
                 f"{e(_short_time(point['window']['end']))}</text>"

@@ -60,9 +60,7 @@ def test_the_screenshot_is_the_requested_size_and_shows_the_report(tmp_path: Pat
     page = tmp_path / "report.html"
     page.write_text(render_html(rich_report()), encoding="utf-8")
     shot = tmp_path / "report.png"
-    result = run(
-        tmp_path, f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", page.as_uri()
-    )
+    result = run(tmp_path, f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", page.as_uri())
     assert page_errors(result.stderr) == []
     image = Image.open(shot).convert("RGB")
     assert image.size == (WIDTH, HEIGHT)

@@ -195,14 +195,18 @@ def test_a_trend_without_any_value_draws_no_chart() -> None:
     assert not [s for s in svgs(page) if "over the last" in (s.get("aria-label") or "")]
 
 
-def _numbers_in_svg_text(page: str) -> list[str]:
+def _svg_texts(page: str) -> list[str]:
     # what is drawn, not the tooltips (which keep exact values)
     texts = [
         (el.text or "") + "".join(child.tail or "" for child in el)
         for s in svgs(page)
         for el in s.iter(f"{NS}text")
     ]
-    return re.findall(r"\d[\d.,]*", " ".join(texts))
+    return texts
+
+
+def _numbers_in_svg_text(page: str) -> list[str]:
+    return re.findall(r"\d[\d.,]*", " ".join(_svg_texts(page)))
 
 
 def test_bin_labels_are_short_and_tell_close_edges_apart() -> None:
@@ -214,6 +218,9 @@ def test_bin_labels_are_short_and_tell_close_edges_apart() -> None:
     )
     assert labels == ["≤19.99", "19.99–29.99", "29.99–39.99", "39.99–49.99", "49.99–50", ">50"]
     assert tips[-2] == "(49.99, 50]"  # tooltips: ten significant digits, no float noise
+    # the bin of categories training never had is named for a reader
+    drawn = " ".join(_svg_texts(page))
+    assert "(new categories)" in drawn and "__unseen__" not in drawn
     assert edge_labels([0.5, 1.0]) == ["0.5", "1"]
     assert edge_labels([1.0, 1.001]) == ["1", "1.001"]
     assert edge_labels([1234.5678, 98765.4321, 1.5e6]) == ["1,235", "99k", "1.5M"]

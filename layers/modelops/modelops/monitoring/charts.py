@@ -266,9 +266,13 @@ def trend_chart(points: list[dict[str, Any]], metric: str, higher_is_better: boo
     items = [
         _legend(
             left,
-            [
-                ("realized (labels)", COLORS["realized"]),
-                ("estimated (no labels)", COLORS["estimated"]),
+            [  # only the series drawn
+                (label, COLORS[key])
+                for key, label in (
+                    ("realized", "realized (labels)"),
+                    ("estimated", "estimated (no labels)"),
+                )
+                if any(v is not None for v in series[key])
             ],
         ),
         f'<line x1="{left}" y1="{base_y}" x2="{left + plot_width}" y2="{base_y}" stroke="{COLORS["axis"]}"/>',

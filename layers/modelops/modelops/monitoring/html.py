@@ -27,6 +27,7 @@ from modelops.monitoring.charts import (
     share,
     trend_chart,
 )
+from modelops.monitoring.drift import UNSEEN_BIN
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -436,7 +437,8 @@ def _distribution(name: str, feature: dict[str, Any]) -> str:
             current = [0.0] * len(baseline)
         labels, tips = bin_labels(edges)
     else:
-        labels = [str(c) for c in feature["categories"]]
+        # the bin of categories the training data never had, named for a reader
+        labels = ["(new categories)" if c == UNSEEN_BIN else str(c) for c in feature["categories"]]
         baseline = list(feature["baseline"]["shares"])
         current = list(feature["current"]["shares"])
         if len(labels) > 16:  # the largest categories of either side, the rest summed

@@ -141,6 +141,11 @@ def test_metrics_of_opposite_directions_are_never_on_one_axis() -> None:
     assert "roc_auc baseline: 0.8163" in titles and "roc_auc window: 0.7012" in titles
     assert "roc_auc estimated: 0.7204 (0.7011 to 0.7398)" in titles
     assert "accuracy estimated: 0.6203" in titles
+    # per-metric intervals when the estimate carries them
+    report["estimated_performance"]["bands"] = {"accuracy": {"lower": 0.6, "upper": 0.64}}
+    again = chart(render_html(report), "Metrics where higher is better")
+    titles = [t.text or "" for t in again.iter(f"{NS}title")]
+    assert "accuracy estimated: 0.6203 (0.6 to 0.64)" in titles and "f1 estimated: 0.5702" in titles
     assert len([r for r in higher.iter(f"{NS}rect") if r.find(f"{NS}title") is not None]) == 2 * 3
 
 

@@ -245,12 +245,11 @@ def _metric_views(performance: dict[str, Any], estimate: dict[str, Any]) -> list
                 continue
             band = None
             if name in estimated:
-                lower, upper = (
-                    (estimate.get("lower"), estimate.get("upper"))
-                    if name == estimate.get("primary_metric")
-                    else (None, None)
+                # each metric's own interval when the estimate has one, else the primary's
+                own = (estimate.get("bands") or {}).get(name) or (
+                    estimate if name == estimate.get("primary_metric") else {}
                 )
-                band = (estimated[name], lower, upper)
+                band = (estimated[name], own.get("lower"), own.get("upper"))
             chart_rows.append((name, baseline.get(name), current.get(name), band))
         if chart_rows:
             parts.append(f'<div class="feature"><h3>{title}</h3>')

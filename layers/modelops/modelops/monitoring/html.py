@@ -54,6 +54,7 @@ COUNTER_MEANINGS = {
     "feedback_indexed": "labels received since the window's start hour and read to join with these predictions; most belong to other windows, so this exceeds 'labeled'",
     "feedback_malformed": "feedback lines skipped because they could not be read",
     "capture_objects": "capture files read from S3",
+    "capture_dead_letters": "captured records the serving function could not deliver, waiting in capture-dlq/ for a replay (all windows, not only this one); until replayed they are missing from 'predictions'. Above 0: see docs/RELIABILITY.md",
 }
 _RULE_NAMES = {
     "drifted_share": "Share of drifted features",

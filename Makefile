@@ -24,7 +24,7 @@ DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/req
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
 TOOLS_REQS := requirements/tools.txt
 
-.PHONY: help setup demo test lint scan unit sam-check bench api fuzz clean
+.PHONY: help setup browser demo test lint scan unit sam-check bench api fuzz clean
 
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
@@ -33,6 +33,7 @@ help:
 	@echo "make bench  run every benchmark under benchmarks/"
 	@echo "make fuzz   client input: 10,000 generated HTTP requests per route, and many more properties"
 	@echo "make api    serve the functions over HTTP on localhost for curl"
+	@echo "make browser install Debian's chromium (as root) for the report's rendering test"
 
 $(VENV)/.installed: $(DEV_REQS)
 	$(PY313) -m venv $(VENV)
@@ -56,6 +57,16 @@ $(VENV_TOOLS)/.installed: $(TOOLS_REQS)
 
 setup: $(VENV)/.installed $(VENV_SAM)/.installed
 
+# The HTML report's rendering test drives a real headless browser. Installed when missing and
+# we are root; otherwise (or if apt fails) the test skips and says how to install it.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then echo "chromium: $$(command -v chromium)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
+	        || echo "chromium could not be installed: the report rendering test will skip"; \
+	else echo "chromium is missing: sudo apt-get update && sudo apt-get install -y chromium" \
+	    "(the report rendering test skips without it)"; fi
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -67,7 +78,7 @@ scan: $(VENV_TOOLS)/.installed
 	$(VENV_TOOLS)/bin/cfn-lint template.yaml
 	$(VENV_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-test: setup lint scan
+test: setup browser lint scan
 	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.

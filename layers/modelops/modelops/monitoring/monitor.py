@@ -48,6 +48,7 @@ from modelops.monitoring.report import (
 )
 from modelops.monitoring.retraining import RetrainingSettings, RetrainingTrigger
 from modelops.monitoring.statistics import KS_EXACT_MAX_N
+from modelops.monitoring.trend import read_trend, trend_point
 from modelops.monitoring.verdict import version_drift
 from modelops.monitoring.window import ScanSettings, ScanState, VersionWindow, Window, WindowScan
 from modelops.registry import CHAMPION, ModelRegistry
@@ -363,6 +364,7 @@ class Monitor:
                 "job_id": None,
             }
         report = strict_json_ready(report)
+        report["trend"] = self.trend(window, report)
         report["reports"] = self.write(window, report)
         return report
 
@@ -372,6 +374,17 @@ class Monitor:
 
     def report_prefix(self, window: Window) -> str:
         return f"reports/{self.model_name}/windows/{window.start:%Y/%m/%d}/{window.key}/"
+
+    def trend(self, window: Window, report: dict[str, Any]) -> list[dict[str, Any]]:
+        """The primary metric over the last windows (earlier reports' JSON), oldest first."""
+        earlier = read_trend(
+            self._s3,
+            self.bucket,
+            window,
+            lambda w: self.report_prefix(w) + "report.json",
+            model_name=self.model_name,
+        )
+        return [*earlier, trend_point(report)]
 
     def write(self, window: Window, report: dict[str, Any]) -> dict[str, str]:
         """report.json and report.html of the window (a re-run replaces them)."""

@@ -49,6 +49,8 @@ def evaluate(
         "degraded": False,
         "reason": None,
     }
+    if schema.task is not Task.REGRESSION:
+        block["confusion_matrix"] = confusion_matrix(schema, labeled)
     try:
         block["metrics"] = _metrics(schema, labeled)
     except ValueError as exc:  # e.g. labels that are not numbers for a regression model
@@ -96,6 +98,23 @@ def _metrics(schema: ModelSchema, labeled: LabeledRows) -> dict[str, float]:
             schema.task, truth_keys, labels=predicted, probabilities=probabilities, classes=keys
         )
     )
+
+
+def confusion_matrix(schema: ModelSchema, labeled: LabeledRows) -> dict[str, Any]:
+    """Counts of (true class, predicted class) over the evaluated rows: rows are the true
+    class, columns the predicted one, in the schema's class order; a class seen in the labels
+    or outputs but not in the schema is appended, so every evaluated row is counted once."""
+    labels = [class_key(c) for c in schema.classes or ()]
+    truth = [class_key(t) for t in labeled.truth]
+    predicted = [class_key(o["label"]) for o in labeled.outputs]
+    for key in (*truth, *predicted):
+        if key not in labels:
+            labels.append(key)
+    index = {key: i for i, key in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    if truth:
+        np.add.at(matrix, ([index[k] for k in truth], [index[k] for k in predicted]), 1)
+    return {"labels": labels, "matrix": matrix.tolist()}
 
 
 def _finite(value: Any) -> bool:

@@ -59,6 +59,23 @@ def test_clients_take_timeouts_and_attempts_from_the_environment(
     assert aws.call_budget_seconds(attempts=1) == pytest.approx(2.0)
 
 
+def test_functions_sharing_a_process_each_get_their_own_timeouts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Local runs load every function in one process: settings follow the environment of
+    the moment, and clients are shared only between identical settings."""
+    set_client_env(monkeypatch, "1", "1", "2")
+    request_client = aws.client("s3")
+    assert aws.call_budget_seconds() == 5.0
+    monkeypatch.setenv("MODELOPS_AWS_READ_TIMEOUT", "10")  # no reset in between
+    monitor_client = aws.client("s3")
+    assert monitor_client is not request_client
+    assert monitor_client.meta.config.read_timeout == 10.0
+    assert aws.call_budget_seconds() == 23.0
+    monkeypatch.setenv("MODELOPS_AWS_READ_TIMEOUT", "1")
+    assert aws.client("s3") is request_client
+
+
 def test_a_malformed_timeout_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
     set_client_env(monkeypatch, "soon", "1", "2")
     with pytest.raises(Exception, match="MODELOPS_AWS_CONNECT_TIMEOUT"):

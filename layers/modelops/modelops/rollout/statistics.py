@@ -132,26 +132,28 @@ def _oriented(metric: PrimaryMetric, champion: float, challenger: float) -> floa
 
 def _interval(
     metric: PrimaryMetric,
-    champion: float,
-    challenger: float,
+    champion: Outputs,
+    challenger: Outputs,
+    classes: Sequence[Any],
     samples: list[float],
     confidence: float,
-    rows: int,
 ) -> Interval:
+    """The point difference on all rows and the one-sided bounds of the resampled ones."""
     finite = np.asarray([s for s in samples if math.isfinite(s)])
     if finite.size == 0:
         lower = upper = math.nan
     else:
         lower = float(np.quantile(finite, 1 - confidence))
         upper = float(np.quantile(finite, confidence))
+    a, b = score(metric, champion, classes), score(metric, challenger, classes)
     return Interval(
-        _oriented(metric, champion, challenger),
+        _oriented(metric, a, b),
         lower,
         upper,
         confidence,
-        champion,
-        challenger,
-        rows,
+        a,
+        b,
+        min(len(champion), len(challenger)),
         int(finite.size),
     )
 
@@ -183,14 +185,7 @@ def paired_bootstrap(
                 score(metric, challenger.take(index), classes),
             )
         )
-    return _interval(
-        metric,
-        score(metric, champion, classes),
-        score(metric, challenger, classes),
-        samples,
-        confidence,
-        n,
-    )
+    return _interval(metric, champion, challenger, classes, samples, confidence)
 
 
 def unpaired_bootstrap(
@@ -214,14 +209,7 @@ def unpaired_bootstrap(
         )
         for _ in range(resamples)
     ]
-    return _interval(
-        metric,
-        score(metric, champion, classes),
-        score(metric, challenger, classes),
-        samples,
-        confidence,
-        min(a, b),
-    )
+    return _interval(metric, champion, challenger, classes, samples, confidence)
 
 
 @dataclass(frozen=True)

@@ -23,10 +23,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from modelops import resilience
 from modelops.errors import ModelNotFoundError
 from modelops.registry import CHALLENGER, Challenger, ModelRegistry
 from modelops.rollout.routing import rollout_salt, routes_to_challenger
-from modelops.serving.model_cache import LoadedModel, ModelCache
+from modelops.serving.model_cache import REFRESH_RETRY_CAP_SECONDS, LoadedModel, ModelCache
 from modelops.serving.response import prediction_outputs
 
 
@@ -54,6 +55,7 @@ class ChallengerServer:
         on_load: Callable[[LoadedModel], None] = lambda loaded: None,
         on_failure: Callable[[int | None, BaseException], None] = lambda version, exc: None,
         probe: ModelRegistry | None = None,
+        registry_healthy: Callable[[], bool] = lambda: True,
     ) -> None:
         self._registry = registry
         # Alias checks in the request path: one attempt, like the champion's (modelops.aws).
@@ -65,15 +67,26 @@ class ChallengerServer:
         self._on_failure = on_failure
         self._active: ActiveChallenger | None = None
         self._etag: str | None = None
-        self._checked_at = -math.inf
+        # Checked like the champion: every refresh_seconds, backing off after failures; and
+        # not at all while the champion's own checks fail (the registry is unreachable: a
+        # second call per request would only add latency).
+        self._schedule = resilience.RetrySchedule(
+            interval=refresh_seconds,
+            base=max(refresh_seconds, 1.0),
+            cap=max(REFRESH_RETRY_CAP_SECONDS, refresh_seconds, 1.0),
+            clock=clock,
+        )
+        self._registry_healthy = registry_healthy
 
     def current(self) -> ActiveChallenger | None:
-        if self._clock() - self._checked_at >= self.refresh_seconds:
-            self._checked_at = self._clock()
+        if self._schedule.due() and self._registry_healthy() and resilience.has_time_for(1):
             try:
                 self._refresh()
             except Exception as exc:  # S3 unreachable, a bad record: keep what we have
+                self._schedule.failed()
                 self._on_failure(None, exc)
+            else:
+                self._schedule.succeeded()
         return self._active
 
     def _refresh(self) -> None:
@@ -112,7 +125,8 @@ class ChallengerServer:
         try:
             loaded = cache.get()
         except Exception:
-            # Reported through on_failure by the cache; keep the etag unset to retry.
+            # Reported through on_failure by the cache; the etag stays unset: retried at the
+            # next check, while requests go on without it.
             self._active, self._etag = ActiveChallenger(rollout, None, salt), None
             return
         self._active, self._etag = ActiveChallenger(rollout, loaded, salt), state.etag

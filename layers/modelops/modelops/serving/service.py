@@ -137,6 +137,7 @@ class PredictService:
                 on_load=on_load,
                 on_failure=lambda version, exc: on_challenger_failure(exc),
                 probe=probe,
+                registry_healthy=lambda: cache.consecutive_failures == 0,
             )
             rollout = RolloutServing(server, on_failure=on_challenger_failure)
         return cls(

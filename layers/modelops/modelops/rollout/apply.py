@@ -90,7 +90,7 @@ class RolloutApplier:
         except StaleAliasError:
             return self._already_decided(name, challenger)
         champion = self.registry.get_alias(name, CHAMPION)
-        self._announce(CHALLENGER_REJECTED, name, challenger, champion, decision, window)
+        self._announce(CHALLENGER_REJECTED, name, challenger, decision, window)
         return Outcome(
             "rejected",
             None if champion is None else champion.version,
@@ -150,7 +150,7 @@ class RolloutApplier:
                 and latest.status == "promoted"
             ):
                 return self._already_decided(name, challenger)
-        self._announce(MODEL_PROMOTED, name, challenger, champion, decision, window)
+        self._announce(MODEL_PROMOTED, name, challenger, decision, window)
         return Outcome(
             "promoted", challenger.version, challenger.version, decision.reason, event_sent=True
         )
@@ -171,7 +171,6 @@ class RolloutApplier:
         detail_type: str,
         name: str,
         challenger: Challenger,
-        champion: Any,
         decision: Decision,
         window: dict[str, Any] | None,
     ) -> None:

@@ -48,7 +48,11 @@ from modelops.registry import CHAMPION, ModelRegistry
 # The demo's windows hold hundreds of labels, not an hour's thousands: a holdout AUC from a
 # few hundred rows moves by several points between samples, so a 5 % tolerance would call a
 # healthy retrained model DEGRADED by chance. 10 % still catches window 2's 60 % drop.
+# The retrained version goes straight to champion on its holdout (RetrainingPromote=auto):
+# the demo's three windows show drift, retraining and recovery; a shadow rollout would need
+# a fourth window to compare the versions on live requests before promoting.
 STACK_PARAMETERS = {
+    "RetrainingPromote": "auto",
     "CaptureSink": "firehose",
     "ModelRefreshSeconds": "2",
     "MonitorWorkers": "1",

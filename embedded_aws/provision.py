@@ -195,7 +195,8 @@ def provision_stack(
     resources: dict[str, dict[str, Any]] = doc["Resources"]
     for logical_id, res in resources.items():
         if res["Type"] in _FUNCTION_TYPES:
-            name = res.get("Properties", {}).get("FunctionName") or f"{stack_name}-{logical_id}"
+            explicit = res.get("Properties", {}).get("FunctionName")  # may be a !Sub
+            name = str(resolve(explicit, refs, doc)) if explicit else f"{stack_name}-{logical_id}"
             refs[logical_id] = name
             refs[f"{logical_id}.Arn"] = f"arn:aws:lambda:{region}:{account}:function:{name}"
 

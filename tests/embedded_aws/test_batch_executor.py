@@ -78,7 +78,7 @@ def test_runs_the_job_definition_command_with_default_parameters_and_container_e
         "--model-name",
         "churn",
         "--promote",
-        "auto",
+        "challenger",
     ]
     assert seen["env"]["MODELOPS_BUCKET"] == local_stack.bucket
     assert seen["env"]["AWS_BATCH_JOB_ID"] == job_id

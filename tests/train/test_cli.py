@@ -310,6 +310,8 @@ def test_rejected_promotion_exits_5_but_stays_published(
         "linear",
         "--features",
         "age",
+        "--promote",
+        "auto",
     )
     assert code == cli.EXIT_PROMOTION_REJECTED
     assert json.loads(out)["version"] == 2 and "promotion rejected" in err

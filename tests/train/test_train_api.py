@@ -165,6 +165,7 @@ def test_promotion_gate_auto_force_never(
     churn_frame: pd.DataFrame, registry: ModelRegistry, quiet: Progress
 ) -> None:
     def run(**kwargs: Any) -> api.TrainResult:
+        kwargs.setdefault("promote", "auto")
         options = TrainOptions(
             data=churn_frame, target="churned", model_name="churn", estimator="linear", **kwargs
         )

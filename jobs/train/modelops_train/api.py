@@ -32,7 +32,7 @@ from sklearn.model_selection import train_test_split
 
 from modelops.baseline import build_baseline
 from modelops.config import validate_model_name
-from modelops.errors import Problem
+from modelops.errors import Problem, RolloutError
 from modelops.inference import OnnxModel
 from modelops.metrics import (
     GREATER_IS_BETTER,
@@ -41,7 +41,15 @@ from modelops.metrics import (
     metric_direction,
     primary_metric,
 )
-from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
+from modelops.registry import (
+    CHAMPION,
+    ROLLOUT_MODES,
+    Challenger,
+    ChallengerStage,
+    ModelRegistry,
+    PublishedVersion,
+    RolloutRule,
+)
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
 from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
@@ -85,7 +93,9 @@ class TrainOptions:
     categorical: Sequence[str] | None = None
     features: Sequence[str] | None = None
     seed: int = 0
-    promote: str = "auto"
+    promote: str = "challenger"
+    rollout_mode: str = "shadow"  # how a challenger earns its traffic (promote "challenger")
+    canary_weight: float | None = None  # share of traffic a canary answers (default 0.1)
     estimator: str = "hgb"
     holdout_fraction: float = 0.2
     primary_metric: str | None = None  # default: modelops.metrics.primary_metric(task)
@@ -108,6 +118,12 @@ class TrainOptions:
             raise UsageError(
                 f"promote must be one of {', '.join(PROMOTE_MODES)}, got {self.promote!r}"
             )
+        if self.rollout_mode not in ROLLOUT_MODES:
+            raise UsageError(
+                f"rollout mode must be one of {', '.join(ROLLOUT_MODES)}, got {self.rollout_mode!r}"
+            )
+        if self.canary_weight is not None and not 0 < self.canary_weight <= 1:
+            raise UsageError(f"canary weight must be in (0, 1], got {self.canary_weight}")
         if self.estimator not in ESTIMATORS:
             raise UsageError(
                 f"estimator must be one of {', '.join(ESTIMATORS)}, got {self.estimator!r}"
@@ -161,6 +177,7 @@ class TrainResult:
     data_uri: str
     rows: int
     timings: dict[str, float] = field(default_factory=dict)
+    challenger: Challenger | None = None
 
     @property
     def promotion_rejected(self) -> bool:
@@ -183,6 +200,14 @@ class TrainResult:
                 "champion_version": self.version
                 if self.promoted
                 else self.promotion.champion_version,
+            },
+            "challenger": None
+            if self.challenger is None
+            else {
+                "version": self.challenger.version,
+                "mode": self.challenger.mode,
+                "weight": self.challenger.weight,
+                "champion_version": self.challenger.champion_version,
             },
             "location": f"s3://{self.bucket}/{self.published.model_key.rsplit('/', 1)[0]}/",
             "sha256": self.published.sha256,
@@ -209,6 +234,8 @@ def train_and_publish(
         tolerance=options.promotion_tolerance,
         actor=options.actor,
         progress=progress,
+        rollout_mode=options.rollout_mode,
+        canary_weight=options.canary_weight,
     )
 
 
@@ -399,8 +426,11 @@ def publish_trained(
     tolerance: float = 0.0,
     actor: str | None = None,
     progress: Progress | None = None,
+    rollout_mode: str = "shadow",
+    canary_weight: float | None = None,
 ) -> TrainResult:
-    """Decide promotion (reads the champion first), publish the version, then promote by CAS."""
+    """Decide promotion (reads the champion first), publish the version, then promote by CAS
+    (or, with promote "challenger", start its rollout against the champion)."""
     progress = progress or Progress()
     with progress.phase("compare") as notes:
         decision = decide(
@@ -418,6 +448,7 @@ def publish_trained(
         metadata = {**trained.metadata, "promotion_decision": decision.as_metadata()}
         published = registry.publish(trained.model_name, trained.onnx_bytes, metadata, actor=actor)
         notes.append(f"version {published.version} at s3://{registry.bucket}/{published.model_key}")
+    challenger: Challenger | None = None
     with progress.phase("promote") as notes:
         if decision.promote:
             registry.set_alias(
@@ -430,6 +461,14 @@ def publish_trained(
                 details=decision.as_metadata(),
             )
             notes.append(f"version {published.version} is champion")
+        elif decision.challenge:
+            challenger = _start_challenger(
+                registry, published.version, trained, decision, rollout_mode, canary_weight, actor
+            )
+            notes.append(
+                f"version {published.version} is the challenger ({challenger.mode}, weight "
+                f"{challenger.weight:g}) of champion v{challenger.champion_version}"
+            )
         else:
             notes.append(f"not promoted: {decision.reason}")
     lineage = trained.metadata["lineage"]
@@ -445,6 +484,7 @@ def publish_trained(
         data_uri=lineage["data_uri"],
         rows=lineage["rows"],
         timings=dict(progress.timings),
+        challenger=challenger,
     )
 
 
@@ -471,6 +511,31 @@ def _non_finite_paths(value: Any, path: str) -> Iterator[tuple[str, float]]:
             yield from _non_finite_paths(item, f"{path}[{i}]")
     elif isinstance(value, (float, np.floating)) and not math.isfinite(float(value)):
         yield path, float(value)
+
+
+def _start_challenger(
+    registry: ModelRegistry,
+    version: int,
+    trained: TrainedModel,
+    decision: PromotionDecision,
+    mode: str,
+    weight: float | None,
+    actor: str | None,
+) -> Challenger:
+    """The new version replaces any running challenger: it was trained on newer data."""
+    try:
+        return ChallengerStage(registry).start(
+            trained.model_name,
+            version,
+            mode=mode,
+            weight=weight,
+            rule=RolloutRule(),
+            reason=decision.reason,
+            replace=True,
+            actor=actor,
+        )
+    except RolloutError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _plain(value: Any) -> Any:

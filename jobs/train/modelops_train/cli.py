@@ -4,6 +4,8 @@
     modelops train --from-feedback --model-name churn [--since 2026-11-20T00:00:00Z] [--include-data s3://...]
     modelops models list|history --model-name churn
     modelops models promote --model-name churn --version 2 --reason "roll back: v3 degraded"
+    modelops models challenge --model-name churn --version 3 --mode canary --weight 0.1 --reason "..."
+    modelops models status|abort --model-name churn
 
 Progress goes to stderr; the result is one JSON line on stdout. Exit codes: EXIT_CODES
 below (and docs/TRAINING.md).
@@ -20,8 +22,21 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelops.config import env_str, validate_model_name
-from modelops.errors import ConfigurationError, IntegrityError, ModelNotFoundError, StaleAliasError
-from modelops.registry import ModelRegistry
+from modelops.errors import (
+    ConfigurationError,
+    IntegrityError,
+    ModelNotFoundError,
+    RolloutError,
+    StaleAliasError,
+)
+from modelops.registry import (
+    CHALLENGER,
+    CHAMPION,
+    ROLLOUT_MODES,
+    ChallengerStage,
+    ModelRegistry,
+    RolloutRule,
+)
 from modelops_train.api import TrainOptions, train_and_publish
 from modelops_train.data import FileDataSource, TrainingDataSource
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData, ParityError, UsageError
@@ -81,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
         "train",
         help="train, check and publish a model version",
         description="Train a model, export it to ONNX, check parity, publish it to the registry in "
-        "$MODELOPS_BUCKET and (per --promote) make it champion. See docs/TRAINING.md.",
+        "$MODELOPS_BUCKET and (per --promote) make it the challenger or champion. "
+        "See docs/TRAINING.md.",
         epilog="exit codes:\n"
         + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -123,8 +139,21 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--promote",
         choices=PROMOTE_MODES,
-        default="auto",
-        help="auto (default): only if at least as good as the champion",
+        default="challenger",
+        help="challenger (default): the champion's challenger, decided on live requests "
+        "(the first version becomes champion); auto: champion if at least as good on the "
+        "holdout; force; never",
+    )
+    train.add_argument(
+        "--rollout-mode",
+        choices=ROLLOUT_MODES,
+        default="shadow",
+        help="how a challenger earns its traffic (default shadow)",
+    )
+    train.add_argument(
+        "--canary-weight",
+        type=float,
+        help="share of inference ids a canary challenger answers (default 0.1)",
     )
     train.add_argument(
         "--estimator",
@@ -193,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     models = commands.add_parser(
         "models",
-        help="inspect the registry and move aliases (promote, roll back)",
+        help="inspect the registry, move aliases (promote, roll back), run challengers",
         description="Read the registry in $MODELOPS_BUCKET, or point an alias at a version "
         "(compare-and-swap, recorded in the history). See docs/OPERATIONS.md.",
     )
@@ -216,6 +245,59 @@ def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         type=int,
         help="only if the alias still points at this version (guards against a concurrent change)",
     )
+    _add_rollout_commands(actions)
+
+
+def _add_rollout_commands(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    default = RolloutRule()
+    challenge = actions.add_parser(
+        "challenge",
+        help="start a rollout: a version challenges the champion in shadow or canary",
+        description="Point the challenger alias at a version with its rollout and the rule "
+        "the monitor will decide it by (docs/OPERATIONS.md).",
+    )
+    challenge.add_argument("--model-name", required=True)
+    challenge.add_argument("--version", type=int, required=True)
+    challenge.add_argument("--mode", choices=ROLLOUT_MODES, default="shadow")
+    challenge.add_argument(
+        "--weight",
+        type=float,
+        help="canary: share of inference ids it answers (default 0.1); "
+        "shadow: share of requests it also scores (default 1)",
+    )
+    challenge.add_argument(
+        "--margin",
+        type=float,
+        default=default.margin,
+        help=f"how much worse than the champion still promotes (default {default.margin:g})",
+    )
+    challenge.add_argument(
+        "--confidence",
+        type=float,
+        default=default.confidence,
+        help=f"confidence of the test (default {default.confidence:g})",
+    )
+    challenge.add_argument(
+        "--min-labeled-rows", type=int, default=default.min_labeled_rows,
+        help=f"labeled rows needed before deciding (default {default.min_labeled_rows})",
+    )  # fmt: skip
+    challenge.add_argument(
+        "--max-age-hours", type=float, default=default.max_age_hours,
+        help=f"rejected if still undecided after this long (default {default.max_age_hours:g})",
+    )  # fmt: skip
+    challenge.add_argument(
+        "--max-error-rate", type=float, default=default.max_error_rate,
+        help=f"rejected above this share of failed scorings (default {default.max_error_rate:g})",
+    )  # fmt: skip
+    challenge.add_argument(
+        "--replace", action="store_true", help="supersede a challenger already running"
+    )
+    challenge.add_argument("--reason", required=True, help="why: recorded in the history")
+    status = actions.add_parser("status", help="the champion and the challenger's rollout")
+    status.add_argument("--model-name", required=True)
+    abort = actions.add_parser("abort", help="stop the running rollout; the champion stays")
+    abort.add_argument("--model-name", required=True)
+    abort.add_argument("--reason", required=True, help="why: recorded in the history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,6 +328,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(
             progress, EXIT_STALE_ALIAS, f"{exc}{after_training if args.command == 'train' else ''}"
         )
+    except RolloutError as exc:
+        return _fail(progress, EXIT_USAGE, str(exc))
     except (ModelNotFoundError, IntegrityError) as exc:
         return _fail(progress, EXIT_REGISTRY, str(exc))
     except Exception as exc:  # the one catch-all: a clear last line and the documented code
@@ -289,6 +373,8 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         min_rows_per_class=args.min_rows_per_class,
         drift_thresholds=parse_drift_thresholds(args.drift_thresholds)
         or (_champion_drift_thresholds(registry, model_name) if args.from_feedback else {}),
+        rollout_mode=args.rollout_mode,
+        canary_weight=args.canary_weight,
     )
     result = train_and_publish(options, registry=registry, progress=progress)
     print(result.as_json(), flush=True)
@@ -316,10 +402,16 @@ def _models(args: argparse.Namespace) -> int:
         for record in registry.history(name):
             print(json.dumps(record, sort_keys=True))
         return EXIT_OK
+    if args.action in ("challenge", "status", "abort"):
+        return _rollout(args, registry, name)
     if args.action == "list":
         aliases: dict[int, list[str]] = {}
+        stage = ChallengerStage(registry)
         for alias in registry.list_aliases(name):
             state = registry.get_alias(name, alias)
+            # An ended rollout leaves the challenger alias behind, marked; it points at nothing.
+            if alias == CHALLENGER and stage.get(name) is None:
+                continue
             if state is not None:
                 aliases.setdefault(state.version, []).append(alias)
         for version in registry.list_versions(name):
@@ -345,6 +437,55 @@ def _models(args: argparse.Namespace) -> int:
         raise UsageError(f"model {name!r} has no published version {args.version}")
     state = registry.set_alias(name, args.alias, args.version, expected=current, reason=args.reason)
     print(json.dumps(state.record, sort_keys=True))
+    return EXIT_OK
+
+
+def _rollout(args: argparse.Namespace, registry: ModelRegistry, name: str) -> int:
+    stage = ChallengerStage(registry)
+    if args.action == "challenge":
+        if args.version not in registry.list_versions(name):
+            raise UsageError(f"model {name!r} has no published version {args.version}")
+        rule = RolloutRule(
+            margin=args.margin,
+            confidence=args.confidence,
+            min_labeled_rows=args.min_labeled_rows,
+            max_age_hours=args.max_age_hours,
+            max_error_rate=args.max_error_rate,
+        )
+        started = stage.start(
+            name,
+            args.version,
+            mode=args.mode,
+            weight=args.weight,
+            rule=rule,
+            reason=args.reason,
+            replace=args.replace,
+        )
+        print(json.dumps(started.state.record, sort_keys=True))
+        return EXIT_OK
+    current = stage.read(name)
+    if args.action == "abort":
+        if current is None or not current.active:
+            raise RolloutError(f"model {name!r} has no running challenger to abort")
+        ended = stage.end(name, current, status="aborted", reason=args.reason)
+        print(json.dumps(ended.state.record, sort_keys=True))
+        return EXIT_OK
+    champion = registry.get_alias(name, CHAMPION)
+    status = {
+        "model": name,
+        "champion": None if champion is None else champion.version,
+        "challenger": None
+        if current is None
+        else {
+            "version": current.version,
+            "status": current.status,
+            **current.rollout(),
+            "updated_at": current.state.record.get("updated_at"),
+            "reason": current.state.record.get("reason"),
+            "decision": (current.state.record.get("details") or {}).get("decision"),
+        },
+    }
+    print(json.dumps(status, sort_keys=True))
     return EXIT_OK
 
 

@@ -1,6 +1,10 @@
 """The promotion gate: does the new version become champion?
 
 - "force": yes. "never": no.
+- "challenger" (the default of the training job): the first version of a model becomes
+  champion; any later one becomes the challenger, to earn its traffic on live requests in
+  shadow or canary (modelops.rollout decides). The holdout comparison with the champion is
+  still made and recorded, but does not decide.
 - "auto": yes if there is no champion yet, or if the new version's primary metric is at
   least as good as the champion's, both scored on THIS run's holdout (the champion's ONNX
   model is loaded from the registry and run with onnxruntime), allowing `tolerance` worse.
@@ -26,7 +30,7 @@ from modelops.registry import CHAMPION, AliasState, ModelRegistry
 from modelops.schema import ModelSchema, PrimaryMetric
 from modelops_train.spec import feature_frame
 
-PROMOTE_MODES = ("auto", "force", "never")
+PROMOTE_MODES = ("challenger", "auto", "force", "never")
 
 
 @dataclass(frozen=True)
@@ -40,11 +44,13 @@ class PromotionDecision:
     champion_score: float | None = None
     tolerance: float = 0.0
     champion_state: AliasState | None = field(default=None, repr=False, compare=False)
+    challenge: bool = False  # publish as the challenger rather than champion
 
     def as_metadata(self) -> dict[str, Any]:
         return {
             "mode": self.mode,
             "promote": self.promote,
+            "challenge": self.challenge,
             "reason": self.reason,
             "metric": self.metric.name,
             "greater_is_better": self.metric.greater_is_better,
@@ -90,6 +96,12 @@ def decide(
         )
     score, problem = _champion_score(registry, model_name, state.version, metric, holdout, y_true)
     if score is None:
+        if mode == "challenger":
+            return replace(
+                undecided,
+                challenge=True,
+                reason=f"challenger of v{state.version} (not comparable on this holdout: {problem})",
+            )
         return replace(
             undecided,
             reason=f"champion v{state.version} cannot be scored on this holdout ({problem}); "
@@ -101,6 +113,14 @@ def decide(
         f"{metric.name} {candidate_score:.6g} vs champion v{state.version} {score:.6g} "
         f"on the same holdout ({direction} is better, tolerance {tolerance:g})"
     )
+    if mode == "challenger":
+        return replace(
+            undecided,
+            challenge=True,
+            reason=f"challenger of v{state.version}, to be decided on live requests; holdout: "
+            + comparison,
+            champion_score=score,
+        )
     verdict = "at least as good as the champion: " if better else "worse than the champion: "
     return replace(undecided, promote=better, reason=verdict + comparison, champion_score=score)
 

@@ -149,3 +149,7 @@ class StaleAliasError(ModelOpsError):
 
 class PromotionRejectedError(ModelOpsError):
     """The promotion gate refused to make a version champion."""
+
+
+class RolloutError(ModelOpsError):
+    """A challenger cannot be started or changed as asked (bad rule, wrong state)."""

@@ -22,16 +22,23 @@ import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from modelops import aws
 from modelops.config import validate_model_name
-from modelops.errors import IntegrityError, ModelNotFoundError, NoChampionError, StaleAliasError
+from modelops.errors import (
+    IntegrityError,
+    ModelNotFoundError,
+    NoChampionError,
+    RolloutError,
+    StaleAliasError,
+)
 
 CHAMPION = "champion"
+CHALLENGER = "challenger"
 ALIAS_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _VERSION_DIR = re.compile(r"/v(\d+)/$")
 # How many higher numbers to try when concurrent publishers race for the same version.
@@ -394,3 +401,224 @@ class ModelRegistry:
                 records.append(json.loads(body))
         records.sort(key=lambda r: (r["updated_at"], r["alias"], r["sequence"]))
         return records
+
+
+# ---- the challenger stage ----------------------------------------------------------------
+# A challenger is the `challenger` alias with a rollout record in its details. It is never
+# deleted: when its rollout ends (promoted, rejected, aborted, superseded) the alias is
+# rewritten by the same compare-and-swap with that status, so ending it is as safe against
+# races as starting it, and the next challenger swaps against that record.
+ROLLOUT_MODES = ("shadow", "canary")
+ACTIVE = "active"
+END_STATUSES = ("promoted", "rejected", "aborted", "superseded")
+
+
+@dataclass(frozen=True)
+class RolloutRule:
+    """What decides a challenger: promoted when its primary metric is not worse than the
+    champion's by more than `margin` with `confidence`, once `min_labeled_rows` labeled rows
+    were seen; rejected when confidently worse by more than the margin, when more than
+    `max_error_rate` of its scorings failed, or when still undecided after `max_age_hours`."""
+
+    margin: float = 0.01
+    confidence: float = 0.95
+    min_labeled_rows: int = 200
+    max_age_hours: float = 72.0
+    max_error_rate: float = 0.01
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not 0 <= self.margin < 1:
+            problems.append(f"margin must be in [0, 1), got {self.margin}")
+        if not 0.5 <= self.confidence < 1:
+            problems.append(f"confidence must be in [0.5, 1), got {self.confidence}")
+        if self.min_labeled_rows < 1:
+            problems.append(f"min_labeled_rows must be >= 1, got {self.min_labeled_rows}")
+        if not self.max_age_hours > 0:
+            problems.append(f"max_age_hours must be > 0, got {self.max_age_hours}")
+        if not 0 <= self.max_error_rate < 1:
+            problems.append(f"max_error_rate must be in [0, 1), got {self.max_error_rate}")
+        if problems:
+            raise RolloutError("invalid rollout rule: " + "; ".join(problems))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "margin": self.margin,
+            "confidence": self.confidence,
+            "min_labeled_rows": self.min_labeled_rows,
+            "max_age_hours": self.max_age_hours,
+            "max_error_rate": self.max_error_rate,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RolloutRule:
+        default = cls()
+        return cls(
+            margin=float(data.get("margin", default.margin)),
+            confidence=float(data.get("confidence", default.confidence)),
+            min_labeled_rows=int(data.get("min_labeled_rows", default.min_labeled_rows)),
+            max_age_hours=float(data.get("max_age_hours", default.max_age_hours)),
+            max_error_rate=float(data.get("max_error_rate", default.max_error_rate)),
+        )
+
+
+@dataclass(frozen=True)
+class Challenger:
+    """The challenger alias as read: its version, rollout and status, and the alias state
+    (ETag) every change of it must swap against."""
+
+    version: int
+    status: str
+    mode: str
+    weight: float
+    started_at: str
+    rule: RolloutRule
+    champion_version: int | None
+    state: AliasState
+
+    @property
+    def active(self) -> bool:
+        return self.status == ACTIVE
+
+    def age(self, now: datetime) -> timedelta:
+        return now - datetime.fromisoformat(self.started_at.replace("Z", "+00:00"))
+
+    def expired(self, now: datetime) -> bool:
+        return self.age(now) >= timedelta(hours=self.rule.max_age_hours)
+
+    def rollout(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "weight": self.weight,
+            "started_at": self.started_at,
+            "rule": self.rule.as_dict(),
+            "champion_version": self.champion_version,
+        }
+
+    @classmethod
+    def from_state(cls, state: AliasState) -> Challenger:
+        details = state.record.get("details") or {}
+        rollout = details.get("rollout") or {}
+        return cls(
+            version=state.version,
+            # A challenger alias written without a rollout (by hand) is treated as ended.
+            status=str(details.get("status", "aborted" if not rollout else ACTIVE)),
+            mode=str(rollout.get("mode", "shadow")),
+            weight=float(rollout.get("weight", 1.0)),
+            started_at=str(rollout.get("started_at", state.record.get("updated_at", ""))),
+            rule=RolloutRule.from_dict(rollout.get("rule") or {}),
+            champion_version=rollout.get("champion_version"),
+            state=state,
+        )
+
+
+class ChallengerStage:
+    """Start, read and end the challenger of a model, by compare-and-swap on its alias."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def read(self, name: str) -> Challenger | None:
+        """The challenger alias whatever its status (None if there never was one)."""
+        state = self.registry.get_alias(name, CHALLENGER)
+        return None if state is None else Challenger.from_state(state)
+
+    def get(self, name: str) -> Challenger | None:
+        """The active challenger, or None."""
+        current = self.read(name)
+        return current if current is not None and current.active else None
+
+    def start(
+        self,
+        name: str,
+        version: int,
+        *,
+        mode: str = "shadow",
+        weight: float | None = None,
+        rule: RolloutRule | None = None,
+        reason: str,
+        replace: bool = False,
+        actor: str | None = None,
+        now: datetime | None = None,
+    ) -> Challenger:
+        """Make `version` the challenger. An active challenger is only superseded when
+        `replace` is set (recorded in the reason). Raises RolloutError for a bad request and
+        StaleAliasError when the challenger or champion changed meanwhile."""
+        if mode not in ROLLOUT_MODES:
+            raise RolloutError(f"mode must be one of {', '.join(ROLLOUT_MODES)}, got {mode!r}")
+        # Shadow scores every request by default; a canary starts small.
+        weight = (1.0 if mode == "shadow" else 0.1) if weight is None else float(weight)
+        if not 0 < weight <= 1:
+            raise RolloutError(f"weight must be in (0, 1], got {weight}")
+        rule = rule or RolloutRule()
+        champion = self.registry.get_alias(name, CHAMPION)
+        if champion is None:
+            raise NoChampionError(
+                f"model {name!r} has no champion yet: a challenger needs one to be compared with"
+            )
+        if champion.version == version:
+            raise RolloutError(f"version {version} is already the champion of {name!r}")
+        current = self.registry.get_alias(name, CHALLENGER)
+        if current is not None and Challenger.from_state(current).active:
+            if not replace:
+                raise RolloutError(
+                    f"model {name!r} already has challenger v{current.version} in "
+                    f"{Challenger.from_state(current).mode}: abort it first (or replace it)"
+                )
+            reason = f"{reason} (supersedes challenger v{current.version})"
+        rollout = {
+            "mode": mode,
+            "weight": weight,
+            "started_at": utc_from(now),
+            "rule": rule.as_dict(),
+            "champion_version": champion.version,
+        }
+        state = self.registry.set_alias(
+            name,
+            CHALLENGER,
+            version,
+            expected=current,
+            reason=reason,
+            actor=actor,
+            details={"status": ACTIVE, "rollout": rollout},
+        )
+        return Challenger.from_state(state)
+
+    def end(
+        self,
+        name: str,
+        challenger: Challenger,
+        *,
+        status: str,
+        reason: str,
+        decision: Mapping[str, Any] | None = None,
+        actor: str | None = None,
+    ) -> Challenger:
+        """End the rollout of `challenger` (as read) with `status`; StaleAliasError if the
+        challenger changed since it was read (someone else decided or replaced it)."""
+        if status not in END_STATUSES:
+            raise RolloutError(f"status must be one of {', '.join(END_STATUSES)}, got {status!r}")
+        if not challenger.active:
+            raise RolloutError(
+                f"challenger v{challenger.version} of {name!r} is already {challenger.status}"
+            )
+        details: dict[str, Any] = {"status": status, "rollout": challenger.rollout()}
+        if decision:
+            details["decision"] = dict(decision)
+        state = self.registry.set_alias(
+            name,
+            CHALLENGER,
+            challenger.version,
+            expected=challenger.state,
+            reason=reason,
+            actor=actor,
+            details=details,
+        )
+        return Challenger.from_state(state)
+
+
+def utc_from(moment: datetime | None) -> str:
+    """ISO 8601 UTC with milliseconds and Z, of `moment` (default now)."""
+    if moment is None:
+        return utc_now()
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -52,6 +52,8 @@ from modelops.monitoring.trend import read_trend, trend_point
 from modelops.monitoring.verdict import version_drift
 from modelops.monitoring.window import ScanSettings, ScanState, VersionWindow, Window, WindowScan
 from modelops.registry import CHAMPION, ModelRegistry
+from modelops.rollout.apply import RolloutApplier
+from modelops.rollout.evidence import RolloutJudge
 
 # Records are delivered to the hour partition of their arrival, which can trail the
 # inference time by the delivery stream's buffer (at most 15 minutes on Firehose).
@@ -150,6 +152,9 @@ class MonitorSettings:
                 ),
                 event_bus=env_str("RETRAINING_EVENT_BUS", env, default="default"),
                 include_data=env_str("RETRAINING_INCLUDE_DATA", env, default="") or None,
+                promote=env_choice(
+                    "RETRAINING_PROMOTE", ("challenger", "auto"), env, default="challenger"
+                ),
             )
         return cls(
             stack=StackSettings.from_env(env),
@@ -171,6 +176,7 @@ class Monitor:
         s3_client: Any,
         retraining: RetrainingTrigger | None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        events_client: Any | None = None,
     ) -> None:
         self.settings = settings
         self.bucket = settings.stack.bucket
@@ -179,6 +185,19 @@ class Monitor:
         self.registry = ModelRegistry(self.bucket, s3_client=s3_client)
         self.retraining = retraining
         self._clock = clock
+        # The running challenger, if any, is decided on each window (modelops.rollout).
+        self.rollout = RolloutJudge(
+            self.registry,
+            RolloutApplier(
+                self.registry,
+                events_client=events_client if events_client is not None else aws.client("events"),
+                event_bus=settings.retraining.event_bus if settings.retraining else "default",
+            ),
+            s3_client=s3_client,
+            model_name=self.model_name,
+            capture_lateness=CAPTURE_LATENESS,
+            clock=clock,
+        )
 
     @classmethod
     def from_settings(
@@ -202,7 +221,9 @@ class Monitor:
                 events_client=events_client if events_client is not None else aws.client("events"),
                 clock=clock,
             )
-        return cls(settings, s3_client=s3, retraining=trigger, clock=clock)
+        return cls(
+            settings, s3_client=s3, retraining=trigger, clock=clock, events_client=events_client
+        )
 
     # ------------------------------------------------------------------------------------
     def scan(self, window: Window) -> tuple[WindowScan, int, float]:
@@ -353,7 +374,17 @@ class Monitor:
             },
             "timings_seconds": {"scan": scan_seconds, "analysis": time.perf_counter() - started},
         }
-        if self.retraining is not None:
+        report["rollout"] = self._judge_rollout(window, versions)
+        observing = (report["rollout"] or {}).get("outcome", {}).get("action") == "observing"
+        if observing:
+            # A new version would supersede the one being compared before it is decided.
+            report["retraining"] = {
+                "triggered": False,
+                "reason": f"challenger v{report['rollout']['challenger_version']} is being "
+                "evaluated on live requests; no retraining meanwhile",
+                "job_id": None,
+            }
+        elif self.retraining is not None:
             report["retraining"] = self.retraining.decide_and_act(
                 window, summarize(_with_reports(report, None))
             )
@@ -367,6 +398,14 @@ class Monitor:
         report["trend"] = self.trend(window, report)
         report["reports"] = self.write(window, report)
         return report
+
+    def _judge_rollout(self, window: Window, versions: dict[str, Any]) -> dict[str, Any] | None:
+        """The running challenger decided on this window; a failure here is reported in the
+        report (and logged by the caller's metrics), never a failed monitoring run."""
+        try:
+            return self.rollout.judge(window, versions)
+        except Exception as exc:
+            return {"error": f"{type(exc).__name__}: {exc}"}
 
     def _champion_version(self) -> int | None:
         state = self.registry.get_alias(self.model_name, CHAMPION)

@@ -118,6 +118,7 @@ def summarize(report: dict[str, Any]) -> dict[str, Any]:
         "drift": summary_drift,
         "performance": summary_performance,
         "estimated_performance": summary_estimate,
+        "rollout": report.get("rollout"),
         "versions": {
             v: {"status": b["status"], "rows": b["rows"]} for v, b in report["versions"].items()
         },

@@ -60,7 +60,7 @@ class RetrainingSettings:
     cooldown: timedelta
     lookback: timedelta
     event_bus: str = "default"
-    promote: str = "auto"
+    promote: str = "challenger"  # the new version earns its traffic (modelops.rollout)
     include_data: str | None = None  # earlier data to train on too (a URI), if any
 
 

@@ -34,7 +34,8 @@ from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableEr
 from modelops.jsonio import direct_payload
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
-from modelops.registry import ModelRegistry
+from modelops.registry import CHAMPION, ModelRegistry
+from modelops.rollout.serving import ChallengerServer, RolloutServing, Served
 from modelops.serving.model_cache import LoadedModel, ModelCache
 from modelops.serving.request import PredictRequest, parse_predict_request
 from modelops.serving.response import prediction_outputs
@@ -55,8 +56,10 @@ class PredictService:
         metrics: Metrics = default_metrics,
         sample: Callable[[], float] = random.random,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rollout: RolloutServing | None = None,
     ) -> None:
         self.cache = cache
+        self.rollout = rollout  # the challenger beside the champion (shadow or canary)
         self.max_batch_rows = max_batch_rows
         self.sink = sink
         self.sample_rate = sample_rate
@@ -115,12 +118,35 @@ class PredictService:
             probe=probe,
         )
         metrics.set_default_dimensions(ModelName=settings.stack.model_name)
+        rollout = None
+        # A challenger only runs beside the champion alias, never beside a pinned version.
+        if settings.pinned_version is None and settings.model_alias == CHAMPION:
+
+            def on_challenger_failure(exc: BaseException) -> None:
+                logger.warning(
+                    "the challenger failed; the champion answers",
+                    extra={"error_type": type(exc).__name__, "reason": str(exc)},
+                )
+                emit_model_metric("ChallengerFailures", 1, model_name=settings.stack.model_name)
+
+            server = ChallengerServer(
+                registry,
+                settings.stack.model_name,
+                refresh_seconds=settings.refresh_seconds,
+                clock=clock,
+                on_load=on_load,
+                on_failure=lambda version, exc: on_challenger_failure(exc),
+                probe=probe,
+                registry_healthy=lambda: cache.consecutive_failures == 0,
+            )
+            rollout = RolloutServing(server, on_failure=on_challenger_failure)
         return cls(
             cache,
             max_batch_rows=settings.max_batch_rows,
             sink=sink if sink is not None else sink_from_settings(settings),
             sample_rate=settings.capture_sample_rate,
             metrics=metrics,
+            rollout=rollout,
         )
 
     def warm(self) -> None:
@@ -145,13 +171,23 @@ class PredictService:
         self._metrics.add_dimension(name="ModelVersion", value=str(loaded.version))
         request = parse_predict_request(payload, loaded.schema, max_rows=self.max_batch_rows)
         outputs = prediction_outputs(loaded.schema, loaded.model.predict_columns(request.columns))
-        self._capture(request, outputs, loaded, source=source, request_id=request_id)
+        served = (
+            self.rollout.serve(loaded, request.columns, request.inference_ids, outputs)
+            if self.rollout is not None
+            else None
+        )
+        self._capture(request, outputs, loaded, source=source, request_id=request_id, served=served)
+        predictions = [
+            {"inference_id": inference_id, **output}
+            for inference_id, output in zip(request.inference_ids, outputs, strict=True)
+        ]
+        if served is not None and served.mode == "canary":
+            # A canary answers some rows: each prediction says which version answered it.
+            for prediction, version in zip(predictions, served.versions, strict=True):
+                prediction["model"] = {"name": loaded.name, "version": version}
         response = {
             "model": {"name": loaded.name, "version": loaded.version},
-            "predictions": [
-                {"inference_id": inference_id, **output}
-                for inference_id, output in zip(request.inference_ids, outputs, strict=True)
-            ],
+            "predictions": predictions,
         }
         # Two metrics per request (each Powertools metric costs microseconds on the hot path):
         # the request count is PredictionLatency's SampleCount.
@@ -185,6 +221,7 @@ class PredictService:
         *,
         source: str,
         request_id: str,
+        served: Served | None = None,
     ) -> None:
         if self.sink is None:
             return
@@ -199,12 +236,15 @@ class PredictService:
                 request_id=request_id,
                 source=source,
                 model_name=loaded.name,
-                model_version=loaded.version,
+                model_version=loaded.version if served is None else served.versions[row],
                 features=request.instances[row],
                 output=outputs[row],
             )
             for i, row in enumerate(rows)
         ]
+        if served is not None:
+            for record, row in zip(records, rows, strict=True):
+                record.update(served.capture_extras[row])
         try:
             self.sink.write(records)
         except Exception as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -41,6 +41,7 @@ from modelops.metrics import (
 )
 from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
+from modelops.tags import validate_description, validate_tags
 from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
 from modelops_train.errors import UsageError
@@ -78,6 +79,9 @@ class TrainOptions:
     promotion_tolerance: float = 0.0
     parity_tolerance: float = DEFAULT_TOLERANCE
     actor: str | None = None
+    # recorded in metadata.json; `modelops models tag` changes them later (modelops.tags)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
 
     def check(self) -> None:
         """Usage errors, found before any data is read."""
@@ -104,6 +108,11 @@ class TrainOptions:
             )
         if self.promotion_tolerance < 0 or self.parity_tolerance < 0:
             raise UsageError("tolerances must be >= 0")
+        try:
+            validate_tags(self.tags)
+            validate_description(self.description)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -296,6 +305,8 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         **spec.schema.as_metadata(),
         "format_version": METADATA_FORMAT_VERSION,
         "target": spec.target,
+        "tags": dict(options.tags),
+        "description": options.description,
         "metrics": metrics,
         "primary_metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
         "baseline": baseline,

@@ -16,7 +16,7 @@ from tests.models import publish_trained
 
 
 def models(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, Any]], str]:
-    code = cli.main(["models", *args])
+    code = cli.main(["models", *args, "--json"])
     out, err = capsys.readouterr()
     return code, [json.loads(line) for line in out.splitlines()], err
 
@@ -113,18 +113,26 @@ def test_challenge_status_abort(
 
 
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "message", "exit_code"),
     [
-        (["--version", "9"], "no published version 9"),
-        (["--version", "1"], "already the champion"),
-        (["--version", "2", "--confidence", "1"], "confidence must be in [0.5, 1)"),
-        (["--version", "2", "--mode", "canary", "--weight", "0"], "weight must be in (0, 1]"),
+        (["--version", "9"], "no published version 9", 8),  # unknown version: not found
+        (["--version", "1"], "already the champion", cli.EXIT_USAGE),
+        (["--version", "2", "--confidence", "1"], "confidence must be in [0.5, 1)", cli.EXIT_USAGE),
+        (
+            ["--version", "2", "--mode", "canary", "--weight", "0"],
+            "weight must be in (0, 1]",
+            cli.EXIT_USAGE,
+        ),
     ],
 )
 def test_challenge_refuses_bad_requests(
-    three_versions: ModelRegistry, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+    three_versions: ModelRegistry,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+    exit_code: int,
 ) -> None:
     code, _, err = models(capsys, "challenge", "--model-name", "churn", *args, "--reason", "r")
-    assert code == cli.EXIT_USAGE
+    assert code == exit_code
     assert message in err
     assert ChallengerStage(three_versions).read("churn") is None

@@ -51,6 +51,7 @@ from modelops.registry import (
     RolloutRule,
 )
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
+from modelops.tags import validate_description, validate_tags
 from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
 from modelops_train.errors import InvalidTrainingData, UsageError
@@ -106,6 +107,9 @@ class TrainOptions:
     min_rows_per_class: int = MIN_ROWS_PER_CLASS
     # Per-feature drift thresholds the monitor uses for this version ({feature: {psi: 0.3}}).
     drift_thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # recorded in metadata.json; `modelops models tag` changes them later (modelops.tags)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
 
     def check(self) -> None:
         """Usage errors, found before any data is read."""
@@ -143,6 +147,11 @@ class TrainOptions:
                 f"--min-rows must be >= {MIN_ROWS_FLOOR} and --min-rows-per-class >= "
                 f"{MIN_ROWS_PER_CLASS_FLOOR}, got {self.min_rows} and {self.min_rows_per_class}"
             )
+        try:
+            validate_tags(self.tags)
+            validate_description(self.description)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -375,6 +384,8 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         **spec.schema.as_metadata(),
         "format_version": METADATA_FORMAT_VERSION,
         "target": spec.target,
+        "tags": dict(options.tags),
+        "description": options.description,
         "metrics": metrics,
         "primary_metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
         "baseline": baseline,

@@ -2,10 +2,7 @@
 
     modelops train --data churn.csv --target churned --model-name churn
     modelops train --from-feedback --model-name churn [--since 2026-11-20T00:00:00Z] [--include-data s3://...]
-    modelops models list|history --model-name churn
-    modelops models promote --model-name churn --version 2 --reason "roll back: v3 degraded"
-    modelops models challenge --model-name churn --version 3 --mode canary --weight 0.1 --reason "..."
-    modelops models status|abort --model-name churn
+    modelops models list|history|promote|tag|challenge|status|abort ...   (modelops_train.models_cli)
 
 Progress goes to stderr; the result is one JSON line on stdout. Exit codes: EXIT_CODES
 below (and docs/TRAINING.md).
@@ -14,7 +11,6 @@ below (and docs/TRAINING.md).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -30,20 +26,19 @@ from modelops.errors import (
     StaleAliasError,
 )
 from modelops.registry import (
-    CHALLENGER,
-    CHAMPION,
     ROLLOUT_MODES,
-    ChallengerStage,
     ModelRegistry,
-    RolloutRule,
 )
 from modelops_train.api import TrainOptions, train_and_publish
 from modelops_train.data import FileDataSource, TrainingDataSource
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData, ParityError, UsageError
 from modelops_train.feedback import FeedbackDataSource
 from modelops_train.importance import parse_drift_thresholds
+from modelops_train.models_cli import add_models_commands, add_tag_flag, description_arg
+from modelops_train.models_cli import run as run_models
 from modelops_train.parity import DEFAULT_TOLERANCE
 from modelops_train.pipeline import ESTIMATORS
+from modelops_train.preflight import check_bucket
 from modelops_train.progress import Progress
 from modelops_train.promotion import PROMOTE_MODES
 from modelops_train.spec import MIN_ROWS, MIN_ROWS_PER_CLASS
@@ -215,89 +210,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--include-data", help="--from-feedback: also train on this .csv/.parquet path or s3:// URI"
     )
-    _add_models_commands(commands)
+    add_tag_flag(
+        train,
+        "--tag",
+        dest="tags",
+        help="a tag of the new version (repeatable); change later with `modelops models tag`",
+    )
+    train.add_argument(
+        "--description", type=description_arg, help="a description of the new version"
+    )
+    add_models_commands(commands)
     return parser
-
-
-def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    models = commands.add_parser(
-        "models",
-        help="inspect the registry, move aliases (promote, roll back), run challengers",
-        description="Read the registry in $MODELOPS_BUCKET, or point an alias at a version "
-        "(compare-and-swap, recorded in the history). See docs/OPERATIONS.md.",
-    )
-    actions = models.add_subparsers(dest="action", required=True)
-    for name, text in (
-        ("list", "published versions with their metrics and the aliases pointing at them"),
-        ("history", "every alias change, oldest first"),
-    ):
-        action = actions.add_parser(name, help=text)
-        action.add_argument("--model-name", required=True)
-    promote = actions.add_parser(
-        "promote", help="point an alias (default champion) at a version: promotion or rollback"
-    )
-    promote.add_argument("--model-name", required=True)
-    promote.add_argument("--version", type=int, required=True)
-    promote.add_argument("--alias", default="champion")
-    promote.add_argument("--reason", required=True, help="why: recorded in the history")
-    promote.add_argument(
-        "--expect-version",
-        type=int,
-        help="only if the alias still points at this version (guards against a concurrent change)",
-    )
-    _add_rollout_commands(actions)
-
-
-def _add_rollout_commands(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    default = RolloutRule()
-    challenge = actions.add_parser(
-        "challenge",
-        help="start a rollout: a version challenges the champion in shadow or canary",
-        description="Point the challenger alias at a version with its rollout and the rule "
-        "the monitor will decide it by (docs/OPERATIONS.md).",
-    )
-    challenge.add_argument("--model-name", required=True)
-    challenge.add_argument("--version", type=int, required=True)
-    challenge.add_argument("--mode", choices=ROLLOUT_MODES, default="shadow")
-    challenge.add_argument(
-        "--weight",
-        type=float,
-        help="canary: share of inference ids it answers (default 0.1); "
-        "shadow: share of requests it also scores (default 1)",
-    )
-    challenge.add_argument(
-        "--margin",
-        type=float,
-        default=default.margin,
-        help=f"how much worse than the champion still promotes (default {default.margin:g})",
-    )
-    challenge.add_argument(
-        "--confidence",
-        type=float,
-        default=default.confidence,
-        help=f"confidence of the test (default {default.confidence:g})",
-    )
-    challenge.add_argument(
-        "--min-labeled-rows", type=int, default=default.min_labeled_rows,
-        help=f"labeled rows needed before deciding (default {default.min_labeled_rows})",
-    )  # fmt: skip
-    challenge.add_argument(
-        "--max-age-hours", type=float, default=default.max_age_hours,
-        help=f"rejected if still undecided after this long (default {default.max_age_hours:g})",
-    )  # fmt: skip
-    challenge.add_argument(
-        "--max-error-rate", type=float, default=default.max_error_rate,
-        help=f"rejected above this share of failed scorings (default {default.max_error_rate:g})",
-    )  # fmt: skip
-    challenge.add_argument(
-        "--replace", action="store_true", help="supersede a challenger already running"
-    )
-    challenge.add_argument("--reason", required=True, help="why: recorded in the history")
-    status = actions.add_parser("status", help="the champion and the challenger's rollout")
-    status.add_argument("--model-name", required=True)
-    abort = actions.add_parser("abort", help="stop the running rollout; the champion stays")
-    abort.add_argument("--model-name", required=True)
-    abort.add_argument("--reason", required=True, help="why: recorded in the history")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -309,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress()
     try:
         if args.command == "models":
-            return _models(args)
+            return run_models(args)  # its own errors, prefix and exit codes
         return _train(args, progress)
     except (UsageError, ConfigurationError) as exc:
         return _fail(progress, EXIT_USAGE, str(exc))
@@ -341,6 +264,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace, progress: Progress) -> int:
     model_name = validate_model_name(args.model_name)
     bucket = env_str("MODELOPS_BUCKET")
+    check_bucket(bucket)  # seconds, not a whole training run, to learn it cannot publish
     registry = ModelRegistry(bucket)
     if not args.from_feedback and (args.since or args.until or args.include_data):
         raise UsageError("--since, --until and --include-data go with --from-feedback")
@@ -375,6 +299,8 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         or (_champion_drift_thresholds(registry, model_name) if args.from_feedback else {}),
         rollout_mode=args.rollout_mode,
         canary_weight=args.canary_weight,
+        tags=dict(args.tags),
+        description=args.description,
     )
     result = train_and_publish(options, registry=registry, progress=progress)
     print(result.as_json(), flush=True)
@@ -393,100 +319,6 @@ def _champion_drift_thresholds(registry: ModelRegistry, name: str) -> dict[str, 
     except ModelNotFoundError:
         return {}
     return dict(metadata.get("drift_thresholds") or {})
-
-
-def _models(args: argparse.Namespace) -> int:
-    name = validate_model_name(args.model_name)
-    registry = ModelRegistry(env_str("MODELOPS_BUCKET"))
-    if args.action == "history":
-        for record in registry.history(name):
-            print(json.dumps(record, sort_keys=True))
-        return EXIT_OK
-    if args.action in ("challenge", "status", "abort"):
-        return _rollout(args, registry, name)
-    if args.action == "list":
-        aliases: dict[int, list[str]] = {}
-        stage = ChallengerStage(registry)
-        for alias in registry.list_aliases(name):
-            state = registry.get_alias(name, alias)
-            # An ended rollout leaves the challenger alias behind, marked; it points at nothing.
-            if alias == CHALLENGER and stage.get(name) is None:
-                continue
-            if state is not None:
-                aliases.setdefault(state.version, []).append(alias)
-        for version in registry.list_versions(name):
-            metadata = registry.get_metadata(name, version)
-            row = {
-                "model": name,
-                "version": version,
-                "aliases": sorted(aliases.get(version, [])),
-                "published_at": metadata.get("published_at"),
-                "metrics": metadata.get("metrics"),
-            }
-            print(json.dumps(row, sort_keys=True))
-        return EXIT_OK
-    current = registry.get_alias(name, args.alias)
-    if args.expect_version is not None and (
-        current is None or current.version != args.expect_version
-    ):
-        now = f"version {current.version}" if current else "nothing"
-        raise StaleAliasError(
-            f"alias {args.alias!r} points at {now}, not version {args.expect_version}"
-        )
-    if args.version not in registry.list_versions(name):
-        raise UsageError(f"model {name!r} has no published version {args.version}")
-    state = registry.set_alias(name, args.alias, args.version, expected=current, reason=args.reason)
-    print(json.dumps(state.record, sort_keys=True))
-    return EXIT_OK
-
-
-def _rollout(args: argparse.Namespace, registry: ModelRegistry, name: str) -> int:
-    stage = ChallengerStage(registry)
-    if args.action == "challenge":
-        if args.version not in registry.list_versions(name):
-            raise UsageError(f"model {name!r} has no published version {args.version}")
-        rule = RolloutRule(
-            margin=args.margin,
-            confidence=args.confidence,
-            min_labeled_rows=args.min_labeled_rows,
-            max_age_hours=args.max_age_hours,
-            max_error_rate=args.max_error_rate,
-        )
-        started = stage.start(
-            name,
-            args.version,
-            mode=args.mode,
-            weight=args.weight,
-            rule=rule,
-            reason=args.reason,
-            replace=args.replace,
-        )
-        print(json.dumps(started.state.record, sort_keys=True))
-        return EXIT_OK
-    current = stage.read(name)
-    if args.action == "abort":
-        if current is None or not current.active:
-            raise RolloutError(f"model {name!r} has no running challenger to abort")
-        ended = stage.end(name, current, status="aborted", reason=args.reason)
-        print(json.dumps(ended.state.record, sort_keys=True))
-        return EXIT_OK
-    champion = registry.get_alias(name, CHAMPION)
-    status = {
-        "model": name,
-        "champion": None if champion is None else champion.version,
-        "challenger": None
-        if current is None
-        else {
-            "version": current.version,
-            "status": current.status,
-            **current.rollout(),
-            "updated_at": current.state.record.get("updated_at"),
-            "reason": current.state.record.get("reason"),
-            "decision": (current.state.record.get("details") or {}).get("decision"),
-        },
-    }
-    print(json.dumps(status, sort_keys=True))
-    return EXIT_OK
 
 
 def _line(problem: dict[str, object]) -> str:

@@ -141,7 +141,8 @@ class VersionWindow:
             self.prediction = NumericAccumulator.for_baseline(
                 self.baseline["prediction"],
                 sample_size=settings.sample_size,
-                seed=settings.seed - 1,
+                # a seed of its own, past the features' (seed - 1 was negative at seed 0)
+                seed=settings.seed + len(self.schema.features),
             )
         else:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)

@@ -32,6 +32,7 @@ from modelops.capture import (
 )
 from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError
 from modelops.jsonio import direct_payload
+from modelops.model_card import describe
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
 from modelops.registry import CHAMPION, ModelRegistry
@@ -198,6 +199,17 @@ class PredictService:
             value=(time.perf_counter() - started) * 1000,
         )
         return response
+
+    def model_card(self, name: str) -> dict[str, Any] | None:
+        """What a client needs to call the served model (modelops.model_card), or None when
+        `name` is not the model this function serves. NoChampionError when none is."""
+        if name != self.cache.model_name:
+            return None
+        loaded = self.cache.get()
+        return {
+            "model": {"name": loaded.name, "version": loaded.version},
+            **describe(loaded.metadata),
+        }
 
     def predict_direct(self, event: Any, *, request_id: str) -> dict[str, Any]:
         """The direct-invocation door: InvalidInput propagates (Lambda's errorType is its

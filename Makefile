@@ -24,7 +24,7 @@ DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/req
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
 TOOLS_REQS := requirements/tools.txt
 
-.PHONY: help setup demo test lint scan unit sam-check bench api fuzz clean
+.PHONY: help setup demo test lint scan unit sam-check bench api fuzz invoke build deploy clean
 
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
@@ -33,6 +33,11 @@ help:
 	@echo "make bench  run every benchmark under benchmarks/"
 	@echo "make fuzz   client input: 10,000 generated HTTP requests per route, and many more properties"
 	@echo "make api    serve the functions over HTTP on localhost for curl"
+	@echo "            [PORT=3001] [DATA=my.csv TARGET=price [MODEL=name] [TRAIN_ARGS='--estimator linear']]"
+	@echo "make invoke FUNCTION=MonitorFunction EVENT=events/monitor_window.json [SET='window.start=...']"
+	@echo "            run any function on any event file, without Docker"
+	@echo "make build  sam build (with Python 3.13 on PATH)"
+	@echo "make deploy sam deploy [ENV=prod] (builds first)"
 
 $(VENV)/.installed: $(DEV_REQS)
 	$(PY313) -m venv $(VENV)
@@ -80,8 +85,23 @@ demo: setup
 bench: setup
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done
 
+# make api [PORT=3001] [DATA=my.csv TARGET=price] [MODEL=name] [TRAIN_ARGS='...'] [API_ARGS='...']
 api: setup
-	$(PY) -m embedded_aws.local_api
+	$(PY) -m embedded_aws.local_api $(if $(PORT),--port $(PORT)) \
+	    $(if $(DATA),--data '$(DATA)') $(if $(TARGET),--target '$(TARGET)') \
+	    $(if $(MODEL),--model-name '$(MODEL)') $(if $(TRAIN_ARGS),--train-args '$(TRAIN_ARGS)') $(API_ARGS)
+
+# make invoke FUNCTION=MonitorFunction EVENT=events/monitor_window.json [SET='k=v k2=v2']
+invoke: setup
+	@test -n "$(FUNCTION)" -a -n "$(EVENT)" || { echo "usage: make invoke FUNCTION=<logical id> EVENT=<event file> [SET='key=value ...']" >&2; exit 2; }
+	$(PY) -m embedded_aws.invoke '$(FUNCTION)' '$(EVENT)' $(foreach a,$(SET),--set '$(a)')
+
+# sam build and deploy with the runtime's python3.13 on PATH (exported above).
+build: setup
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy $(if $(ENV),--config-env $(ENV))
 
 clean:
 	rm -rf $(VENV) $(VENV_SAM) $(VENV_TOOLS) .aws-sam .home .pytest_cache .mypy_cache .ruff_cache

@@ -47,13 +47,13 @@ import boto3  # noqa: E402
 import joblib  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from demo.churn_data import TARGET, generate_churn  # noqa: E402
 from embedded_aws.bundle import (  # noqa: E402
     built_handler_command,
     bundle_size,
     run_built_handler,
     run_sam,
 )
+from embedded_aws.churn_data import TARGET, generate_churn  # noqa: E402
 from embedded_aws.provision import create_bucket, create_capture_stream  # noqa: E402
 from embedded_aws.server import embedded_aws  # noqa: E402
 from embedded_aws.template import function_environment, function_source, resolve  # noqa: E402

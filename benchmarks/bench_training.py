@@ -32,7 +32,7 @@ import numpy as np
 from sklearn import metrics as skm
 from threadpoolctl import threadpool_limits
 
-from demo.churn_data import TARGET, generate_churn
+from embedded_aws.churn_data import TARGET, generate_churn
 from modelops.metrics import compute_metrics
 from modelops_train.api import TrainOptions, train
 from modelops_train.pipeline import build_pipeline, export_onnx

@@ -234,7 +234,7 @@ def _run(
     result: LoopResult,
     logs: TextIO,
 ) -> None:
-    from demo.churn_data import TARGET, generate_churn
+    from embedded_aws.churn_data import TARGET, generate_churn
 
     model_name = str(parameter_default("ModelName"))
     registry = ModelRegistry(stack.bucket)
@@ -381,7 +381,7 @@ def _serve_window(
     config: LoopConfig,
     narrator: Narrator,
 ) -> WindowOutcome:
-    from demo.churn_data import TARGET, as_instances
+    from embedded_aws.churn_data import TARGET, as_instances
 
     start = _next_whole_second()
     instances = as_instances(frame)

@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import secrets
+import shlex
 import socket
 import sys
 import threading
@@ -25,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlsplit
 
@@ -358,6 +360,18 @@ class RunningApi:
     stack: LocalStack
     champion_version: int
     routes: list[Route]
+    model_name: str = ""
+
+
+@dataclass(frozen=True)
+class OwnModel:
+    """The user's model for `make api`: trained from `data` before serving (when given),
+    else its champion in the local registry is served."""
+
+    name: str
+    data: str | None = None
+    target: str | None = None
+    train_args: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -368,21 +382,43 @@ def stack_api(
     stdout: TextIO | None = None,
     stack_name: str = STACK_NAME,
     parameters: Mapping[str, str] | None = None,
+    model: OwnModel | None = None,
+    registry_dir: Path | None = None,
 ) -> Iterator[RunningApi]:
     """Embedded AWS with the stack provisioned (`parameters` override the template's, as
-    `sam deploy --parameter-overrides` does) and a champion trained (if none), and the API
-    served on 127.0.0.1:`port` (0: any free port) until the block ends."""
-    from demo.first_model import ensure_champion
+    `sam deploy --parameter-overrides` does), the API served on 127.0.0.1:`port` (0: any
+    free port) until the block ends, serving `model` (trained from its data first, when
+    given) or else the demo churn model (trained if it has no champion). With
+    `registry_dir`, the registry saved there is loaded first and saved back after training
+    and at the end, and the running stack is described there for `make invoke`."""
+    from embedded_aws import local_registry
+    from embedded_aws.first_model import ensure_champion, train_from_file
     from embedded_aws.lambda_runtime import LocalFunction
     from embedded_aws.server import embedded_aws
     from modelops import aws
 
+    overrides = {**API_STACK_PARAMETERS, **(parameters or {})}
+    if model is not None:
+        overrides["ModelName"] = model.name
     with embedded_aws() as endpoint:
         aws.reset_clients()  # shared clients must reach the embedded endpoint
-        stack = provision_stack(
-            stack_name=stack_name, parameters={**API_STACK_PARAMETERS, **(parameters or {})}
-        )
-        version = ensure_champion(stack)
+        stack = provision_stack(stack_name=stack_name, parameters=overrides)
+        s3 = aws.client("s3")
+        name = str(stack.refs["ModelName"])
+        if registry_dir is not None:
+            local_registry.load_registry(s3, stack.bucket, registry_dir)
+        if model is not None and model.data is not None:
+            version = train_from_file(
+                stack,
+                model_name=name,
+                data=model.data,
+                target=model.target or "",
+                train_args=model.train_args,
+            )
+            if registry_dir is not None:
+                local_registry.save_registry(s3, stack.bucket, registry_dir)
+        else:
+            version = ensure_champion(stack, model_name=name)
         routes = routes_from_template(refs=stack.refs)
         functions = {
             r.function: LocalFunction.from_stack(stack, r.function, stdout=stdout) for r in routes
@@ -395,15 +431,78 @@ def stack_api(
             gateway_responses=gateway_responses_from_template(refs=stack.refs),
         )
         with serving(api, port, log_requests=stdout is None) as url:
-            yield RunningApi(url, endpoint, stack, version, routes)
+            if registry_dir is not None:
+                local_registry.write_stack_file(registry_dir, stack, api_url=url)
+            try:
+                yield RunningApi(url, endpoint, stack, version, routes, name)
+            finally:
+                if registry_dir is not None:
+                    local_registry.remove_stack_file(registry_dir)
+                    local_registry.save_registry(s3, stack.bucket, registry_dir)
 
 
-def main(argv: list[str] | None = None) -> int:
+def banner(running: RunningApi, api_key: str) -> str:
+    """What `make api` prints once serving: endpoints, the key, and curl lines built from
+    the served model's own schema (a complete example row, a label of its kind)."""
+    from modelops.model_card import example_label, example_row
+    from modelops.registry import ModelRegistry
+
+    metadata = ModelRegistry(running.stack.bucket).get_metadata(
+        running.model_name, running.champion_version
+    )
+    lines = [
+        f"embedded AWS (moto): {running.aws_endpoint}   bucket: {running.stack.bucket}   "
+        f"model: {running.model_name} v{running.champion_version} (champion)"
+    ]
+    for route in running.routes:
+        key = "  (x-api-key)" if route.api_key_required else ""
+        lines.append(f"  {route.method:6} {running.url}{route.path}  -> {route.function}{key}")
+    predict = {"instances": [example_row(metadata)], "inference_ids": ["request-1"]}
+    field = "value" if metadata.get("task") == "regression" else "label"
+    feedback = {"labels": [{"inference_id": "request-1", field: example_label(metadata)}]}
+    headers = f"-H 'Content-Type: application/json' -H 'x-api-key: {api_key}'"
+    lines += [
+        f"API key: {api_key}",
+        "",
+        f"curl -s -X POST {running.url}/predict {headers} \\",
+        f"  -d '{json.dumps(predict)}'",
+        f"curl -s -X POST {running.url}/feedback {headers} \\",
+        f"  -d '{json.dumps(feedback)}'",
+        "",
+        "The modelops command line and the AWS CLI reach this embedded AWS with:",
+        f"  export AWS_ENDPOINT_URL={running.aws_endpoint} MODELOPS_BUCKET={running.stack.bucket}",
+        "Ctrl-C stops.",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make api", description=__doc__.split("\n\n")[0] if __doc__ else None
     )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="port on 127.0.0.1 (default %(default)s)"
+    )
+    parser.add_argument(
+        "--data",
+        help="train your own model from this .csv/.parquet file (or s3:// URI) before serving",
+    )
+    parser.add_argument("--target", help="with --data: the column to predict")
+    parser.add_argument(
+        "--model-name",
+        help="the model to serve (default: the data file's name with --data, else the "
+        "template's ModelName, the demo churn model)",
+    )
+    parser.add_argument(
+        "--train-args",
+        default="",
+        help="with --data: more `modelops train` flags, one string (e.g. '--estimator linear')",
+    )
+    parser.add_argument(
+        "--registry-dir",
+        type=Path,
+        default=None,
+        help="where the local registry is kept between runs (default .modelops-local/)",
     )
     parser.add_argument(
         "--parameter-overrides",
@@ -417,55 +516,87 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the API key clients must send as x-api-key (default: a new random key)",
     )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     api_key = args.api_key or secrets.token_urlsafe(24)
+    if args.data and not args.target:
+        parser.error("--data needs --target (make api DATA=my.csv TARGET=price)")
+    if args.target and not args.data:
+        parser.error("--target goes with --data (make api DATA=my.csv TARGET=price)")
+    if args.data and not args.data.startswith("s3://") and not Path(args.data).is_file():
+        parser.error(f"--data {args.data}: no such file")
     # Say so now, not after the stack is provisioned and a model trained.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("127.0.0.1", args.port))
         except OSError as exc:
             print(
-                f"cannot serve on 127.0.0.1:{args.port} ({exc.strerror}): choose another with --port",
+                f"cannot serve on 127.0.0.1:{args.port} ({exc.strerror}): choose another with "
+                "PORT= (make api PORT=3001) or --port",
                 file=sys.stderr,
             )
             return 2
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides if "=" in item)
     if len(overrides) != len(args.parameter_overrides):
         parser.error("--parameter-overrides takes KEY=VALUE pairs")
+    model = own_model(args, overrides)
+    if model is not None:
+        overrides["ModelName"] = model.name
     try:
         parameter_overrides(load_template(), overrides)
     except (KeyError, ValueError) as exc:
         parser.error(str(exc.args[0]))
+    from embedded_aws.first_model import ModelNotAvailableError
+    from embedded_aws.local_registry import DEFAULT_DIR
+
     print(
-        "starting embedded AWS, provisioning the stack, training the demo model if needed ...",
+        "starting embedded AWS, provisioning the stack, "
+        + (
+            f"training {model.name} from {model.data}"
+            if model and model.data
+            else "loading the local registry"
+        )
+        + " ...",
         flush=True,
     )
-    with stack_api(api_key=api_key, port=args.port, parameters=overrides) as running:
-        print(
-            f"embedded AWS (moto): {running.aws_endpoint}   bucket: {running.stack.bucket}   champion: v{running.champion_version}"
-        )
-        for route in running.routes:
-            key = "  (x-api-key)" if route.api_key_required else ""
-            print(f"  {route.method:6} {running.url}{route.path}  -> {route.function}{key}")
-        print(f"API key: {api_key}\n")
-        print(
-            f"curl -s -X POST {running.url}/predict -H 'Content-Type: application/json' -H 'x-api-key: {api_key}' \\\n"
-            """  -d '{"instances": [{"tenure_months": 12, "plan": "basic", "monthly_charges": 42.5}], "inference_ids": ["order-1"]}'"""
-        )
-        print(
-            f"curl -s -X POST {running.url}/feedback -H 'Content-Type: application/json' -H 'x-api-key: {api_key}' \\\n"
-            """  -d '{"labels": [{"inference_id": "order-1", "label": "no"}]}'\n"""
-        )
-        print(
-            f"Other tools reach the embedded AWS with AWS_ENDPOINT_URL={running.aws_endpoint}. Ctrl-C stops.",
-            flush=True,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping")
+    try:
+        with stack_api(
+            api_key=api_key,
+            port=args.port,
+            parameters=overrides,
+            model=model,
+            registry_dir=args.registry_dir or DEFAULT_DIR,
+        ) as running:
+            print(banner(running, api_key), flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                print("stopping (the registry is saved for the next run)")
+    except ModelNotAvailableError as exc:
+        print(f"make api: error: {exc}", file=sys.stderr)
+        return 2
     return 0
+
+
+def own_model(args: argparse.Namespace, overrides: Mapping[str, str]) -> OwnModel | None:
+    """The model to serve, from --data/--model-name (None: the template's, the demo)."""
+    name = args.model_name or overrides.get("ModelName")
+    if args.data:
+        stem = Path(urlsplit(args.data).path).stem.lower().replace("_", "-")
+        name = name or stem
+    if name is None:
+        return None
+    return OwnModel(
+        name=name,
+        data=args.data,
+        target=args.target,
+        train_args=tuple(shlex.split(args.train_args)),
+    )
 
 
 if __name__ == "__main__":

@@ -12,12 +12,13 @@ from contextlib import contextmanager
 
 from moto.server import ThreadedMotoServer
 
+from modelops.aws import LOCAL_CREDENTIALS, LOCAL_REGION
+
+# The one definition of fake credentials is modelops.aws's; embedded AWS always uses them.
 FAKE_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    **LOCAL_CREDENTIALS,
+    "AWS_DEFAULT_REGION": LOCAL_REGION,
+    "AWS_REGION": LOCAL_REGION,
 }
 
 

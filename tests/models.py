@@ -22,8 +22,8 @@ import pandas as pd
 from sklearn.datasets import load_diabetes, load_wine
 from threadpoolctl import threadpool_limits
 
-from demo.churn_data import TARGET as CHURN_TARGET
-from demo.churn_data import generate_churn
+from embedded_aws.churn_data import TARGET as CHURN_TARGET
+from embedded_aws.churn_data import generate_churn
 from modelops.registry import ModelRegistry
 from modelops_train.api import TrainedModel, TrainOptions, train
 from modelops_train.api import publish_trained as publish_run

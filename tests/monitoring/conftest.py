@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from moto import mock_aws
 
-from demo.churn_data import TARGET, as_instances, generate_churn
+from embedded_aws.churn_data import TARGET, as_instances, generate_churn
 from embedded_aws.provision import LocalStack, provision_stack
 from modelops.capture import encode_record, feedback_record, iso_timestamp, prediction_record
 from modelops.inference import OnnxModel

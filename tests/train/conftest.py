@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from demo.churn_data import generate_churn
+from embedded_aws.churn_data import generate_churn
 from modelops_train.progress import Progress
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from demo.churn_data import (
+from embedded_aws.churn_data import (
     CATEGORICAL_FEATURES,
     FEATURES,
     NEW_PLAN,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from demo.churn_data import as_instances, generate_churn
+from embedded_aws.churn_data import as_instances, generate_churn
 from modelops.registry import ModelRegistry
 from modelops_train import cli
 from modelops_train.feedback import FeedbackDataSource

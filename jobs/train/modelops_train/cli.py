@@ -27,6 +27,7 @@ from modelops_train.errors import DataNotFoundError, InvalidTrainingData, Parity
 from modelops_train.feedback import FeedbackDataSource
 from modelops_train.parity import DEFAULT_TOLERANCE
 from modelops_train.pipeline import ESTIMATORS
+from modelops_train.preflight import check_bucket
 from modelops_train.progress import Progress
 from modelops_train.promotion import PROMOTE_MODES
 from modelops_train.spec import MIN_ROWS, MIN_ROWS_PER_CLASS
@@ -245,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _train(args: argparse.Namespace, progress: Progress) -> int:
     model_name = validate_model_name(args.model_name)
     bucket = env_str("MODELOPS_BUCKET")
+    check_bucket(bucket)  # seconds, not a whole training run, to learn it cannot publish
     registry = ModelRegistry(bucket)
     if not args.from_feedback and (args.since or args.until or args.include_data):
         raise UsageError("--since, --until and --include-data go with --from-feedback")

@@ -13,13 +13,21 @@ retry budget that fits inside its own timeout (template.yaml sets them per funct
 
 `call_budget_seconds()` is the longest one call can take under that configuration; the
 Lambda deadline (modelops.resilience) is checked against it before slow work starts.
+
+A local endpoint (AWS_ENDPOINT_URL on the loopback interface: embedded AWS) accepts any
+credentials, so when none are configured the clients get fake ones here, the one place
+that supplies them: nobody has to export keys by hand to talk to `make api` or `make demo`.
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -29,6 +37,51 @@ from modelops.config import env_float, env_int
 # botocore's standard retry mode sleeps a random share of 2**(n-1) s before retry n,
 # never more than 20 s (botocore/retries/standard.py).
 _MAX_BACKOFF_SECONDS = 20.0
+
+# What a local endpoint gets when no credentials are configured (moto accepts anything).
+LOCAL_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+LOCAL_REGION = "us-east-1"
+
+
+def is_local_endpoint(url: str | None) -> bool:
+    """True for an endpoint on this machine's loopback interface (localhost, 127.x, ::1)."""
+    if not url:
+        return False
+    host = urlsplit(url if "//" in url else f"//{url}").hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_defaults(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables a process needs to reach a local endpoint and does not have: fake
+    credentials unless some are configured (keys or a profile), and a region unless one is
+    set. Empty when AWS_ENDPOINT_URL is not local: real AWS never gets fake keys."""
+    env = os.environ if environ is None else environ
+    if not is_local_endpoint(env.get("AWS_ENDPOINT_URL")):
+        return {}
+    defaults: dict[str, str] = {}
+    if not env.get("AWS_ACCESS_KEY_ID") and not env.get("AWS_PROFILE"):
+        defaults.update(LOCAL_CREDENTIALS)
+    if not env.get("AWS_DEFAULT_REGION") and not env.get("AWS_REGION"):
+        defaults["AWS_DEFAULT_REGION"] = LOCAL_REGION
+        defaults["AWS_REGION"] = LOCAL_REGION
+    return defaults
+
+
+def apply_local_defaults() -> dict[str, str]:
+    """Put local_defaults() into os.environ (so every client and child process has them);
+    returns what was set."""
+    defaults = local_defaults()
+    os.environ.update(defaults)
+    return defaults
 
 
 @dataclass(frozen=True)
@@ -83,6 +136,7 @@ def client(service: str, *, attempts: int | None = None) -> Any:
     `attempts` overrides the number of attempts: 1 for cheap probes (the alias check of a
     warm function) that a later check repeats anyway, so an outage costs one timeout only.
     """
+    apply_local_defaults()
     return _client(service, attempts, settings())
 
 

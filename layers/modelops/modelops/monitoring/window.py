@@ -139,7 +139,10 @@ class VersionWindow:
         if self.schema.task is Task.REGRESSION:
             edges = self.baseline["prediction"].get("bin_edges") or []
             self.prediction = NumericAccumulator(
-                edges, sample_size=settings.sample_size, seed=settings.seed - 1
+                # a seed of its own, past the features' (seed - 1 was negative at seed 0)
+                edges,
+                sample_size=settings.sample_size,
+                seed=settings.seed + len(self.schema.features),
             )
         else:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)

@@ -1,6 +1,6 @@
 """A seeded, realistic customer-churn data set with knobs for the drifts a monitor must catch.
 
-    from demo.churn_data import generate_churn
+    from embedded_aws.churn_data import generate_churn
     train = generate_churn(10_000, seed=0)
     live = generate_churn(2_000, seed=1, numeric_shift=25.0, new_category_share=0.2)
     later = generate_churn(2_000, seed=2, concept_drift=1.0)

@@ -112,9 +112,19 @@ def test_your_own_model_as_the_readme_says(
         for name, value in exported.items():
             monkeypatch.setenv(name, value)
         capsys.readouterr()
-        assert cli.main(["models", "list", "--model-name", "diabetes"]) == cli.EXIT_OK
+        assert cli.main(["models", "list", "--model-name", "diabetes", "--json"]) == cli.EXIT_OK
         (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert (row["version"], row["aliases"]) == (1, ["champion"])
+        for line in lines:  # tag, train a challenger, promote it: as written in the README
+            if line.startswith(".venv/bin/modelops ") and " list " not in line:
+                argv = shlex.split(line)[1:]
+                argv = [str(tmp_path / a) if a == variables["DATA"] else a for a in argv]
+                assert cli.main(argv) == cli.EXIT_OK, capsys.readouterr().err
+        capsys.readouterr()
+        assert cli.main(["models", "list", "--model-name", "diabetes", "--json"]) == cli.EXIT_OK
+        v1, v2 = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+        assert (v1["aliases"], v1["tags"], v1["description"]) == ([], {"owner": "me"}, "first try")
+        assert (v2["aliases"], v2["tags"]) == (["champion"], {"estimator": "linear"})
         # 5. the monitor on the hour just served, with `make invoke`
         (make_invoke,) = [line for line in lines if line.startswith("make invoke")]
         assert "FUNCTION=MonitorFunction EVENT=events/monitor_window.json" in make_invoke
@@ -145,7 +155,7 @@ def test_your_own_model_as_the_readme_says(
         registry_dir=registry_dir,
         stack_name=f"e2e-own-{uuid.uuid4().hex[:8]}",
     ) as again:
-        assert again.champion_version == 1
-        assert ModelRegistry(again.stack.bucket).list_versions("diabetes") == [1]
+        assert again.champion_version == 2
+        assert ModelRegistry(again.stack.bucket).list_versions("diabetes") == [1, 2]
         status, answer = post(f"{again.url}/predict", predict_body)
-        assert status == 200 and answer["model"]["version"] == 1
+        assert status == 200 and answer["model"]["version"] == 2

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from modelops.registry import ModelRegistry
-from modelops_train import cli
+from modelops_train import cli, models_cli
 from tests.models import publish_trained
 
 
@@ -21,7 +21,7 @@ def two_versions(registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> Mo
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[str, Any]], str]:
-    code = cli.main(["models", *args])
+    code = cli.main(["models", *args, "--json"])  # JSON lines: the scripts' format
     out, err = capsys.readouterr()
     return code, [json.loads(line) for line in out.splitlines()], err
 
@@ -66,6 +66,6 @@ def test_promote_refuses_a_stale_expectation_and_unknown_versions(
     code, _, err = run(
         capsys, "promote", "--model-name", "churn", "--version", "9", "--reason", "x"
     )
-    assert code == cli.EXIT_USAGE
-    assert "no published version 9" in err
+    assert code == models_cli.EXIT_NOT_FOUND
+    assert "no published version 9 (versions: 1, 2)" in err
     assert two_versions.resolve("churn") == 2

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import platform
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata as importlib_metadata
@@ -43,6 +43,7 @@ from modelops.metrics import (
 )
 from modelops.registry import CHAMPION, ModelRegistry, PublishedVersion
 from modelops.schema import METADATA_FORMAT_VERSION, FeatureKind, ModelSchema, PrimaryMetric, Task
+from modelops.tags import validate_description, validate_tags
 from modelops_train.calibration import fit_calibration
 from modelops_train.data import TrainingDataSource, as_source
 from modelops_train.errors import InvalidTrainingData, UsageError
@@ -92,6 +93,9 @@ class TrainOptions:
     actor: str | None = None
     min_rows: int = MIN_ROWS
     min_rows_per_class: int = MIN_ROWS_PER_CLASS
+    # recorded in metadata.json; `modelops models tag` changes them later (modelops.tags)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None
 
     def check(self) -> None:
         """Usage errors, found before any data is read."""
@@ -123,6 +127,11 @@ class TrainOptions:
                 f"--min-rows must be >= {MIN_ROWS_FLOOR} and --min-rows-per-class >= "
                 f"{MIN_ROWS_PER_CLASS_FLOOR}, got {self.min_rows} and {self.min_rows_per_class}"
             )
+        try:
+            validate_tags(self.tags)
+            validate_description(self.description)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -317,6 +326,8 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
         **spec.schema.as_metadata(),
         "format_version": METADATA_FORMAT_VERSION,
         "target": spec.target,
+        "tags": dict(options.tags),
+        "description": options.description,
         "metrics": metrics,
         "primary_metric": {"name": metric.name, "greater_is_better": metric.greater_is_better},
         "baseline": baseline,

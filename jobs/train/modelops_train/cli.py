@@ -2,8 +2,7 @@
 
     modelops train --data churn.csv --target churned --model-name churn
     modelops train --from-feedback --model-name churn [--since 2026-11-20T00:00:00Z] [--include-data s3://...]
-    modelops models list|history --model-name churn
-    modelops models promote --model-name churn --version 2 --reason "roll back: v3 degraded"
+    modelops models list|history|promote|tag ...   (modelops_train.models_cli)
 
 Progress goes to stderr; the result is one JSON line on stdout. Exit codes: EXIT_CODES
 below (and docs/TRAINING.md).
@@ -12,7 +11,6 @@ below (and docs/TRAINING.md).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -25,6 +23,8 @@ from modelops_train.api import TrainOptions, train_and_publish
 from modelops_train.data import FileDataSource, TrainingDataSource
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData, ParityError, UsageError
 from modelops_train.feedback import FeedbackDataSource
+from modelops_train.models_cli import add_models_commands, description_arg, tag_arg
+from modelops_train.models_cli import run as run_models
 from modelops_train.parity import DEFAULT_TOLERANCE
 from modelops_train.pipeline import ESTIMATORS
 from modelops_train.preflight import check_bucket
@@ -175,36 +175,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--include-data", help="--from-feedback: also train on this .csv/.parquet path or s3:// URI"
     )
-    _add_models_commands(commands)
+    train.add_argument(
+        "--tag",
+        dest="tags",
+        type=tag_arg,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tag of the new version (repeatable); change later with `modelops models tag`",
+    )
+    train.add_argument(
+        "--description", type=description_arg, help="a description of the new version"
+    )
+    add_models_commands(commands)
     return parser
-
-
-def _add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    models = commands.add_parser(
-        "models",
-        help="inspect the registry and move aliases (promote, roll back)",
-        description="Read the registry in $MODELOPS_BUCKET, or point an alias at a version "
-        "(compare-and-swap, recorded in the history). See docs/OPERATIONS.md.",
-    )
-    actions = models.add_subparsers(dest="action", required=True)
-    for name, text in (
-        ("list", "published versions with their metrics and the aliases pointing at them"),
-        ("history", "every alias change, oldest first"),
-    ):
-        action = actions.add_parser(name, help=text)
-        action.add_argument("--model-name", required=True)
-    promote = actions.add_parser(
-        "promote", help="point an alias (default champion) at a version: promotion or rollback"
-    )
-    promote.add_argument("--model-name", required=True)
-    promote.add_argument("--version", type=int, required=True)
-    promote.add_argument("--alias", default="champion")
-    promote.add_argument("--reason", required=True, help="why: recorded in the history")
-    promote.add_argument(
-        "--expect-version",
-        type=int,
-        help="only if the alias still points at this version (guards against a concurrent change)",
-    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,7 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = Progress()
     try:
         if args.command == "models":
-            return _models(args)
+            return run_models(args)  # its own errors, prefix and exit codes
         return _train(args, progress)
     except (UsageError, ConfigurationError) as exc:
         return _fail(progress, EXIT_USAGE, str(exc))
@@ -277,6 +261,8 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         parity_tolerance=args.parity_tolerance,
         min_rows=args.min_rows,
         min_rows_per_class=args.min_rows_per_class,
+        tags=dict(args.tags),
+        description=args.description,
     )
     result = train_and_publish(options, registry=registry, progress=progress)
     print(result.as_json(), flush=True)
@@ -285,45 +271,6 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
             f"promotion rejected: {result.promotion.reason}; version {result.version} stays published, not champion"
         )
         return EXIT_PROMOTION_REJECTED
-    return EXIT_OK
-
-
-def _models(args: argparse.Namespace) -> int:
-    name = validate_model_name(args.model_name)
-    registry = ModelRegistry(env_str("MODELOPS_BUCKET"))
-    if args.action == "history":
-        for record in registry.history(name):
-            print(json.dumps(record, sort_keys=True))
-        return EXIT_OK
-    if args.action == "list":
-        aliases: dict[int, list[str]] = {}
-        for alias in registry.list_aliases(name):
-            state = registry.get_alias(name, alias)
-            if state is not None:
-                aliases.setdefault(state.version, []).append(alias)
-        for version in registry.list_versions(name):
-            metadata = registry.get_metadata(name, version)
-            row = {
-                "model": name,
-                "version": version,
-                "aliases": sorted(aliases.get(version, [])),
-                "published_at": metadata.get("published_at"),
-                "metrics": metadata.get("metrics"),
-            }
-            print(json.dumps(row, sort_keys=True))
-        return EXIT_OK
-    current = registry.get_alias(name, args.alias)
-    if args.expect_version is not None and (
-        current is None or current.version != args.expect_version
-    ):
-        now = f"version {current.version}" if current else "nothing"
-        raise StaleAliasError(
-            f"alias {args.alias!r} points at {now}, not version {args.expect_version}"
-        )
-    if args.version not in registry.list_versions(name):
-        raise UsageError(f"model {name!r} has no published version {args.version}")
-    state = registry.set_alias(name, args.alias, args.version, expected=current, reason=args.reason)
-    print(json.dumps(state.record, sort_keys=True))
     return EXIT_OK
 
 

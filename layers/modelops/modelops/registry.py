@@ -111,6 +111,19 @@ class ModelRegistry:
         self.bucket = bucket
         self._s3 = s3_client if s3_client is not None else aws.client("s3")
 
+    @property
+    def s3(self) -> Any:
+        """The S3 client this registry uses (for documents kept beside it, e.g. tags)."""
+        return self._s3
+
+    def list_models(self) -> list[str]:
+        """Names of the models that have anything under models/."""
+        names: list[str] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix="models/", Delimiter="/"):
+            names.extend(cp["Prefix"].split("/")[1] for cp in page.get("CommonPrefixes", []))
+        return sorted(names)
+
     # ---- keys --------------------------------------------------------------------------
     @staticmethod
     def model_prefix(name: str) -> str:

@@ -123,7 +123,8 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
             # !Sub "text" or !Sub [text, {Var: value}]; ${X.Attr} resolves like !GetAtt X.Attr
             text, variables = (value.value, {}) if isinstance(value.value, str) else value.value
             scope = {**refs, **{k: resolve(v, refs, doc) for k, v in variables.items()}}
-            out = text
+            # ${!Name} is a literal ${Name} (e.g. Athena's partition placeholders)
+            out = text.replace("${!", "\0")
             for key in list(scope) + list(doc.get("Parameters", {})):
                 if "${" + key + "}" in out:
                     out = out.replace(
@@ -131,7 +132,7 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
                     )
             if "${" in out:
                 raise KeyError(f"cannot resolve !Sub {text!r}: pass the missing names in refs")
-            return out
+            return out.replace("\0", "${")
         if value.tag == "GetAtt":
             name = ".".join(value.value)
             if name in refs:

@@ -2,7 +2,7 @@
 
 A missing or malformed variable raises ConfigurationError naming the variable, so a
 misconfigured stack fails loudly on its first invocation instead of guessing. Only values
-whose default is part of the public contract (docs/CONTRACT.md) have one here.
+whose default is part of the public contract (docs/API.md) have one here.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import secrets
+import re
 import shlex
 import socket
 import sys
@@ -28,10 +29,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from embedded_aws.provision import STACK_NAME, LocalStack, parameter_overrides, provision_stack
-from embedded_aws.template import load_template, resolve
+from embedded_aws.template import load_template, parameter_default, resolve
 
 DEFAULT_PORT = 3000  # as `sam local start-api`
 # API Gateway refuses payloads over 10 MB before any function runs.
@@ -48,6 +49,13 @@ class Route:
     method: str
     function: str
     api_key_required: bool
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters if `path` fits this route's template (`/models/{name}`), as
+        API Gateway matches them: one `{param}` is one non-empty path segment."""
+        pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        found = re.fullmatch(pattern, path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
 
 
 def routes_from_template(
@@ -161,9 +169,12 @@ class LocalApi:
         url = urlsplit(target)
         path = url.path.rstrip("/") or "/"
         context = {"method": method, "path": f"/{self.stage}{url.path}", "request_id": request_id}
-        route = next(
-            (r for r in self.routes if r.path == path and r.method in (method, "ANY")), None
-        )
+        route, path_parameters = None, None
+        for candidate in self.routes:
+            found = candidate.match(path)
+            if found is not None and candidate.method in (method, "ANY"):
+                route, path_parameters = candidate, found
+                break
         if route is None:
             # API Gateway's answer to a route it does not have
             return self.gateway_response("MISSING_AUTHENTICATION_TOKEN", context)
@@ -177,6 +188,7 @@ class LocalApi:
         event = self.proxy_event(
             route, method, url.path, url.query, headers, body, source_ip, request_id, supplied_key
         )
+        event["pathParameters"] = path_parameters or None
         try:
             result = self.invoke(route.function, event)
             return _from_proxy_result(result, request_id)
@@ -404,7 +416,7 @@ def stack_api(
         aws.reset_clients()  # shared clients must reach the embedded endpoint
         stack = provision_stack(stack_name=stack_name, parameters=overrides)
         s3 = aws.client("s3")
-        name = str(stack.refs["ModelName"])
+        name = str(stack.refs.get("ModelName") or parameter_default("ModelName"))
         if registry_dir is not None:
             local_registry.load_registry(s3, stack.bucket, registry_dir)
         if model is not None and model.data is not None:

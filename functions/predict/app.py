@@ -1,4 +1,5 @@
-"""PredictFunction: POST /predict through API Gateway, and direct invocation with the same body.
+"""PredictFunction: POST /predict through API Gateway, and direct invocation with the same body;
+GET /models/{name} describes the served model (its features and an example request).
 
 Thin on purpose: configuration is validated, the service wired and the model loaded once
 per execution environment (initialisation); a missing champion is not an initialisation
@@ -8,12 +9,13 @@ PredictService.predict.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from modelops.http import create_resolver, is_api_gateway_event, read_json_body
+from modelops.http import create_resolver, error_response, is_api_gateway_event, read_json_body
 from modelops.observability import logger, metrics, tracer
 from modelops.resilience import within_deadline
 from modelops.serving.service import SOURCE_API, PredictService
@@ -31,6 +33,18 @@ def predict() -> dict[str, Any]:
         source=SOURCE_API,
         request_id=app.lambda_context.aws_request_id,
     )
+
+
+@app.get("/models/<name>")
+def model_card(name: str) -> Any:
+    card = service.model_card(name)
+    if card is None:
+        return error_response(
+            HTTPStatus.NOT_FOUND,
+            "NotFound",
+            f"no model {name!r} here: this API serves {service.cache.model_name!r}",
+        )
+    return card
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -48,12 +48,20 @@ def test_predict_function_is_wired_to_post_predict() -> None:
         "functions/predict/",
         "app.lambda_handler",
     )
-    (event,) = function["Events"].values()
-    assert event["Type"] == "Api"
-    assert event["Properties"] == {
+    events = function["Events"]
+    assert {name: event["Type"] for name, event in events.items()} == {
+        "Predict": "Api",
+        "ModelCard": "Api",
+    }
+    assert events["Predict"]["Properties"] == {
         "RestApiId": Tagged("Ref", "ModelOpsApi"),
         "Path": "/predict",
         "Method": "post",
+    }
+    assert events["ModelCard"]["Properties"] == {
+        "RestApiId": Tagged("Ref", "ModelOpsApi"),
+        "Path": "/models/{name}",
+        "Method": "get",
     }
 
 

@@ -34,6 +34,7 @@ from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableEr
 from modelops.jsonio import direct_payload
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
+from modelops.model_card import describe
 from modelops.registry import ModelRegistry
 from modelops.serving.model_cache import LoadedModel, ModelCache
 from modelops.serving.request import PredictRequest, parse_predict_request
@@ -162,6 +163,14 @@ class PredictService:
             value=(time.perf_counter() - started) * 1000,
         )
         return response
+
+    def model_card(self, name: str) -> dict[str, Any] | None:
+        """What a client needs to call the served model (modelops.model_card), or None when
+        `name` is not the model this function serves. NoChampionError when none is."""
+        if name != self.cache.model_name:
+            return None
+        loaded = self.cache.get()
+        return {"model": {"name": loaded.name, "version": loaded.version}, **describe(loaded.metadata)}
 
     def predict_direct(self, event: Any, *, request_id: str) -> dict[str, Any]:
         """The direct-invocation door: InvalidInput propagates (Lambda's errorType is its

@@ -1,0 +1,126 @@
+"""docs/openapi.yaml is true: real responses of every route of `make api` (the template's
+routes on embedded AWS) validate against the document's schema for their path, method and
+status, and the document's routes are exactly the template's."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import jsonschema
+import pytest
+import yaml
+from openapi_spec_validator import validate as validate_spec
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from embedded_aws.local_api import RunningApi, routes_from_template, stack_api
+from embedded_aws.template import REPO_ROOT
+from modelops.registry import ModelRegistry
+
+pytestmark = pytest.mark.integration
+KEY = "contract-key"
+DOC = yaml.safe_load((REPO_ROOT / "docs" / "openapi.yaml").read_text())
+URI = "urn:modelops:openapi"
+
+
+REGISTRY = Registry().with_resource(URI, DRAFT202012.create_resource(DOC))
+
+
+def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
+    """The JSON schema the document gives this response (its $refs resolve in the document)."""
+    operation = DOC["paths"][path][method.lower()]
+    assert str(status) in operation["responses"], f"{method} {path} {status} is not documented"
+    response = operation["responses"][str(status)]
+    if "$ref" in response:
+        response = DOC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
+    schema = response["content"]["application/json"]["schema"]
+    resolved: dict[str, Any] = json.loads(
+        json.dumps(schema).replace('"#/components/', f'"{URI}#/components/')
+    )
+    return resolved
+
+
+def validate(path: str, method: str, status: int, body: Any) -> None:
+    jsonschema.Draft202012Validator(
+        response_schema(path, method, status), registry=REGISTRY
+    ).validate(body)
+
+
+def call(url: str, method: str, body: Any = None, key: str | None = KEY) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"} | ({"x-api-key": key} if key else {})
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def running() -> Iterator[RunningApi]:
+    with stack_api(api_key=KEY, port=0, stack_name=f"contract-{uuid.uuid4().hex[:8]}") as api:
+        yield api
+
+
+def test_the_document_is_valid_openapi_3_1_and_lists_exactly_the_template_routes() -> None:
+    validate_spec(DOC)
+    assert DOC["openapi"].startswith("3.1")
+    documented = {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}
+    assert documented == {(r.path, r.method) for r in routes_from_template()}
+
+
+def test_real_responses_of_every_route_fit_the_document(running: RunningApi) -> None:
+    s3 = boto3.client("s3", endpoint_url=running.aws_endpoint)
+    registry = ModelRegistry(running.stack.bucket, s3_client=s3)
+    metadata = registry.get_metadata("churn", running.champion_version)
+    status, card = call(f"{running.url}/models/churn", "GET")
+    assert status == 200
+    validate("/models/{name}", "GET", 200, card)
+    assert card["model"] == {"name": "churn", "version": running.champion_version}
+    assert [f["name"] for f in card["features"]] == [f["name"] for f in metadata["features"]]
+
+    checked = [
+        ("/predict", "POST", f"{running.url}/predict", card["example_request"], 200),
+        ("/predict", "POST", f"{running.url}/predict", {"instances": [{"nope": 1}]}, 400),
+        (
+            "/predict",
+            "POST",
+            f"{running.url}/predict",
+            {"instances": [{"tenure_months": "x"}]},
+            400,
+        ),
+        (
+            "/feedback",
+            "POST",
+            f"{running.url}/feedback",
+            {"labels": [{"inference_id": "example-1", "label": "no"}]},
+            202,
+        ),
+        ("/feedback", "POST", f"{running.url}/feedback", {"labels": [{"label": "no"}]}, 400),
+        ("/models/{name}", "GET", f"{running.url}/models/nosuch", None, 404),
+    ]
+    for path, method, url, body, expected in checked:
+        status, answer = call(url, method, body)
+        assert status == expected, (path, body, answer)
+        validate(path, method, status, answer)
+    for path, method in (("/predict", "POST"), ("/models/{name}", "GET")):
+        url = f"{running.url}{path.replace('{name}', 'churn')}"
+        status, answer = call(url, method, {} if method == "POST" else None, key=None)
+        assert status == 403
+        validate(path, method, 403, answer)
+
+
+def test_a_response_that_breaks_the_document_is_caught() -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        validate(
+            "/predict", "POST", 200, {"model": {"name": "churn", "version": 0}, "predictions": []}
+        )
+    with pytest.raises(jsonschema.ValidationError):
+        validate("/models/{name}", "GET", 200, {"model": {"name": "x", "version": 1}})

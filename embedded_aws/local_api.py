@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import secrets
 import re
+import secrets
 import shlex
 import socket
 import sys

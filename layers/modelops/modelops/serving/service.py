@@ -32,9 +32,9 @@ from modelops.capture import (
 )
 from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError
 from modelops.jsonio import direct_payload
+from modelops.model_card import describe
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
-from modelops.model_card import describe
 from modelops.registry import ModelRegistry
 from modelops.serving.model_cache import LoadedModel, ModelCache
 from modelops.serving.request import PredictRequest, parse_predict_request
@@ -170,7 +170,10 @@ class PredictService:
         if name != self.cache.model_name:
             return None
         loaded = self.cache.get()
-        return {"model": {"name": loaded.name, "version": loaded.version}, **describe(loaded.metadata)}
+        return {
+            "model": {"name": loaded.name, "version": loaded.version},
+            **describe(loaded.metadata),
+        }
 
     def predict_direct(self, event: Any, *, request_id: str) -> dict[str, Any]:
         """The direct-invocation door: InvalidInput propagates (Lambda's errorType is its

@@ -23,7 +23,7 @@ from modelops_train.api import TrainOptions, train_and_publish
 from modelops_train.data import FileDataSource, TrainingDataSource
 from modelops_train.errors import DataNotFoundError, InvalidTrainingData, ParityError, UsageError
 from modelops_train.feedback import FeedbackDataSource
-from modelops_train.models_cli import add_models_commands, description_arg, tag_arg
+from modelops_train.models_cli import add_models_commands, add_tag_flag, description_arg
 from modelops_train.models_cli import run as run_models
 from modelops_train.parity import DEFAULT_TOLERANCE
 from modelops_train.pipeline import ESTIMATORS
@@ -175,13 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--include-data", help="--from-feedback: also train on this .csv/.parquet path or s3:// URI"
     )
-    train.add_argument(
+    add_tag_flag(
+        train,
         "--tag",
         dest="tags",
-        type=tag_arg,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
         help="a tag of the new version (repeatable); change later with `modelops models tag`",
     )
     train.add_argument(

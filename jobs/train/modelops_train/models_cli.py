@@ -82,6 +82,13 @@ def description_arg(value: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_tag_flag(parser: argparse.ArgumentParser, flag: str, *, dest: str, help: str) -> None:
+    """A repeatable KEY=VALUE tag flag (models tag --set, train --tag)."""
+    parser.add_argument(
+        flag, dest=dest, type=tag_arg, action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     epilog = "exit codes:\n" + "\n".join(f"  {c}  {m}" for c, m in EXIT_CODES.items())
     raw = argparse.RawDescriptionHelpFormatter
@@ -137,15 +144,7 @@ def add_models_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
     tag = action("tag", "set or remove tags, or set the description, of a version")
     model_flag(tag)
     tag.add_argument("--version", type=int, required=True, help="the published version to tag")
-    tag.add_argument(
-        "--set",
-        dest="set_tags",
-        type=tag_arg,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="set a tag (repeatable)",
-    )
+    add_tag_flag(tag, "--set", dest="set_tags", help="set a tag (repeatable)")
     tag.add_argument(
         "--unset", action="append", default=[], metavar="KEY", help="remove a tag (repeatable)"
     )
@@ -189,6 +188,15 @@ def _known_model(registry: ModelRegistry, name: str) -> list[int]:
             f"(models: {', '.join(known) if known else 'none yet: train one first'})"
         )
     return versions
+
+
+def _known_version(registry: ModelRegistry, name: str, version: int) -> None:
+    versions = _known_model(registry, name)
+    if version not in versions:
+        raise ModelNotFoundError(
+            f"model {name!r} has no published version {version} "
+            f"(versions: {', '.join(map(str, versions))})"
+        )
 
 
 def _version_rows(registry: ModelRegistry, name: str) -> list[dict[str, Any]]:
@@ -273,11 +281,7 @@ def _history(registry: ModelRegistry, args: argparse.Namespace, out: TextIO) -> 
 
 def _promote(registry: ModelRegistry, args: argparse.Namespace, out: TextIO) -> int:
     name = args.model_name
-    versions = _known_model(registry, name)
-    if args.version not in versions:
-        raise ModelNotFoundError(
-            f"model {name!r} has no published version {args.version} (versions: {', '.join(map(str, versions))})"
-        )
+    _known_version(registry, name, args.version)
     current = registry.get_alias(name, args.alias)
     if args.expect_version is not None and (
         current is None or current.version != args.expect_version
@@ -300,11 +304,7 @@ def _promote(registry: ModelRegistry, args: argparse.Namespace, out: TextIO) -> 
 
 def _tag(registry: ModelRegistry, args: argparse.Namespace, out: TextIO) -> int:
     name = args.model_name
-    versions = _known_model(registry, name)
-    if args.version not in versions:
-        raise ModelNotFoundError(
-            f"model {name!r} has no published version {args.version} (versions: {', '.join(map(str, versions))})"
-        )
+    _known_version(registry, name, args.version)
     if not (args.set_tags or args.unset or args.description is not None):
         raise UsageError("nothing to change: give --set KEY=VALUE, --unset KEY or --description")
     notes = VersionTags(registry).update(

@@ -253,9 +253,15 @@ class ApiDoor:
         }
 
     def post(self, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._route("POST", path)
+
+    def get(self, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        return self._route("GET", path)
+
+    def _route(self, method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def register(route: Callable[..., Any]) -> Callable[..., Any]:
             for resolver in self._resolvers.values():
-                resolver.post(path)(route)
+                resolver.route(path, method)(route)
             return route
 
         return register

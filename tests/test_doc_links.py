@@ -11,13 +11,18 @@ import pytest
 
 from embedded_aws.template import REPO_ROOT
 
-SKIP_DIRS = {".venv", ".venv-sam", ".aws-sam", ".git", ".home", "node_modules", ".modelops-local"}
+# Tool environments and build output are not the project's docs (any .venv* directory too).
+SKIP_DIRS = {".aws-sam", ".git", ".home", "node_modules", ".modelops-local", "demo-output"}
 LINK = re.compile(r"(?<!\!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|!\[[^\]]*\]\(([^)\s]+)\)")
 
 
 def markdown_files() -> list[Path]:
     return sorted(
-        p for p in REPO_ROOT.rglob("*.md") if not SKIP_DIRS & set(p.relative_to(REPO_ROOT).parts)
+        p
+        for p in REPO_ROOT.rglob("*.md")
+        if not any(
+            part in SKIP_DIRS or part.startswith(".venv") for part in p.relative_to(REPO_ROOT).parts
+        )
     )
 
 

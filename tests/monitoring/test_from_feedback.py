@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from embedded_aws.provision import LocalStack
-from modelops.registry import ModelRegistry
+from modelops.registry import ChallengerStage, ModelRegistry
 from modelops_train.cli import EXIT_INVALID_DATA, EXIT_OK, main
 from tests.monitoring.conftest import WINDOW_START, CaptureWriter, churn, make_monitor, truth
 from tests.monitoring.test_retraining import window
@@ -48,9 +48,14 @@ def test_degraded_window_retrains_from_feedback_and_publishes_a_new_version(
         and source["malformed_records"] == 0
     )
     assert metadata["features"] == registry.get_metadata("churn", 1)["features"]
-    # trained on the drifted concept, the new version beats the old one there
-    assert result["promoted"] is True
-    assert registry.resolve("churn") == 2
+    # trained on the drifted concept, it passes the offline gate and becomes the champion's
+    # challenger (the stack's RetrainingPromote default): the champion moves on live evidence
+    assert "--promote" in command and command[command.index("--promote") + 1] == "challenger"
+    assert result["promoted"] is False
+    assert result["challenger"]["version"] == 2 and result["challenger"]["champion_version"] == 1
+    assert registry.resolve("churn") == 1
+    challenger = ChallengerStage(registry).get("churn")
+    assert challenger is not None and challenger.version == 2
 
 
 def test_from_feedback_without_labels_is_a_clear_error(

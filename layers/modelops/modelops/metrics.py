@@ -68,6 +68,18 @@ def is_better_or_equal(
     return candidate <= reference + tolerance
 
 
+def tolerance_verdict(
+    primary: PrimaryMetric, current: float, reference: float, tolerance: float
+) -> tuple[float, bool, float, str]:
+    """The degradation rule shared by realized and estimated performance: worse than the
+    baseline by more than `tolerance` (a share of the baseline). Returns the change, whether
+    it is degraded, the allowed change and "worse" or "better"."""
+    allowed = tolerance * max(abs(reference), 1e-12)
+    change = current - reference
+    worse_by = -change if primary.greater_is_better else change
+    return change, worse_by > allowed, allowed, "worse" if worse_by > 0 else "better"
+
+
 def _check_1d(name: str, values: Any) -> np.ndarray:
     arr = np.asarray(values)
     if arr.ndim == 2 and arr.shape[1] == 1:

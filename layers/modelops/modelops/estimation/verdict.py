@@ -16,7 +16,7 @@ from typing import Any
 
 from modelops.estimation.accumulator import EstimationAccumulator
 from modelops.estimation.cbpe import DEFAULT_CONFIDENCE, estimate
-from modelops.metrics import primary_metric
+from modelops.metrics import primary_metric, tolerance_verdict
 from modelops.schema import Task
 
 METHOD = "CBPE"
@@ -78,12 +78,11 @@ def estimated_performance(
         block["reason"] = f"estimated {primary.name}: the version has no baseline to compare with"
         return block
     block["baseline"] = float(reference)
-    allowed = tolerance * max(abs(reference), 1e-12)
-    change = chosen.value - reference
-    worse_by = -change if primary.greater_is_better else change
+    change, degraded, allowed, verb = tolerance_verdict(
+        primary, chosen.value, float(reference), tolerance
+    )
     block["change"] = change
-    block["degraded"] = worse_by > allowed
-    verb = "worse" if worse_by > 0 else "better"
+    block["degraded"] = degraded
     block["reason"] = (
         f"estimated {primary.name} {chosen.value:.4f} ({confidence:.0%} band "
         f"{chosen.lower:.4f}-{chosen.upper:.4f}, {acc.rows} rows, no labels needed) vs "

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from modelops.metrics import compute_metrics, primary_metric
+from modelops.metrics import compute_metrics, primary_metric, tolerance_verdict
 from modelops.monitoring.accumulators import LabeledRows
 from modelops.schema import ModelSchema, Task, class_key
 
@@ -65,12 +65,11 @@ def evaluate(
             f"only {labeled.seen} labeled rows, fewer than the minimum {thresholds.min_labeled}"
         )
     else:
-        allowed = thresholds.tolerance * max(abs(reference), 1e-12)
-        change = current - reference
-        worse_by = -change if primary.greater_is_better else change
+        change, degraded, allowed, verb = tolerance_verdict(
+            primary, current, reference, thresholds.tolerance
+        )
         block["change"] = change
-        block["degraded"] = worse_by > allowed
-        verb = "worse" if worse_by > 0 else "better"
+        block["degraded"] = degraded
         block["reason"] = (
             f"{primary.name} {current:.4f} vs baseline {reference:.4f}: {abs(change):.4f} {verb}, "
             f"allowed {allowed:.4f} worse ({thresholds.tolerance:.0%} of baseline)"

@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from modelops.monitoring.monitor import cyclic_gc_paused
+from modelops.monitoring.scanning import cyclic_gc_paused
 
 
 def test_collector_paused_inside_and_restored_after_an_error() -> None:

@@ -1,7 +1,8 @@
 """`make demo`: the model lifecycle loop on embedded AWS, step by step (see demo/loop.py).
 
-Exits 0 only when the loop closed: drift detected, a retrained version promoted and serving,
-performance recovered, all judged from the real outcomes.
+Exits 0 only when the loop closed: drift detected, the retrained version promoted from shadow
+on live evidence and serving, a bad candidate rejected in shadow without ever answering a
+client, performance recovered, all judged from the real outcomes.
 """
 
 from __future__ import annotations

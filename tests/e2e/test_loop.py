@@ -1,4 +1,5 @@
-"""The demo's scenario, with less traffic: build, serve, monitor, retrain, promote, recover."""
+"""The demo's scenario, with less traffic: build, serve, monitor, retrain, roll out in
+shadow and promote on live evidence, then reject a bad candidate that never answered."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
     result = run_loop(
         LoopConfig(
             training_rows=2500,
-            rows_per_window=(400, 1000, 600),
+            rows_per_window=(400, 1000, 600, 600),
+            bad_candidate_rows=1000,
             output_dir=tmp_path,
             stack_name=f"e2e-loop-{uuid.uuid4().hex[:8]}",
         ),
@@ -24,8 +26,8 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
     )
     failed = [f"{c.what}: {c.detail}" for c in result.checks if not c.ok]
     assert not failed, "\n".join(failed) + "\n" + format_table(result)
-    w1, w2, w3 = result.windows
-    assert w1.status == "OK"
+    w1, w2, w3, w4 = result.windows
+    assert w1.status == "OK" and w1.rollout == {}
     assert (
         w2.status in ("DRIFT", "DEGRADED")
         and "monthly_charges" in w2.drifted_features
@@ -38,7 +40,33 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
         "--model-name",
         "churn",
     ]
-    assert w3.served_versions == {result.champion_after} and result.champion_after == 2
+    # The retrained v2: challenger in shadow, compared with v1 on window 3's labeled rows
+    # (all 480 of them, on both versions), promoted by the monitor.
+    assert result.champion_after_retraining == 1
+    assert w3.served_versions == {1}
+    assert w3.captured.answered_by == {1: 600} and w3.captured.shadowed_by == {2: 600}
+    assert w3.rollout_action == "promoted"
+    statistics = w3.rollout["decision"]["statistics"]
+    assert statistics["labeled_rows"] == {"champion": 480, "challenger": 480}
+    assert statistics["test"]["kind"] == "paired bootstrap"
+    assert statistics["test"]["lower"] >= -statistics["margin"]
+    assert result.champion_after_window_3 == 2
+    # The bad candidate v3 (shuffled labels): in shadow beside v2, rejected; no client ever
+    # got one of its answers, by the responses and by the captures.
+    assert result.bad_candidate_result is not None and result.bad_candidate_result["version"] == 3
+    assert w4.served_versions == {2}
+    assert w4.captured.answered_by == {2: 600} and w4.captured.shadowed_by == {3: 600}
+    assert w4.rollout_action == "rejected"
+    assert w4.rollout["decision"]["statistics"]["test"]["upper"] < -statistics["margin"]
+    assert result.champion_after == 2
+    assert sorted(e["detail-type"] for e in result.events) == [
+        "ChallengerRejected",
+        "ModelPromoted",
+        "RetrainingRequested",
+    ]
+    table = format_table(result)
+    assert "v2 shadow vs v1" in table and "-> promoted" in table
+    assert "v3 shadow vs v2" in table and "-> rejected" in table
     assert all(
         w.html_report is not None and w.html_report.read_text().count("<svg") > 0
         for w in result.windows

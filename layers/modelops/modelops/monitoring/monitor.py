@@ -149,12 +149,19 @@ class Monitor:
         return report
 
     def _retraining(self, window: Window, report: dict[str, Any]) -> dict[str, Any]:
-        if (report["rollout"] or {}).get("outcome", {}).get("action") == "observing":
-            # A new version would supersede the one being compared before it is decided.
+        action = (report["rollout"] or {}).get("outcome", {}).get("action")
+        if action in ("observing", "promoted"):
+            # Observing: a new version would supersede the one being compared before it is
+            # decided. Promoted: the window's status is the replaced champion's.
             return {
                 "triggered": False,
-                "reason": f"challenger v{report['rollout']['challenger_version']} is being "
-                "evaluated on live requests; no retraining meanwhile",
+                "reason": f"challenger v{report['rollout']['challenger_version']} "
+                + (
+                    "is being evaluated on live requests: no retraining meanwhile"
+                    if action == "observing"
+                    else "was promoted on this window's evidence: no retraining for the "
+                    "previous champion's status"
+                ),
                 "job_id": None,
             }
         if self.retraining is not None:

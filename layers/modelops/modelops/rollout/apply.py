@@ -79,14 +79,7 @@ class RolloutApplier:
         self, name: str, challenger: Challenger, decision: Decision, window: dict[str, Any] | None
     ) -> Outcome:
         try:
-            self.stage.end(
-                name,
-                challenger,
-                status="rejected",
-                reason=decision.reason,
-                decision=decision.as_dict(),
-                actor=self.actor,
-            )
+            self._end(name, challenger, "rejected", decision)
         except StaleAliasError:
             return self._already_decided(name, challenger)
         champion = self.registry.get_alias(name, CHAMPION)
@@ -132,14 +125,7 @@ class RolloutApplier:
                 if champion is None or champion.version != challenger.version:
                     return self._already_decided(name, challenger)
         try:
-            self.stage.end(
-                name,
-                challenger,
-                status="promoted",
-                reason=decision.reason,
-                decision=decision.as_dict(),
-                actor=self.actor,
-            )
+            self._end(name, challenger, "promoted", decision)
         except StaleAliasError:
             latest = self.stage.read(name)
             # Someone else finished this promotion: theirs is the event. If the record was
@@ -153,6 +139,17 @@ class RolloutApplier:
         self._announce(MODEL_PROMOTED, name, challenger, decision, window)
         return Outcome(
             "promoted", challenger.version, challenger.version, decision.reason, event_sent=True
+        )
+
+    def _end(self, name: str, challenger: Challenger, status: str, decision: Decision) -> None:
+        """End the rollout by CAS on the challenger alias (StaleAliasError: another run did)."""
+        self.stage.end(
+            name,
+            challenger,
+            status=status,
+            reason=decision.reason,
+            decision=decision.as_dict(),
+            actor=self.actor,
         )
 
     def _already_decided(self, name: str, challenger: Challenger) -> Outcome:

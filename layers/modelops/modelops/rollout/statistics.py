@@ -174,18 +174,12 @@ def paired_bootstrap(
             f"paired outputs differ in length: {len(champion)} vs {len(challenger)} rows"
         )
     n = len(champion)
-    rng = np.random.default_rng(seed)
-    samples = []
-    for _ in range(resamples):
+
+    def same_rows(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         index = rng.integers(0, n, n)
-        samples.append(
-            _oriented(
-                metric,
-                score(metric, champion.take(index), classes),
-                score(metric, challenger.take(index), classes),
-            )
-        )
-    return _interval(metric, champion, challenger, classes, samples, confidence)
+        return index, index
+
+    return _bootstrap(metric, champion, challenger, classes, same_rows, confidence, seed, resamples)
 
 
 def unpaired_bootstrap(
@@ -199,16 +193,36 @@ def unpaired_bootstrap(
     resamples: int = DEFAULT_RESAMPLES,
 ) -> Interval:
     """Each version on its own rows: resample both samples independently."""
-    rng = np.random.default_rng(seed)
     a, b = len(champion), len(challenger)
-    samples = [
-        _oriented(
-            metric,
-            score(metric, champion.take(rng.integers(0, a, a)), classes),
-            score(metric, challenger.take(rng.integers(0, b, b)), classes),
+
+    def own_rows(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        return rng.integers(0, a, a), rng.integers(0, b, b)
+
+    return _bootstrap(metric, champion, challenger, classes, own_rows, confidence, seed, resamples)
+
+
+def _bootstrap(
+    metric: PrimaryMetric,
+    champion: Outputs,
+    challenger: Outputs,
+    classes: Sequence[Any],
+    draw: Callable[[np.random.Generator], tuple[np.ndarray, np.ndarray]],
+    confidence: float,
+    seed: int,
+    resamples: int,
+) -> Interval:
+    """The one resampling loop: `draw` picks each resample's rows of both versions."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(resamples):
+        rows_a, rows_b = draw(rng)
+        samples.append(
+            _oriented(
+                metric,
+                score(metric, champion.take(rows_a), classes),
+                score(metric, challenger.take(rows_b), classes),
+            )
         )
-        for _ in range(resamples)
-    ]
     return _interval(metric, champion, challenger, classes, samples, confidence)
 
 

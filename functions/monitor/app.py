@@ -25,6 +25,7 @@ from modelops.monitoring.monitor import Monitor, MonitorSettings
 from modelops.monitoring.report import summarize
 from modelops.monitoring.window import Window
 from modelops.observability import logger, metrics, tracer
+from modelops.rollout.evidence import decision_log
 
 settings = MonitorSettings.from_env()
 monitor = Monitor.from_settings(settings)
@@ -55,6 +56,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "status": summary["status"],
             "counts": summary["counts"],
             "retraining": summary["retraining"],
+            "rollout": decision_log(summary.get("rollout")),
         },
     )
     return summary

@@ -261,3 +261,56 @@ def legacy_report() -> dict[str, Any]:
     report["performance"].pop("confusion_matrix")
     report["versions"]["3"].pop("estimated_performance")
     return report
+
+
+def rollout_block(action: str = "promoted") -> dict[str, Any]:
+    """The report's `rollout` block as the monitor writes it (modelops.rollout.evidence) for
+    a shadow challenger decided on 960 labeled rows: promoted, or (action "rejected") the
+    same rows with the challenger worse."""
+    promoted = action == "promoted"
+    champion_auc, challenger_auc = (0.2703, 0.7115) if promoted else (0.7184, 0.527)
+    difference = challenger_auc - champion_auc
+    lower, upper = (0.3881, 0.4956) if promoted else (-0.2394, -0.1486)
+    reason = (
+        "the challenger is not worse: " if promoted else "the challenger is worse: "
+    ) + f"roc_auc {challenger_auc} vs champion {champion_auc} on 960 labeled rows"
+    versions = (1, 2) if promoted else (2, 3)
+    return {
+        "champion_version": versions[0],
+        "challenger_version": versions[1],
+        "mode": "shadow",
+        "weight": 1.0,
+        "started_at": "2026-11-30T18:20:40.000Z",
+        "rule": {"margin": 0.01, "confidence": 0.95, "min_labeled_rows": 200,
+                 "max_age_hours": 72.0, "max_error_rate": 0.01},
+        "rows": 1200,
+        "comparison": {
+            "champion": {"version": versions[0], "labeled_rows": 960,
+                         "metrics": {"accuracy": 0.3104, "f1": 0.41, "roc_auc": champion_auc,
+                                     "log_loss": 1.21, "brier_score": 0.38},
+                         "latency_ms": {"requests": 24, "p50": 0.412, "p95": 0.9}, "errors": 0},
+            "challenger": {"version": versions[1], "labeled_rows": 960,
+                           "metrics": {"accuracy": 0.69, "f1": 0.39, "roc_auc": challenger_auc,
+                                       "log_loss": 0.61, "brier_score": 0.21},
+                           "latency_ms": {"requests": 24, "p50": 0.388, "p95": 1.02},
+                           "scored_rows": 1200, "errors": 0},
+        },
+        "decision": {
+            "action": "promote" if promoted else "reject",
+            "reason": reason,
+            "statistics": {
+                "mode": "shadow", "metric": "roc_auc", "greater_is_better": True,
+                "margin": 0.01, "confidence": 0.95,
+                "labeled_rows": {"champion": 960, "challenger": 960},
+                "challenger_attempts": 1200, "challenger_errors": 0,
+                "agreement": 0.4125, "age_hours": 0.011,
+                "test": {"kind": "paired bootstrap", "difference": difference, "lower": lower,
+                         "upper": upper, "confidence": 0.95, "champion": champion_auc,
+                         "challenger": challenger_auc, "rows": 960, "resamples": 1000},
+                "mcnemar": {"champion_only_correct": 61, "challenger_only_correct": 430,
+                            "p_value": 1.2e-70},
+            },
+        },
+        "outcome": {"action": action, "champion_version": versions[1] if promoted else versions[0],
+                    "challenger_version": versions[1], "reason": reason, "event_sent": True},
+    }  # fmt: skip

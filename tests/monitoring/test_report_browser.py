@@ -19,7 +19,7 @@ from PIL import Image
 
 from demo.screenshot import INSTALL_HINT, find_chromium, page_errors, run_chromium
 from modelops.monitoring.html import render_html
-from tests.monitoring.report_samples import legacy_report, rich_report
+from tests.monitoring.report_samples import legacy_report, rich_report, rollout_block
 
 WIDTH, HEIGHT = 1100, 1500
 
@@ -54,6 +54,28 @@ def test_chromium_builds_the_dom_the_report_promises(
         assert "An important feature drifted" in text and "Confusion matrix" in text
     else:
         assert "Share of drifted features" in text and "Confusion matrix" not in text
+
+
+def test_chromium_shows_champion_and_challenger_side_by_side(tmp_path: Path) -> None:
+    source = render_html({**rich_report(), "rollout": rollout_block("rejected")})
+    page = tmp_path / "report.html"
+    page.write_text(source, encoding="utf-8")
+    result = run(tmp_path, "--dump-dom", page.as_uri())
+    assert page_errors(result.stderr) == []
+    dom = result.stdout
+    assert dom.count("<svg") == source.count("<svg")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", dom))
+    # The section comes right after the verdict, before the window's own performance.
+    assert (
+        dom.index("<h2>Verdict")
+        < dom.index("<h2>Champion vs challenger")
+        < dom.index("<h2>Performance")
+    )
+    assert "REJECTED v3 against champion v2" in text
+    assert "champion v2 challenger v3 challenger − champion" in text
+    assert "roc_auc (primary, decides) 0.7184 0.527 -0.1914 (worse)" in text
+    assert "with 95.0% confidence it lies above -0.2394 and below -0.1486" in text
+    assert 'aria-label="challenger minus champion, with bounds"' in dom
 
 
 def test_the_screenshot_is_the_requested_size_and_shows_the_report(tmp_path: Path) -> None:

@@ -65,7 +65,7 @@ def serve_and_capture(
         {"instances": instances, "inference_ids": ids}, champion.schema, max_rows=n
     )
     outputs = prediction_outputs(champion.schema, champion.model.predict_columns(parsed.columns))
-    served = rollout.serve(champion, parsed.columns, ids, outputs)
+    served = rollout.serve(champion, parsed.columns, ids, outputs, champion_ms=1.5)
     assert served is not None
     lines = []
     for i in range(n):
@@ -124,6 +124,17 @@ def test_shadow_challenger_as_good_as_the_champion_is_promoted(
     assert result["decision"]["statistics"]["labeled_rows"] == {"champion": 250, "challenger": 250}
     assert result["decision"]["statistics"]["agreement"] == 1.0
     assert result["outcome"]["action"] == "promoted"
+    # Side by side on the same 250 labeled rows: the same model bytes score alike.
+    champion, challenger = result["comparison"]["champion"], result["comparison"]["challenger"]
+    assert (champion["version"], challenger["version"]) == (1, 2)
+    assert champion["labeled_rows"] == challenger["labeled_rows"] == 250
+    assert champion["metrics"] == challenger["metrics"]
+    assert set(champion["metrics"]) == {"accuracy", "f1", "roc_auc", "log_loss", "brier_score"}
+    assert champion["metrics"]["roc_auc"] == result["decision"]["statistics"]["test"]["champion"]
+    # One request of 300 rows: its scoring times, once (not once per row).
+    assert champion["latency_ms"] == {"requests": 1, "p50": 1.5, "p95": 1.5}
+    assert challenger["latency_ms"]["requests"] == 1 and challenger["latency_ms"]["p50"] > 0
+    assert (challenger["scored_rows"], challenger["errors"]) == (300, 0)
     assert two_versions.resolve("churn") == 2
     assert received(events) == ["ModelPromoted"]
     # Re-monitoring the window: nothing left to decide.

@@ -82,6 +82,30 @@ def test_shadow_scores_every_row_and_answers_none(
     }  # fmt: skip
 
 
+def test_scoring_times_of_both_versions_are_captured_when_given(
+    registry: ModelRegistry, champion: LoadedModel
+) -> None:
+    ChallengerStage(registry).start("churn", 2, mode="shadow", weight=0.3, reason="r")
+    rollout, _ = serving(registry)
+    parsed, outputs = request(champion, 50)
+    served = rollout.serve(
+        champion, parsed.columns, parsed.inference_ids, outputs, champion_ms=2.0004
+    )
+    assert served is not None
+    latency = served.capture_extras[0]["rollout"]["latency_ms"]
+    assert latency["champion"] == 2.0 and latency["challenger"] > 0
+    # The same figures on every row of the request, scored in shadow or not.
+    assert all(e["rollout"]["latency_ms"] == latency for e in served.capture_extras)
+    # No challenger row in the request: nothing was scored, no challenger time.
+    salt = rollout_salt("churn", 2)
+    alone = next(f"x-{i}" for i in range(1000) if not routes_to_challenger(f"x-{i}", 0.3, salt))
+    one, one_outputs = request(champion, 1, prefix="unused")
+    served = rollout.serve(champion, one.columns, [alone], one_outputs, champion_ms=1.0)
+    assert served is not None and served.capture_extras[0]["rollout"]["latency_ms"] == {
+        "champion": 1.0, "challenger": None,
+    }  # fmt: skip
+
+
 def test_shadow_sampled_share(registry: ModelRegistry, champion: LoadedModel) -> None:
     ChallengerStage(registry).start("churn", 2, mode="shadow", weight=0.3, reason="r")
     rollout, _ = serving(registry)

@@ -95,6 +95,51 @@ def publish_metrics(metrics: Metrics, report: dict[str, Any]) -> None:
             _single(metrics, "ModelPerformance", value, {**base, "Metric": metric})
         for metric, value in performance["baseline"].items():
             _single(metrics, "ModelPerformanceBaseline", value, {**base, "Metric": metric})
+    _rollout(metrics, report.get("rollout") or {}, base)
+
+
+def _rollout(metrics: Metrics, rollout: dict[str, Any], base: dict[str, str]) -> None:
+    """Champion vs challenger of a window with a running challenger: the primary metric and
+    scoring time per version (dimension Role), the test's difference and bounds, agreement,
+    the challenger's failed rows, and the decision (RolloutPromotions or RolloutRejections: 1)."""
+    decision = rollout.get("decision")
+    if not decision:
+        return
+    stats = decision.get("statistics") or {}
+    comparison = rollout.get("comparison") or {}
+    for role in ("champion", "challenger"):
+        side = comparison.get(role) or {}
+        dimensions = {**base, "Role": role}
+        value = (side.get("metrics") or {}).get(stats.get("metric"))
+        if value is not None:
+            _single(metrics, "RolloutPrimaryMetric", value, dimensions)
+        latency = (side.get("latency_ms") or {}).get("p50")
+        if latency is not None:
+            _single(metrics, "RolloutScoringLatencyP50", latency, dimensions)
+    test = stats.get("test") or {}
+    for name, key in (
+        ("RolloutDifference", "difference"),
+        ("RolloutDifferenceLower", "lower"),
+        ("RolloutDifferenceUpper", "upper"),
+    ):
+        if test.get(key) is not None:
+            metrics.add_metric(name=name, unit=MetricUnit.NoUnit, value=test[key])
+    if stats.get("agreement") is not None:
+        metrics.add_metric(
+            name="RolloutAgreement", unit=MetricUnit.NoUnit, value=stats["agreement"]
+        )
+    metrics.add_metric(
+        name="RolloutChallengerErrors",
+        unit=MetricUnit.Count,
+        value=stats.get("challenger_errors") or 0,
+    )
+    action = (rollout.get("outcome") or {}).get("action")
+    metrics.add_metric(
+        name="RolloutPromotions", unit=MetricUnit.Count, value=1 if action == "promoted" else 0
+    )
+    metrics.add_metric(
+        name="RolloutRejections", unit=MetricUnit.Count, value=1 if action == "rejected" else 0
+    )
 
 
 def _single(metrics: Metrics, name: str, value: float, dimensions: dict[str, str]) -> None:

@@ -28,6 +28,7 @@ from modelops.monitoring.charts import (
     trend_chart,
 )
 from modelops.monitoring.drift import UNSEEN_BIN
+from modelops.monitoring.html_rollout import rollout_section
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1100px}
@@ -75,6 +76,7 @@ def render_html(report: dict[str, Any]) -> str:
         f'<p class="muted">Window {e(window["start"])} to {e(window["end"])} (UTC, end excluded) &middot; '
         f"generated {e(report.get('generated_at'))}</p>",
         *_verdict(report, status),
+        *rollout_section(report.get("rollout")),
         *_performance_section(report),
         *_drift_section(report.get("drift") or {}, report),
         "<h2>What was read</h2>",

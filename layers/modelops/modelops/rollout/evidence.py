@@ -11,7 +11,7 @@ that is running now, decides (modelops.rollout.decision) and applies the decisio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from modelops.monitoring.objects import iter_line_batches, list_partition_keys
 from modelops.registry import Challenger, ChallengerStage, ModelRegistry
 from modelops.rollout.apply import RolloutApplier
 from modelops.rollout.decision import Evidence, decide, decision_seed
-from modelops.rollout.statistics import Outputs
+from modelops.rollout.statistics import Outputs, metric_table
 from modelops.schema import ModelSchema, Task, class_key
 
 
@@ -69,6 +69,8 @@ class WindowRollout:
         self.errors = 0
         self.agreeing = 0
         self.compared = 0
+        # Scoring time of each version per request (every row of a request repeats it).
+        self.latency: dict[str, Mapping[str, Any]] = {}
 
     def add(self, record: Mapping[str, Any], truth: Any | None) -> None:
         rollout = record.get("rollout")
@@ -79,6 +81,9 @@ class WindowRollout:
         if rollout.get("champion_version") != self.champion_version:
             return
         self.rows += 1
+        latency = rollout.get("latency_ms")
+        if isinstance(latency, Mapping):
+            self.latency.setdefault(str(record["eventMetadata"].get("requestId")), latency)
         output = record["output"]
         if self.challenger.mode == "shadow":
             shadow = record.get("shadow")
@@ -113,6 +118,45 @@ class WindowRollout:
             challenger_errors=self.errors,
             agreement=self.agreeing / self.compared if self.compared else None,
         )
+
+    def comparison(
+        self, evidence: Evidence, champion_schema: ModelSchema
+    ) -> dict[str, dict[str, Any]]:
+        """Champion and challenger side by side: every metric on their labeled rows (the
+        same rows in shadow), scoring time per request, rows scored and failed."""
+        classes = tuple(champion_schema.classes or ())
+        task = champion_schema.task
+        return {
+            "champion": {
+                "version": self.champion_version,
+                "labeled_rows": len(evidence.champion),
+                "metrics": metric_table(task, evidence.champion, classes),
+                "latency_ms": _percentiles(self.latency.values(), "champion"),
+                "errors": 0,  # a champion failure fails the request: it is never captured
+            },
+            "challenger": {
+                "version": self.challenger.version,
+                "labeled_rows": len(evidence.challenger),
+                "metrics": metric_table(task, evidence.challenger, classes),
+                "latency_ms": _percentiles(self.latency.values(), "challenger"),
+                "scored_rows": evidence.challenger_attempts,
+                "errors": evidence.challenger_errors,
+            },
+        }
+
+
+def _percentiles(latencies: Iterable[Mapping[str, Any]], role: str) -> dict[str, Any]:
+    values = np.asarray(
+        [float(v[role]) for v in latencies if isinstance(v.get(role), (int, float))],
+        dtype=np.float64,
+    )
+    if not values.size:
+        return {"requests": 0, "p50": None, "p95": None}
+    return {
+        "requests": int(values.size),
+        "p50": round(float(np.quantile(values, 0.5)), 3),
+        "p95": round(float(np.quantile(values, 0.95)), 3),
+    }
 
 
 def _agree(a: Mapping[str, Any], b: Mapping[str, Any]) -> int:
@@ -198,7 +242,9 @@ class RolloutJudge:
             "mode": challenger.mode,
             "weight": challenger.weight,
             "started_at": challenger.started_at,
+            "rule": challenger.rule.as_dict(),
             "rows": part.rows,
+            "comparison": part.comparison(evidence, schema),
             "decision": decision.as_dict(),
             "outcome": outcome.as_dict(),
         }
@@ -221,3 +267,17 @@ def _with_drift(
         champion_drift=drifted(challenger.champion_version),
         challenger_drift=drifted(challenger.version),
     )
+
+
+def decision_log(rollout: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    """A window's rollout decision in one log line's fields (the monitoring dashboard's
+    "Decisions and why" table queries rollout.action and rollout.reason)."""
+    if not rollout or "outcome" not in rollout:
+        return rollout  # no challenger, or the judgement's error as it is
+    return {
+        "champion_version": rollout.get("champion_version"),
+        "challenger_version": rollout.get("challenger_version"),
+        "mode": rollout.get("mode"),
+        "action": (rollout.get("outcome") or {}).get("action"),
+        "reason": (rollout.get("decision") or {}).get("reason"),
+    }

@@ -157,9 +157,13 @@ class RolloutServing:
         columns: dict[str, list[Any]],
         inference_ids: Sequence[str],
         outputs: list[dict[str, Any]],
+        *,
+        champion_ms: float | None = None,
     ) -> Served | None:
         """Run the challenger on this request (changing `outputs` in place for canary
-        rows); None when no rollout runs. Never raises."""
+        rows); None when no rollout runs. Never raises. With `champion_ms` (the champion's
+        scoring time of this request), the capture's `rollout` also says how long each
+        version took to score it (`latency_ms`), for the monitor's side-by-side."""
         try:
             active = self.server.current()
         except Exception as exc:
@@ -172,11 +176,14 @@ class RolloutServing:
             for i, inference_id in enumerate(inference_ids)
             if routes_to_challenger(inference_id, active.rollout.weight, active.salt)
         ]
-        rollout = {
+        rollout: dict[str, Any] = {
             "mode": active.mode,
             "champion_version": champion.version,
             "challenger_version": active.rollout.version,
         }
+        latency: dict[str, float | None] = {"champion": _ms(champion_ms), "challenger": None}
+        if champion_ms is not None:
+            rollout["latency_ms"] = latency
         served = Served(
             mode=active.mode,
             versions=[champion.version] * len(inference_ids),
@@ -188,7 +195,9 @@ class RolloutServing:
         try:
             if active.loaded is None:
                 raise RuntimeError(f"challenger v{active.rollout.version} is not loaded")
+            started = time.perf_counter()
             answers = _predict(active.loaded, columns, rows)
+            latency["challenger"] = _ms((time.perf_counter() - started) * 1000)
         except Exception as exc:
             self._on_failure(exc)
             served.challenger_failed = True
@@ -210,6 +219,10 @@ class RolloutServing:
 
     def _model(self, active: ActiveChallenger) -> dict[str, Any]:
         return {"name": self.server.model_name, "version": active.rollout.version}
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
 
 
 def _predict(

@@ -23,16 +23,18 @@ from typing import Any
 import numpy as np
 
 from modelops.metrics import (
+    METRICS_BY_TASK,
     accuracy_score,
     brier_score_loss,
     f1_score,
     log_loss,
     mean_absolute_error,
+    metric_direction,
     r2_score,
     roc_auc_score,
     root_mean_squared_error,
 )
-from modelops.schema import PrimaryMetric
+from modelops.schema import PrimaryMetric, Task
 
 DEFAULT_RESAMPLES = 1000
 
@@ -98,6 +100,14 @@ def score(metric: PrimaryMetric, outputs: Outputs, classes: Sequence[Any]) -> fl
         if "undefined" in str(exc):
             return math.nan
         raise
+
+
+def metric_table(task: Task, outputs: Outputs, classes: Sequence[Any]) -> dict[str, float | None]:
+    """Every metric the monitor reports for the task, on these rows (None: undefined)."""
+    return {
+        name: _plain(score(metric_direction(name), outputs, classes)) if len(outputs) else None
+        for name in METRICS_BY_TASK[task]
+    }
 
 
 @dataclass(frozen=True)

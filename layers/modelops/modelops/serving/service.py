@@ -171,9 +171,16 @@ class PredictService:
             raise
         self._metrics.add_dimension(name="ModelVersion", value=str(loaded.version))
         request = parse_predict_request(payload, loaded.schema, max_rows=self.max_batch_rows)
+        scoring = time.perf_counter()
         outputs = prediction_outputs(loaded.schema, loaded.model.predict_columns(request.columns))
         served = (
-            self.rollout.serve(loaded, request.columns, request.inference_ids, outputs)
+            self.rollout.serve(
+                loaded,
+                request.columns,
+                request.inference_ids,
+                outputs,
+                champion_ms=(time.perf_counter() - scoring) * 1000,
+            )
             if self.rollout is not None
             else None
         )

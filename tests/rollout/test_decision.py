@@ -8,7 +8,15 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from modelops.rollout.decision import OBSERVE, PROMOTE, REJECT, Evidence, decide, decision_seed
+from modelops.rollout.decision import (
+    OBSERVE,
+    PROMOTE,
+    REJECT,
+    Evidence,
+    decide,
+    decision_seed,
+    interval_verdict,
+)
 from modelops.rollout.statistics import Outputs
 from modelops.schema import PrimaryMetric, Task
 from tests.rollout.conftest import CLASSES, T0, binary_outputs, binary_truth, challenger
@@ -137,3 +145,44 @@ def test_statistics_say_what_was_compared(noise: float) -> None:
     assert d.statistics["labeled_rows"] == {"champion": 300, "challenger": 300}
     assert d.statistics["metric"] == "roc_auc" and d.statistics["agreement"] == 0.9
     assert "mcnemar" in d.statistics and d.as_dict()["action"] == d.action
+
+
+@pytest.mark.parametrize(
+    ("lower", "upper", "expected"),
+    [
+        (-0.02, -0.01, OBSERVE),  # upper bound at -margin: not confidently worse
+        (-0.02, -0.0100001, REJECT),  # just below: confidently worse
+        (-0.01, 0.05, PROMOTE),  # lower bound at -margin: not worse by more than the margin
+        (-0.0100001, 0.05, OBSERVE),  # just below: inconclusive
+        (-0.03, 0.02, OBSERVE),  # across -margin
+        (0.1, 0.2, PROMOTE),
+    ],
+)
+def test_the_rule_on_the_bounds_at_the_margin(lower: float, upper: float, expected: str) -> None:
+    assert interval_verdict(lower, upper, 0.01) == expected
+
+
+@pytest.mark.parametrize(
+    ("seed", "noise", "by_bounds", "action"),
+    [
+        (20, None, PROMOTE, PROMOTE),  # the champion's own outputs
+        (21, 0.45, REJECT, REJECT),
+        (23, 0.32, OBSERVE, OBSERVE),
+        (20, 0.3, OBSERVE, REJECT),  # inconclusive bounds, but McNemar: more rows wrong
+    ],
+)
+def test_decide_applies_the_rule_to_the_bounds_it_reports(
+    seed: int, noise: float | None, by_bounds: str, action: str
+) -> None:
+    a, b = shadow_pair(300, seed, noise or 0.3)
+    d = decide(
+        evidence(a, a if noise is None else b),
+        challenger(min_labeled_rows=100),
+        now=NOW,
+        seed=1,
+        resamples=200,
+    )
+    test = d.statistics["test"]
+    assert interval_verdict(test["lower"], test["upper"], 0.01) == by_bounds
+    assert d.action == action
+    assert ("McNemar" in d.reason) is (by_bounds != action)

@@ -13,7 +13,7 @@ from modelops.capture import encode_record, feedback_record, prediction_record
 from modelops.monitoring.window import Window
 from modelops.registry import CHAMPION, ChallengerStage, ModelRegistry, RolloutRule
 from modelops.rollout.apply import RolloutApplier
-from modelops.rollout.evidence import RolloutJudge
+from modelops.rollout.evidence import RolloutJudge, retraining_hold
 from modelops.rollout.serving import ChallengerServer, RolloutServing
 from modelops.serving.model_cache import ModelCache
 from modelops.serving.request import parse_predict_request
@@ -202,3 +202,60 @@ def test_rows_outside_the_window_or_of_another_rollout_do_not_count(
     result = judge(two_versions, events).judge(later)
     assert result is not None and result["rows"] == 0
     assert result["outcome"]["action"] == "observing"
+
+
+@pytest.mark.parametrize("mode", ["shadow", "canary"])
+def test_a_challenger_predictfunction_could_not_load_is_rejected_at_the_next_window(
+    two_versions: ModelRegistry, events: tuple[Any, str], mode: str
+) -> None:
+    """The champion answered every request; the window's captures say the challenger was
+    never scored, and the monitor rejects it for that, without waiting for labels."""
+    two_versions._s3.put_object(
+        Bucket=two_versions.bucket, Key="models/churn/v2/model.onnx", Body=b"tampered"
+    )
+    ChallengerStage(two_versions).start(
+        "churn", 2, mode=mode, weight=0.5, rule=RolloutRule(min_labeled_rows=200), reason="r",
+        now=START,
+    )  # fmt: skip
+    serve_and_capture(two_versions, 100, labeled=0)
+    result = judge(two_versions, events).judge(WINDOW)
+    assert result is not None and result["outcome"]["action"] == "rejected"
+    routed = result["decision"]["statistics"]["challenger_attempts"]
+    assert 0 < routed < 100 and result["decision"]["statistics"]["challenger_errors"] == routed
+    assert result["decision"]["reason"] == (
+        "the challenger could not be loaded: PredictFunction could not load v2: none of the "
+        f"{routed} rows routed to it in this window was scored"
+    )
+    assert two_versions.resolve("churn") == 1
+    assert received(events) == ["ChallengerRejected"]
+
+
+def test_prediction_failures_are_an_error_rate_not_a_load_failure(
+    registry: ModelRegistry, events: tuple[Any, str]
+) -> None:
+    publish_trained(registry, "binary", promote=True)
+    publish_trained(registry, "multiclass", promote=False, name="churn")  # needs other features
+    ChallengerStage(registry).start(
+        "churn", 2, rule=RolloutRule(min_labeled_rows=10), reason="r", now=START
+    )
+    serve_and_capture(registry, 50, labeled=50)
+    result = judge(registry, events).judge(WINDOW)
+    assert result is not None and result["outcome"]["action"] == "rejected"
+    assert result["decision"]["reason"].startswith(
+        "the challenger failed on 50 of 50 rows (100.00% > 1.00%)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "held"),
+    [("observing", True), ("promoted", True), ("rejected", False), ("already-decided", False)],
+)
+def test_retraining_waits_only_while_observing_or_right_after_a_promotion(
+    action: str, held: bool
+) -> None:
+    rollout = {"challenger_version": 4, "outcome": {"action": action}}
+    hold = retraining_hold(rollout)
+    assert (hold is not None) is held
+    if held:
+        assert hold.startswith("challenger v4 ")
+    assert retraining_hold(None) is None and retraining_hold({"error": "x"}) is None

@@ -145,6 +145,10 @@ def test_a_challenger_that_cannot_load_never_fails_a_request(
     assert served is not None and served.challenger_failed
     assert outputs == before and served.versions == [1] * 10  # the champion answered
     assert failures and "not loaded" in str(failures[-1])
+    # Each row says the challenger should have answered it: the monitor counts the failure.
+    assert [e.get("challenger_error") for e in served.capture_extras] == [
+        {"model": {"name": "churn", "version": 2}, "error": "ChallengerNotLoaded"}
+    ] * 10
 
 
 def test_a_challenger_that_fails_to_predict_is_recorded_in_shadow(

@@ -33,7 +33,7 @@ from modelops.monitoring.trend import read_trend, trend_point
 from modelops.monitoring.window import Window, WindowScan
 from modelops.registry import CHAMPION, ModelRegistry
 from modelops.rollout.apply import RolloutApplier
-from modelops.rollout.evidence import RolloutJudge
+from modelops.rollout.evidence import RolloutJudge, retraining_hold
 
 __all__ = ["Monitor", "MonitorSettings"]
 
@@ -149,21 +149,9 @@ class Monitor:
         return report
 
     def _retraining(self, window: Window, report: dict[str, Any]) -> dict[str, Any]:
-        action = (report["rollout"] or {}).get("outcome", {}).get("action")
-        if action in ("observing", "promoted"):
-            # Observing: a new version would supersede the one being compared before it is
-            # decided. Promoted: the window's status is the replaced champion's.
-            return {
-                "triggered": False,
-                "reason": f"challenger v{report['rollout']['challenger_version']} "
-                + (
-                    "is being evaluated on live requests: no retraining meanwhile"
-                    if action == "observing"
-                    else "was promoted on this window's evidence: no retraining for the "
-                    "previous champion's status"
-                ),
-                "job_id": None,
-            }
+        hold = retraining_hold(report["rollout"])
+        if hold:
+            return {"triggered": False, "reason": hold, "job_id": None}
         if self.retraining is not None:
             return self.retraining.decide_and_act(window, summarize(_with_reports(report, None)))
         return {

@@ -149,13 +149,25 @@ def decide(
     )
     if math.isnan(interval.lower):
         return _undecided(expired, f"{name} is undefined on these rows", stats)
-    if interval.upper < -rule.margin:
+    verdict = interval_verdict(interval.lower, interval.upper, rule.margin)
+    if verdict == REJECT:
         return Decision(REJECT, f"the challenger is worse: {summary}", stats)
     if worse_on_rows:
         return Decision(REJECT, f"the challenger is worse: {worse_on_rows}; {summary}", stats)
-    if interval.lower >= -rule.margin:
+    if verdict == PROMOTE:
         return Decision(PROMOTE, f"the challenger is not worse: {summary}", stats)
     return _undecided(expired, f"inconclusive: {summary}", stats)
+
+
+def interval_verdict(lower: float, upper: float, margin: float) -> str:
+    """The rule on the bounds of challenger-minus-champion (positive: better): confidently
+    worse than -margin (upper bound below it) rejects; not worse than -margin (lower bound at
+    or above it) promotes; an interval across -margin is inconclusive."""
+    if upper < -margin:
+        return REJECT
+    if lower >= -margin:
+        return PROMOTE
+    return OBSERVE
 
 
 def _undecided(expired: bool, why: str, stats: dict[str, Any]) -> Decision:

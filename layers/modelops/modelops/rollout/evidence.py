@@ -11,6 +11,7 @@ that is running now, decides (modelops.rollout.decision) and applies the decisio
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from modelops.metrics import primary_metric
 from modelops.monitoring.join import FeedbackIndex
 from modelops.monitoring.objects import iter_line_batches, list_partition_keys
 from modelops.registry import Challenger, ChallengerStage, ModelRegistry
+from modelops.rollout import NOT_LOADED
 from modelops.rollout.apply import RolloutApplier
 from modelops.rollout.decision import Evidence, decide, decision_seed
 from modelops.rollout.statistics import Outputs, metric_table
@@ -69,6 +71,7 @@ class WindowRollout:
         self.errors = 0
         self.agreeing = 0
         self.compared = 0
+        self.error_types: Counter[str] = Counter()
         # Scoring time of each version per request (every row of a request repeats it).
         self.latency: dict[str, Mapping[str, Any]] = {}
 
@@ -91,13 +94,19 @@ class WindowRollout:
                 return  # not in the shadow's sampled share
             self.attempts += 1
             if "output" not in shadow:
-                self.errors += 1
+                self._failed(shadow)
                 return
             self.compared += 1
             self.agreeing += _agree(output, shadow["output"])
             if truth is not None:
                 self.champion.add(truth, output)
                 self.other.add(truth, shadow["output"])
+            return
+        failed = record.get("challenger_error")
+        if isinstance(failed, Mapping):
+            # Routed to the challenger, answered by the champion because it failed.
+            self.attempts += 1
+            self._failed(failed)
             return
         answered_by = record.get("model", {}).get("version")
         if answered_by == self.challenger.version:
@@ -106,6 +115,19 @@ class WindowRollout:
                 self.other.add(truth, output)
         elif truth is not None:
             self.champion.add(truth, output)
+
+    def _failed(self, error: Mapping[str, Any]) -> None:
+        self.errors += 1
+        self.error_types[str(error.get("error"))] += 1
+
+    def load_error(self) -> str | None:
+        """Every failure of the window was PredictFunction not having the model loaded."""
+        if self.errors and self.error_types[NOT_LOADED] == self.errors:
+            return (
+                f"PredictFunction could not load v{self.challenger.version}: none of the "
+                f"{self.errors} rows routed to it in this window was scored"
+            )
+        return None
 
     def evidence(self, champion_schema: ModelSchema, challenger_schema: ModelSchema) -> Evidence:
         return Evidence(
@@ -116,6 +138,7 @@ class WindowRollout:
             challenger=self.other.as_outputs(challenger_schema),
             challenger_attempts=self.attempts,
             challenger_errors=self.errors,
+            load_error=self.load_error(),
             agreement=self.agreeing / self.compared if self.compared else None,
         )
 
@@ -281,3 +304,19 @@ def decision_log(rollout: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
         "action": (rollout.get("outcome") or {}).get("action"),
         "reason": (rollout.get("decision") or {}).get("reason"),
     }
+
+
+def retraining_hold(rollout: Mapping[str, Any] | None) -> str | None:
+    """Why the monitor submits no retraining for this window because of its rollout, or None.
+    Observing: a new version would supersede the one being compared before it is decided.
+    Promoted: the window's status is the replaced champion's, not the new one's."""
+    action = ((rollout or {}).get("outcome") or {}).get("action")
+    version = (rollout or {}).get("challenger_version")
+    if action == "observing":
+        return f"challenger v{version} is being evaluated on live requests: no retraining meanwhile"
+    if action == "promoted":
+        return (
+            f"challenger v{version} was promoted on this window's evidence: no retraining for "
+            "the previous champion's status"
+        )
+    return None

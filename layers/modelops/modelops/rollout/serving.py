@@ -12,7 +12,8 @@ on a request after the champion answered:
   on the same version) are answered by the challenger; those predictions say so.
 
 A challenger that fails to load or to predict never fails a request: shadow rows record the
-error, canary rows fall back to the champion's answer, and ChallengerFailures is counted.
+error, canary rows fall back to the champion's answer and record it (`challenger_error`),
+and ChallengerFailures is counted.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from modelops import resilience
 from modelops.errors import ModelNotFoundError
 from modelops.registry import CHALLENGER, Challenger, ModelRegistry
+from modelops.rollout import NOT_LOADED
 from modelops.rollout.routing import rollout_salt, routes_to_challenger
 from modelops.serving.model_cache import REFRESH_RETRY_CAP_SECONDS, LoadedModel, ModelCache
 from modelops.serving.response import prediction_outputs
@@ -201,11 +203,17 @@ class RolloutServing:
         except Exception as exc:
             self._on_failure(exc)
             served.challenger_failed = True
-            if active.mode == "shadow":
-                error = {"model": self._model(active), "error": type(exc).__name__}
-                for row in rows:
-                    served.capture_extras[row]["shadow"] = error
-            return served  # canary rows keep the champion's answers
+            error = {
+                "model": self._model(active),
+                "error": NOT_LOADED if active.loaded is None else type(exc).__name__,
+            }
+            # Shadow rows record the error in place of the output; canary rows keep the
+            # champion's answer and say the challenger should have answered (the monitor
+            # counts both against the challenger's error rate).
+            key = "shadow" if active.mode == "shadow" else "challenger_error"
+            for row in rows:
+                served.capture_extras[row][key] = error
+            return served
         for row, answer in zip(rows, answers, strict=True):
             if active.mode == "shadow":
                 served.capture_extras[row]["shadow"] = {

@@ -5,9 +5,11 @@ challenger against a shadow scoring every request, side by side in one run.
 
 Both contenders are the same service (validation, ONNX, response, capture to the log sink
 written to /dev/null) over the training job's HistGradientBoosting churn model; the shadow
-is a second version of the same pipeline. Timings are interleaved in blocks so load on a
-shared machine hits both alike; the ratio comes first, absolute figures are for this machine.
-Prints a Markdown table (docs/PERFORMANCE.md, "Shadow cost").
+is a second version of the same pipeline. Timings are interleaved in blocks (the order of
+the contenders alternating from block to block) so load on a shared machine hits both
+alike; the ratio comes first (the median of the per-block ratios too, which a load change
+between blocks cannot bias), absolute figures are for this machine, with its load average
+before and after. Prints a Markdown table (docs/PERFORMANCE.md, "Shadow cost").
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from demo.churn_data import TARGET, generate_churn  # noqa: E402
+from embedded_aws.churn_data import TARGET, generate_churn  # noqa: E402
 from embedded_aws.provision import create_bucket  # noqa: E402
 from modelops.capture import LogSink  # noqa: E402
 from modelops.registry import ChallengerStage, ModelRegistry  # noqa: E402
@@ -88,16 +90,26 @@ def main() -> None:
         row = frame.drop(columns=[TARGET]).iloc[0].to_dict()
         payload = {"instances": [{k: (None if v != v else v) for k, v in row.items()}]}
         times: dict[str, list[float]] = {name: [] for name in contenders}
+        block_ratios: list[float] = []
+        load_before = os.getloadavg()
         for svc in contenders.values():
             for _ in range(50):
                 svc.predict(payload, source="api", request_id="warm")
         with contextlib.redirect_stdout(io.StringIO()):
-            for _ in range(blocks):
-                for name, svc in contenders.items():
+            for block in range(blocks):
+                order = list(contenders.items())
+                block_p50 = {}
+                for name, svc in order if block % 2 == 0 else order[::-1]:
+                    sample = []
                     for _ in range(per_block):
                         started = time.perf_counter()
                         svc.predict(payload, source="api", request_id="b")
-                        times[name].append(time.perf_counter() - started)
+                        sample.append(time.perf_counter() - started)
+                    times[name].extend(sample)
+                    block_p50[name] = statistics.median(sample)
+                block_ratios.append(
+                    block_p50["shadow (every request)"] / block_p50["no challenger"]
+                )
     p50 = {name: statistics.median(v) * 1e6 for name, v in times.items()}
     base = p50["no challenger"]
     cpu = next(
@@ -109,7 +121,12 @@ def main() -> None:
         platform.processor(),
     )
     print(
-        f"load average {os.getloadavg()}; {cpu}; {datetime.now(UTC):%Y-%m-%d}; {blocks}x{per_block} requests each, interleaved"
+        f"load average {load_before} before, {os.getloadavg()} after; {cpu}; "
+        f"{datetime.now(UTC):%Y-%m-%d}; {blocks}x{per_block} requests each, interleaved"
+    )
+    print(
+        f"shadow / no challenger, median of the {blocks} per-block p50 ratios: "
+        f"{statistics.median(block_ratios):.2f}x (range {min(block_ratios):.2f}-{max(block_ratios):.2f})"
     )
     print("| contender | p50 vs no challenger | p50 | p99 |")
     print("| --- | --- | --- | --- |")

@@ -71,3 +71,13 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
         w.html_report is not None and w.html_report.read_text().count("<svg") > 0
         for w in result.windows
     )
+    # The reports of windows 3 and 4 show both versions side by side and the decision.
+    assert w3.html_report is not None and w4.html_report is not None
+    promoted, rejected = w3.html_report.read_text(), w4.html_report.read_text()
+    assert "<h2>Champion vs challenger</h2>" in promoted and ">PROMOTED<" in promoted
+    assert "<th>champion v1</th><th>challenger v2</th>" in promoted
+    assert ">REJECTED<" in rejected and "<th>champion v2</th><th>challenger v3</th>" in rejected
+    assert "Champion vs challenger" not in w1.html_report.read_text()  # type: ignore[union-attr]
+    # Both versions' scoring times reached the report from the captures.
+    latency = w3.rollout["comparison"]["challenger"]["latency_ms"]
+    assert latency["requests"] == 6 and latency["p50"] > 0

@@ -45,6 +45,10 @@ def test_shadow_answers_with_the_champion_and_captures_both(
     assert all("model" not in p for p in body["predictions"])  # shadow never shows
     records = captured(capsys.readouterr().out)
     assert [r["eventMetadata"]["inferenceId"] for r in records] == ids
+    # The handler timed both versions' scoring of the request: the same on every row.
+    latencies = [r["rollout"].pop("latency_ms") for r in records]
+    assert latencies == [latencies[0]] * len(records)
+    assert latencies[0]["champion"] > 0 and latencies[0]["challenger"] > 0
     for record, prediction in zip(records, body["predictions"], strict=True):
         assert record["model"]["version"] == 1
         assert record["shadow"]["model"] == {"name": "churn", "version": 2}

@@ -92,10 +92,10 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in contenders}
         block_ratios: list[float] = []
         load_before = os.getloadavg()
-        for svc in contenders.values():
-            for _ in range(50):
-                svc.predict(payload, source="api", request_id="warm")
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()):  # the services' EMF lines
+            for svc in contenders.values():
+                for _ in range(50):
+                    svc.predict(payload, source="api", request_id="warm")
             for block in range(blocks):
                 order = list(contenders.items())
                 block_p50 = {}

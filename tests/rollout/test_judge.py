@@ -14,6 +14,7 @@ from modelops.monitoring.window import Window
 from modelops.registry import CHAMPION, ChallengerStage, ModelRegistry, RolloutRule
 from modelops.rollout.apply import RolloutApplier
 from modelops.rollout.evidence import RolloutJudge, retraining_hold
+from modelops.rollout.routing import rollout_salt, routes_to_challenger
 from modelops.rollout.serving import ChallengerServer, RolloutServing
 from modelops.serving.model_cache import ModelCache
 from modelops.serving.request import parse_predict_request
@@ -186,8 +187,13 @@ def test_canary_rows_are_split_by_the_version_that_answered(
     serve_and_capture(two_versions, 400, labeled=400)
     result = judge(two_versions, events).judge(WINDOW)
     assert result is not None
-    rows = result["decision"]["statistics"]["labeled_rows"]
-    assert rows["champion"] + rows["challenger"] == 400 and min(rows.values()) > 100
+    salt = rollout_salt("churn", 2)
+    routed = sum(routes_to_challenger(f"order-{i}", 0.5, salt) for i in range(400))
+    assert result["decision"]["statistics"]["labeled_rows"] == {
+        "champion": 400 - routed,
+        "challenger": routed,
+    }
+    assert 150 < routed < 250
     assert result["decision"]["statistics"]["test"]["kind"] == "unpaired bootstrap"
 
 

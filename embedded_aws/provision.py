@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 
+from embedded_aws.state_machines import STATE_MACHINE_TYPE, create_state_machine
 from embedded_aws.template import (
     Tagged,
     condition_holds,
@@ -199,6 +200,9 @@ def provision_stack(
             name = str(resolve(explicit, refs, doc)) if explicit else f"{stack_name}-{logical_id}"
             refs[logical_id] = name
             refs[f"{logical_id}.Arn"] = f"arn:aws:lambda:{region}:{account}:function:{name}"
+            alias = res.get("Properties", {}).get("AutoPublishAlias")
+            if alias:  # SAM's <Function>.Alias: the published alias's ARN
+                refs[f"{logical_id}.Alias"] = f"{refs[f'{logical_id}.Arn']}:{alias}"
 
     creators = {
         "AWS::IAM::Role": _create_role,
@@ -244,11 +248,22 @@ def provision_stack(
                     created.append(f"{logical_id}.Events.{event_id}")
     for action in ctx.finally_do:
         action()
+    for logical_id, res in resources.items():
+        if res["Type"] == STATE_MACHINE_TYPE and logical_id not in skipped:
+            explicit = res.get("Properties", {}).get("Name")
+            name = ctx.physical_name(logical_id, resolve(explicit, refs, doc) if explicit else None)
+            refs[logical_id] = create_state_machine(logical_id, refs, name, doc)
+            refs[f"{logical_id}.Name"] = name
+            created.append(logical_id)
     not_created = tuple(
         logical_id
         for logical_id, res in resources.items()
         if logical_id in skipped
-        or (res["Type"] not in _CREATION_ORDER and res["Type"] not in _FUNCTION_TYPES)
+        or (
+            res["Type"] not in _CREATION_ORDER
+            and res["Type"] not in _FUNCTION_TYPES
+            and res["Type"] != STATE_MACHINE_TYPE
+        )
     ) + tuple(ctx.undeliverable_targets)
     return LocalStack(
         name=stack_name,

@@ -1,4 +1,8 @@
-"""moto's server on 127.0.0.1 on a free port: embedded AWS for the demo and integration tests."""
+"""moto's server on 127.0.0.1 on a free port: embedded AWS for the demo and integration tests.
+
+moto's own WSGI application, served by werkzeug as moto's ThreadedMotoServer serves it, with
+LambdaBridge in front so that Lambda's Invoke runs the stack's functions (lambda_bridge), and
+Step Functions executing state machine definitions (moto's interpreter, docs/LOCAL.md)."""
 
 from __future__ import annotations
 
@@ -6,12 +10,19 @@ import json
 import logging
 import os
 import socket
+import threading
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from moto.server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
 
+from embedded_aws.lambda_bridge import LambdaBridge
 from modelops.aws import LOCAL_CREDENTIALS, LOCAL_REGION
 
 # The one definition of fake credentials is modelops.aws's; embedded AWS always uses them.
@@ -29,11 +40,33 @@ def free_port() -> int:
         return port
 
 
+# Batch must not try to start Docker containers; state machines run their definitions.
+MOTO_CONFIG = {"batch": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
+
+
+class EmbeddedServer:
+    """moto's WSGI app behind LambdaBridge, on a werkzeug thread (as ThreadedMotoServer)."""
+
+    def __init__(self, ip_address: str, port: int) -> None:
+        app = LambdaBridge(DomainDispatcherApplication(create_backend_app))
+        self._server: BaseWSGIServer = make_server(
+            ip_address, port, app, True, request_handler=MotoRequestHandler
+        )
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join()
+
+
 def configure_moto(endpoint: str) -> None:
-    """Settings moto needs for this project: Batch must not try to start Docker containers."""
+    """Settings moto needs for this project (MOTO_CONFIG)."""
     req = urllib.request.Request(
         f"{endpoint}/moto-api/config",
-        data=json.dumps({"batch": {"use_docker": False}}).encode(),
+        data=json.dumps(MOTO_CONFIG).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
@@ -48,11 +81,16 @@ def embedded_aws(*, set_environment: bool = True) -> Iterator[str]:
     port = free_port()
     # moto's server (werkzeug) logs every request at INFO; keep the caller's output readable
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = EmbeddedServer("127.0.0.1", port)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    saved = {k: os.environ.get(k) for k in [*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_PROFILE"]}
+    saved = {
+        k: os.environ.get(k)
+        for k in [*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_PROFILE", "MOTO_PORT"]
+    }
     try:
+        # moto's Step Functions interpreter calls services (S3, Lambda) at localhost:MOTO_PORT.
+        os.environ["MOTO_PORT"] = str(port)
         configure_moto(endpoint)
         if set_environment:
             os.environ.update(FAKE_CREDENTIALS)
@@ -60,10 +98,10 @@ def embedded_aws(*, set_environment: bool = True) -> Iterator[str]:
             os.environ.pop("AWS_PROFILE", None)
         yield endpoint
     finally:
-        if set_environment:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        restored = saved if set_environment else {"MOTO_PORT": saved["MOTO_PORT"]}
+        for key, value in restored.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         server.stop()

@@ -41,6 +41,7 @@ from modelops_train.pipeline import ESTIMATORS
 from modelops_train.preflight import check_bucket
 from modelops_train.progress import Progress
 from modelops_train.promotion import PROMOTE_MODES
+from modelops_train.score_cli import add_score_command, run_score
 from modelops_train.spec import MIN_ROWS, MIN_ROWS_PER_CLASS
 
 EXIT_OK = 0
@@ -220,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--description", type=description_arg, help="a description of the new version"
     )
     add_models_commands(commands)
+    add_score_command(commands)
     return parser
 
 
@@ -233,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "models":
             return run_models(args)  # its own errors, prefix and exit codes
+        if args.command == "score":
+            return run_score(args)
         return _train(args, progress)
     except (UsageError, ConfigurationError) as exc:
         return _fail(progress, EXIT_USAGE, str(exc))

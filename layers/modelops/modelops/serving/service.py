@@ -30,7 +30,7 @@ from modelops.capture import (
     new_uuids,
     prediction_record,
 )
-from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError
+from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError, Problem
 from modelops.jsonio import direct_payload
 from modelops.model_card import describe
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
@@ -44,6 +44,9 @@ from modelops.serving.settings import ServingSettings
 
 SOURCE_API = "api"
 SOURCE_DIRECT = "direct"
+SOURCE_BATCH = "batch"
+# Pinned versions a warm environment keeps loaded for batch-scoring runs (besides its own).
+MAX_PINNED_MODELS = 2
 
 
 class PredictService:
@@ -58,8 +61,12 @@ class PredictService:
         sample: Callable[[], float] = random.random,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         rollout: RolloutServing | None = None,
+        pinned_cache: Callable[[int], ModelCache] | None = None,
     ) -> None:
         self.cache = cache
+        # Batch-scoring runs name the version they score with; a cache per pinned version.
+        self._pinned_cache = pinned_cache
+        self._pinned: dict[int, ModelCache] = {}
         self.rollout = rollout  # the challenger beside the champion (shadow or canary)
         self.max_batch_rows = max_batch_rows
         self.sink = sink
@@ -141,6 +148,20 @@ class PredictService:
                 registry_healthy=lambda: cache.consecutive_failures == 0,
             )
             rollout = RolloutServing(server, on_failure=on_challenger_failure)
+
+        def pinned_cache(version: int) -> ModelCache:
+            return ModelCache(
+                registry,
+                settings.stack.model_name,
+                alias=settings.model_alias,
+                pinned_version=version,
+                refresh_seconds=settings.refresh_seconds,
+                clock=clock,
+                on_load=on_load,
+                on_load_failure=on_load_failure,
+                probe=probe,
+            )
+
         return cls(
             cache,
             max_batch_rows=settings.max_batch_rows,
@@ -148,6 +169,7 @@ class PredictService:
             sample_rate=settings.capture_sample_rate,
             metrics=metrics,
             rollout=rollout,
+            pinned_cache=pinned_cache,
         )
 
     def warm(self) -> None:
@@ -162,10 +184,13 @@ class PredictService:
                 extra={"error_type": type(exc).__name__, "reason": str(exc)},
             )
 
-    def predict(self, payload: Any, *, source: str, request_id: str) -> dict[str, Any]:
+    def predict(
+        self, payload: Any, *, source: str, request_id: str, version: int | None = None
+    ) -> dict[str, Any]:
+        """`version`: answer with exactly that version (batch scoring), no challenger."""
         started = time.perf_counter()
         try:
-            loaded = self.cache.get()
+            loaded = self._model(version)
         except (ModelNotFoundError, ModelUnavailableError):
             emit_model_metric("UnavailableRequests", 1, model_name=self.cache.model_name)
             raise
@@ -181,7 +206,7 @@ class PredictService:
                 outputs,
                 champion_ms=(time.perf_counter() - scoring) * 1000,
             )
-            if self.rollout is not None
+            if self.rollout is not None and version is None
             else None
         )
         self._capture(request, outputs, loaded, source=source, request_id=request_id, served=served)
@@ -220,12 +245,30 @@ class PredictService:
 
     def predict_direct(self, event: Any, *, request_id: str) -> dict[str, Any]:
         """The direct-invocation door: InvalidInput propagates (Lambda's errorType is its
-        class name), counted like the API door counts its 4xx responses (modelops.http)."""
+        class name), counted like the API door counts its 4xx responses (modelops.http).
+        A batch-scoring run adds {"batch": {"model_version": N}}: rows captured with source
+        "batch", answered by version N (docs/SCORING.md); the HTTP door has no such key."""
         try:
-            return self.predict(direct_payload(event), source=SOURCE_DIRECT, request_id=request_id)
+            payload, batch_version = split_batch_options(direct_payload(event))
+            source = SOURCE_DIRECT if batch_version is None else SOURCE_BATCH
+            return self.predict(
+                payload, source=source, request_id=request_id, version=batch_version
+            )
         except InvalidInput:
             count_invalid_request()
             raise
+
+    def _model(self, version: int | None) -> LoadedModel:
+        current = self.cache.loaded
+        if version is None or self._pinned_cache is None:
+            return self.cache.get()
+        if current is not None and current.version == version:
+            return current
+        cache = self._pinned.pop(version, None) or self._pinned_cache(version)
+        self._pinned[version] = cache  # most recently used last
+        while len(self._pinned) > MAX_PINNED_MODELS:
+            del self._pinned[next(iter(self._pinned))]
+        return cache.get()
 
     def _sampled_rows(self, rows: int) -> Sequence[int]:
         if self.sample_rate >= 1.0:
@@ -276,6 +319,27 @@ class PredictService:
                 exc_info=exc,
             )
             emit_model_metric("CaptureFailures", failed, model_name=loaded.name)
+
+
+def split_batch_options(payload: Any) -> tuple[Any, int | None]:
+    """The direct event without its optional "batch" object, and the version it names."""
+    if not isinstance(payload, dict) or "batch" not in payload:
+        return payload, None
+    rest = {k: v for k, v in payload.items() if k != "batch"}
+    batch = payload["batch"]
+    version = batch.get("model_version") if isinstance(batch, dict) else None
+    if (
+        not isinstance(batch, dict)
+        or set(batch) - {"model_version"}
+        or isinstance(version, bool)
+        or not isinstance(version, int)
+        or version < 1
+    ):
+        raise InvalidInput(
+            "1 problem in the request",
+            [Problem('expected {"model_version": <a version number >= 1>}', field="batch")],
+        )
+    return rest, version
 
 
 def sink_from_settings(settings: ServingSettings) -> RecordSink | None:

@@ -47,7 +47,7 @@ def test_definition_parses_with_its_substitutions(logical_id: str) -> None:
         _create(doc)
         broken = json.loads(json.dumps(doc))
         broken["States"][broken["StartAt"]]["Type"] = "Taskk"
-        with pytest.raises(ClientError, match="ASLParserException|Invalid"):
+        with pytest.raises(ClientError, match=r"ASLParserException|Invalid"):
             _create(broken)
 
 

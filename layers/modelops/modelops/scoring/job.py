@@ -99,7 +99,10 @@ def plan(
         )
     problems: list[Problem] = []
     try:
-        source = S3Location.parse(event.get("input"), what="input")
+        given = event.get("input")
+        if not isinstance(given, str):
+            raise ValueError(f"required: an s3://bucket/prefix URI, got {given!r}")
+        source = S3Location.parse(given, what="input")
     except ValueError as exc:
         raise InvalidInput("1 problem in the request", [Problem(str(exc), field="input")]) from None
     run_id = str(

@@ -24,10 +24,11 @@ DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/req
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
 TOOLS_REQS := requirements/tools.txt
 
-.PHONY: help setup browser demo test lint scan unit sam-check bench api fuzz invoke build deploy clean
+.PHONY: help setup browser demo demo-scale test lint scan unit sam-check bench api fuzz invoke build deploy clean
 
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
+	@echo "make demo-scale  batch scoring and a sharded monitoring window, through the state machines"
 	@echo "make test   set up, then run lint and every test"
 	@echo "make scan   cfn-lint and checkov on template.yaml (part of make test)"
 	@echo "make bench  run every benchmark under benchmarks/"
@@ -92,6 +93,10 @@ fuzz: setup
 
 demo: setup
 	$(PY) -m demo
+
+# Batch scoring and a sharded monitoring window, through both state machines (docs/LOCAL.md).
+demo-scale: setup
+	$(PY) -m demo.scale
 
 bench: setup
 	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b; done

@@ -23,12 +23,14 @@ from modelops.monitoring.dead_letters import is_replay_event
 from modelops.monitoring.emf import publish_metrics
 from modelops.monitoring.monitor import Monitor, MonitorSettings
 from modelops.monitoring.report import summarize
+from modelops.monitoring.sharded import ShardedMonitor, ShardingSettings, is_step
 from modelops.monitoring.window import Window
 from modelops.observability import logger, metrics, tracer
 from modelops.rollout.evidence import decision_log
 
 settings = MonitorSettings.from_env()
 monitor = Monitor.from_settings(settings)
+sharded = ShardedMonitor(monitor, ShardingSettings.from_env())
 
 
 @logger.inject_lambda_context
@@ -39,9 +41,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         replayed = monitor.replay_dead_letters()
         logger.info("capture dead letters replayed", extra=replayed)
         return {"replayed": replayed}
+    if is_step(event):  # a step of MonitorStateMachine (plan, partial, reduce)
+        return _step(event)
     window = Window.from_event(event, window_minutes=settings.window_minutes)
     logger.append_keys(window=window.as_dict())
     try:
+        if "window" not in event:
+            # Scheduled: a window of more capture objects than MONITOR_SHARD_THRESHOLD goes
+            # to MonitorStateMachine (docs/MONITORING.md, "Windows of any size").
+            delegated = sharded.delegate(window)
+            if delegated is not None:
+                logger.info("window handed to the state machine", extra=delegated)
+                return delegated
         report = monitor.run(window)
     except UnknownModelError as error:
         if "window" in event:
@@ -60,3 +71,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         },
     )
     return summary
+
+
+def _step(event: dict[str, Any]) -> dict[str, Any]:
+    result = sharded.handle(event)
+    if event["action"] != "reduce":
+        logger.info("monitor step", extra={"action": event["action"], "result": result})
+        return result
+    publish_metrics(metrics, result)
+    summary = summarize(result)
+    logger.info(
+        "window monitored", extra={"status": summary["status"], "sharded": result["sharded_scan"]}
+    )
+    return {
+        **summary,
+        "sharded_scan": {k: v for k, v in result["sharded_scan"].items() if k != "skipped_keys"},
+    }

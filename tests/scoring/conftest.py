@@ -33,10 +33,15 @@ def served_stack(on_moto_server: str) -> Iterator[ServedStack]:
     from tests.models import publish_trained
 
     stack = provision_stack(
-        stack_name=f"scoring-{uuid.uuid4().hex[:8]}", parameters={"CaptureSink": "firehose"}
+        stack_name=f"scoring-{uuid.uuid4().hex[:8]}",
+        parameters={
+            "CaptureSink": "firehose",
+            "MonitorShardThreshold": "0",
+            "RetrainingEnabled": "false",
+        },
     )
     s3 = boto3.client("s3")
     registry = ModelRegistry(stack.bucket, s3_client=s3)
     champion = publish_trained(registry, "binary", promote=True)
-    with serve_functions(stack, ["PredictFunction", "BatchScoringFunction"]):
+    with serve_functions(stack, ["PredictFunction", "BatchScoringFunction", "MonitorFunction"]):
         yield ServedStack(stack, s3, registry, champion)

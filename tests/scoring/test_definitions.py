@@ -17,6 +17,7 @@ from embedded_aws.template import load_template
 
 REFS = {
     "BatchScoringFunction.Arn": "arn:aws:lambda:us-east-1:123456789012:function:scoring",
+    "MonitorFunction.Alias": "arn:aws:lambda:us-east-1:123456789012:function:monitor:live",
     "AWS::StackName": "s",
     "AWS::Region": "us-east-1",
     "AWS::AccountId": "123456789012",
@@ -36,7 +37,7 @@ def _create(definition_doc: dict[str, Any]) -> None:
 
 
 def test_the_template_declares_the_state_machines() -> None:
-    assert "BatchScoringStateMachine" in STATE_MACHINES
+    assert {"BatchScoringStateMachine", "MonitorStateMachine"} <= set(STATE_MACHINES)
 
 
 @pytest.mark.parametrize("logical_id", STATE_MACHINES)

@@ -18,6 +18,7 @@ Memory is O(bins + max_categories + sample sizes) per feature, whatever the wind
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import math
 import random
@@ -34,11 +35,26 @@ from modelops.baseline import (
     bin_index,
     numeric_representation,
 )
+from modelops.monitoring.exact import ExactBinSums
+from modelops.monitoring.exact import value as exact_value
 from modelops.schema import MISSING_CATEGORY, categorical_token
 
 DEFAULT_SAMPLE_SIZE = 1000
 DEFAULT_MAX_CATEGORIES = 1000
 OVERFLOW_CATEGORY = "__overflow__"
+
+
+class _TwoSums(dict[int, np.ndarray]):
+    """Bin indexes [0] * n + [1] * n, cached per batch size (the batches repeat sizes)."""
+
+    def __missing__(self, n: int) -> np.ndarray:
+        bins = np.repeat(np.array([0, 1], dtype=np.int64), n)
+        if len(self) < 64:
+            self[n] = bins
+        return bins
+
+
+_TWO_SUMS = _TwoSums()
 
 
 class NumericAccumulator:
@@ -62,8 +78,8 @@ class NumericAccumulator:
         self.counts = np.zeros(len(self.edges) + 1, dtype=np.int64)
         self.rows = 0
         self.missing = 0
-        self.total = 0.0
-        self.total_squares = 0.0
+        # Exact, so one pass, workers and state machine shards report the same mean and std.
+        self.sums = ExactBinSums(2)  # bin 0: the values, bin 1: their squares
         self.minimum = math.inf
         self.maximum = -math.inf
         self.sample_size = sample_size
@@ -96,8 +112,7 @@ class NumericAccumulator:
         self.counts += bin_counts(self.edges, present)
         if self.fine is not None:
             self.fine.add(present)
-        self.total += float(present.sum())
-        self.total_squares += float(np.dot(present, present))
+        self.sums.add(np.concatenate([present, present * present]), _TWO_SUMS[present.size])
         self.minimum = min(self.minimum, float(present.min()))
         self.maximum = max(self.maximum, float(present.max()))
         if not self.sample_size:
@@ -114,8 +129,7 @@ class NumericAccumulator:
         self.counts += other.counts
         self.rows += other.rows
         self.missing += other.missing
-        self.total += other.total
-        self.total_squares += other.total_squares
+        self.sums.merge(other.sums)
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
         if self.fine is not None and other.fine is not None:
@@ -141,14 +155,33 @@ class NumericAccumulator:
     def sample(self) -> np.ndarray:
         return np.sort(self._sample)
 
+    def sample_with_keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bounded sample and its keys (a partial state on S3 keeps both)."""
+        return self._sample, self._sample_keys
+
+    def offer_sample(self, values: np.ndarray, keys: np.ndarray) -> None:
+        """Merge a sample with its keys (read back from a partial state)."""
+        self._keep(
+            np.concatenate([self._sample, values]), np.concatenate([self._sample_keys, keys])
+        )
+
+    @property
+    def total(self) -> float:
+        return exact_value(self.sums.totals()[0])
+
+    @property
+    def total_squares(self) -> float:
+        return exact_value(self.sums.totals()[1])
+
     def mean(self) -> float | None:
         return self.total / self.present if self.present else None
 
     def std(self) -> float | None:
         if not self.present:
             return None
-        mean = self.total / self.present
-        return math.sqrt(max(self.total_squares / self.present - mean * mean, 0.0))
+        total, squares = (exact_value(t) for t in self.sums.totals())
+        mean = total / self.present
+        return math.sqrt(max(squares / self.present - mean * mean, 0.0))
 
 
 class FineBins:
@@ -159,17 +192,23 @@ class FineBins:
     def __init__(self, edges: Sequence[float]) -> None:
         self.edges = np.asarray(edges, dtype=np.float64)
         self.counts = np.zeros(self.edges.size + 1, dtype=np.int64)
-        self.sums = np.zeros(self.edges.size + 1, dtype=np.float64)
+        self.exact_sums = ExactBinSums(self.edges.size + 1)
 
     def add(self, present: np.ndarray) -> None:
         index = bin_index(self.edges, present)
         size = self.edges.size + 1
         self.counts += np.bincount(index, minlength=size)
-        self.sums += np.bincount(index, weights=present, minlength=size)
+        self.exact_sums.add(present, index)
 
     def merge(self, other: FineBins) -> None:
         self.counts += other.counts
-        self.sums += other.sums
+        self.exact_sums.merge(other.exact_sums)
+
+    @property
+    def sums(self) -> np.ndarray:
+        """Each bin's sum, exact until read (then rounded once): independent of how the
+        values were split between workers or shards."""
+        return self.exact_sums.values()
 
 
 class CategoricalAccumulator:
@@ -210,6 +249,12 @@ class CategoricalAccumulator:
         return self.rows - self.missing
 
 
+def _identity_key(identity: str) -> float:
+    """A uniform key in [0, 1) from an id: 53 bits of its BLAKE2b hash."""
+    digest = hashlib.blake2b(identity.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return (int.from_bytes(digest, "big") >> 11) / float(1 << 53)
+
+
 class LabeledRows:
     """True labels with the model's outputs for rows whose feedback joined (bounded sample).
 
@@ -224,9 +269,12 @@ class LabeledRows:
         self._heap: list[tuple[float, int, Any, dict[str, Any]]] = []
         self._random = random.Random(seed)
 
-    def add(self, truth: Any, output: dict[str, Any]) -> None:
+    def add(self, truth: Any, output: dict[str, Any], identity: str | None = None) -> None:
+        """`identity` (the row's inference id) gives the row its key: the same rows are kept,
+        in the same order, however the window was split between workers or shards."""
         self.seen += 1
-        self._offer(-self._random.random(), truth, output)
+        key = _identity_key(identity) if identity is not None else self._random.random()
+        self._offer(-key, truth, output)
 
     def _offer(self, negated_key: float, truth: Any, output: dict[str, Any]) -> None:
         item = (negated_key, self.seen, truth, output)
@@ -242,13 +290,29 @@ class LabeledRows:
             self._offer(negated_key, truth, output)
         self.seen = seen
 
+    def entries(self) -> list[list[Any]]:
+        """[negated key, truth, output] of every kept row (a partial state on S3 keeps them)."""
+        return [[key, truth, output] for key, _, truth, output in self._heap]
+
+    def add_entries(self, seen: int, entries: list[list[Any]]) -> None:
+        """Merge rows read back from a partial state that had seen `seen` labeled rows."""
+        total = self.seen + seen
+        for negated_key, truth, output in entries:
+            self.seen += 1  # a tie-breaker only, as in merge
+            self._offer(float(negated_key), truth, output)
+        self.seen = total
+
+    def _ordered(self) -> list[tuple[float, int, Any, dict[str, Any]]]:
+        # By key, not heap order: float metrics add in one order whatever the merge order.
+        return sorted(self._heap, key=lambda item: item[0])
+
     @property
     def truth(self) -> list[Any]:
-        return [item[2] for item in self._heap]
+        return [item[2] for item in self._ordered()]
 
     @property
     def outputs(self) -> list[dict[str, Any]]:
-        return [item[3] for item in self._heap]
+        return [item[3] for item in self._ordered()]
 
     def __len__(self) -> int:
         return len(self._heap)

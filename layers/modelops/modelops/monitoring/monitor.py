@@ -127,6 +127,20 @@ class Monitor:
         """Monitor the window; UnknownModelError (nothing written) for a model with no version."""
         self.require_model()
         scan, objects, scan_seconds = self.scan(window)
+        return self.report(window, scan, objects=objects, scan_seconds=scan_seconds)
+
+    def report(
+        self,
+        window: Window,
+        scan: WindowScan,
+        *,
+        objects: int,
+        scan_seconds: float,
+        sharded: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """From the window's merged scan to the written report: analysis, rollout decision,
+        retraining, trend, JSON and HTML. Monitor.run and MonitorStateMachine's reduce step
+        (monitoring.sharded, with `sharded`: its shards and skipped objects) share it."""
         dead_letters = count_dead_letters(self._s3, self.bucket, self.model_name)
         started = time.perf_counter()
         report = window_report(
@@ -141,6 +155,8 @@ class Monitor:
             "scan": scan_seconds,
             "analysis": time.perf_counter() - started,
         }
+        if sharded is not None:
+            report["sharded_scan"] = sharded
         report["rollout"] = self._judge_rollout(window, report["versions"])
         report["retraining"] = self._retraining(window, report)
         report = strict_json_ready(report)

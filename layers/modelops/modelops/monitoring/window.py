@@ -191,7 +191,7 @@ class VersionWindow:
             self.estimation.add_outputs(outputs)
         positions = feedback.lookup(ids)
         for row in np.flatnonzero(positions >= 0).tolist():
-            self.labeled.add(feedback.truth(int(positions[row])), outputs[row])
+            self.labeled.add(feedback.truth(int(positions[row])), outputs[row], ids[row])
         return malformed
 
     def _columns(

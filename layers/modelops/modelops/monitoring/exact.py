@@ -1,0 +1,144 @@
+"""Exact sums of float64 values, independent of order and of how the values are split.
+
+A float sum depends on the order of its additions, so a window scanned in one pass, by
+worker processes or in state machine shards would report means and Wasserstein distances
+that differ in their last bits. Here every value is split exactly into an integer mantissa
+and a power of two (x = m · 2^(e - 53)), the mantissas are added per exponent as integers
+(numpy, exact below 2^53) and the result is kept as one Python integer in units of
+2^-OFFSET: integer addition is associative, so any split and order of the values gives the
+same sum, and reading it as a float (`value`) rounds once, correctly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Units of 2^-OFFSET: every finite double's lowest bit (down to 2^-1074) is a whole unit.
+OFFSET = 1074 + 53
+_HALF = 26  # mantissas split into two halves, so that group sums stay exact in float64
+
+
+def exact_sum(values: np.ndarray) -> int:
+    """Σ values (finite float64) in units of 2^-OFFSET, exactly."""
+    if values.size == 0:
+        return 0
+    fraction, exponent = np.frexp(values)
+    mantissa = np.ldexp(fraction, 53).astype(np.int64)  # exact: |fraction| < 1 has 53 bits
+    shift = exponent.astype(np.int64) - 53 + OFFSET
+    low = shift.min()
+    index = shift - low
+    high = mantissa >> _HALF  # floor: mantissa = high · 2^26 + low_bits for either sign
+    bits = mantissa & ((1 << _HALF) - 1)
+    # Group sums below 2^53 in magnitude (< 2^27 per value, < 2^26 values): exact as floats.
+    highs = np.bincount(index, weights=high.astype(np.float64))
+    lows = np.bincount(index, weights=bits.astype(np.float64))
+    total = 0
+    for i in np.flatnonzero((highs != 0) | (lows != 0)).tolist():
+        total += (int(highs[i]) << (_HALF + i)) + (int(lows[i]) << i)
+    return total << int(low)
+
+
+def exact_sums_by_bin(values: np.ndarray, bins: np.ndarray, size: int) -> list[int]:
+    """Σ values per bin index (0 <= bins < size), each exact in units of 2^-OFFSET."""
+    totals = [0] * size
+    if values.size == 0:
+        return totals
+    order = np.argsort(bins, kind="stable")
+    sorted_bins = bins[order]
+    starts = np.flatnonzero(np.r_[True, sorted_bins[1:] != sorted_bins[:-1]])
+    ends = np.r_[starts[1:], sorted_bins.size]
+    ordered = values[order]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        totals[int(sorted_bins[start])] += exact_sum(ordered[start:end])
+    return totals
+
+
+def value(total: int) -> float:
+    """The exact sum as the nearest float (int / int rounds correctly)."""
+    return total / (1 << OFFSET)
+
+
+class ExactBinSums:
+    """Exact sums of values per bin (a window's fine-bin sums, or one bin: a plain total).
+
+    Each batch's mantissas are added per (bin, exponent) in float64 bincounts (exact: the
+    halves of a mantissa are below 2^27 and a batch below 2^26 values) into int64 arrays
+    (exact up to 2^36 values per cell), over the exponents seen so far; sums read back from
+    a partial state, or merged from another worker, are carried as Python integers.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._low: int | None = None  # the shift of column 0
+        self._high = np.zeros((size, 0), dtype=np.int64)
+        self._bits = np.zeros((size, 0), dtype=np.int64)
+        self._carried = [0] * size
+
+    def add(self, values: np.ndarray, bins: np.ndarray | None = None) -> None:
+        if values.size == 0:
+            return
+        fraction, exponent = np.frexp(values)
+        mantissa = np.ldexp(fraction, 53).astype(np.int64)
+        shift = exponent.astype(np.int64) - 53 + OFFSET
+        self._widen(int(shift.min()), int(shift.max()))
+        assert self._low is not None
+        width = self._high.shape[1]
+        column = shift - self._low
+        flat = column if bins is None else bins.astype(np.int64) * width + column
+        cells = self.size * width
+        for target, part in (
+            (self._high, mantissa >> _HALF),
+            (self._bits, mantissa & ((1 << _HALF) - 1)),
+        ):
+            counts = np.bincount(flat, weights=part.astype(np.float64), minlength=cells)
+            target += counts.astype(np.int64).reshape(self.size, width)
+
+    def _widen(self, low: int, high: int) -> None:
+        if self._low is None:
+            self._low = low
+            self._high = np.zeros((self.size, high - low + 1), dtype=np.int64)
+            self._bits = np.zeros_like(self._high)
+            return
+        current_high = self._low + self._high.shape[1] - 1
+        if low >= self._low and high <= current_high:
+            return
+        new_low, new_high = min(low, self._low), max(high, current_high)
+        before, after = self._low - new_low, new_high - current_high
+        self._high = np.pad(self._high, ((0, 0), (before, after)))
+        self._bits = np.pad(self._bits, ((0, 0), (before, after)))
+        self._low = new_low
+
+    def totals(self) -> list[int]:
+        """Each bin's exact sum, in units of 2^-OFFSET."""
+        totals = list(self._carried)
+        if self._low is not None:
+            rows, cols = np.nonzero((self._high != 0) | (self._bits != 0))
+            for row, col in zip(rows.tolist(), cols.tolist(), strict=True):
+                shift = self._low + col
+                totals[row] += (int(self._high[row, col]) << (_HALF + shift)) + (
+                    int(self._bits[row, col]) << shift
+                )
+        return totals
+
+    def merge(self, other: ExactBinSums) -> None:
+        self.carry(other.totals())
+
+    def carry(self, totals: list[int]) -> None:
+        """Add exact sums (another worker's, or a partial state's)."""
+        self._carried = [a + b for a, b in zip(self._carried, totals, strict=True)]
+
+    def values(self) -> np.ndarray:
+        """The sums as floats, each correctly rounded."""
+        return np.array([value(t) for t in self.totals()], dtype=np.float64)
+
+
+def encode_exact(total: int) -> list[int]:
+    """A compact exact form for JSON: [m, k] with total = m · 2^k (m odd, or 0)."""
+    if total == 0:
+        return [0, 0]
+    k = (total & -total).bit_length() - 1
+    return [total >> k, k]
+
+
+def decode_exact(pair: list[int]) -> int:
+    return int(pair[0]) << int(pair[1])

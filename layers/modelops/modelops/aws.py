@@ -1,4 +1,4 @@
-"""boto3 clients, built once per process and shared, with explicit timeouts and retries.
+"""AWS clients, built once per process and shared, with explicit timeouts and retries.
 
 Every client honours the standard AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>)
 variables natively, which is how local runs point the whole system at moto's server.
@@ -13,6 +13,12 @@ retry budget that fits inside its own timeout (template.yaml sets them per funct
 
 `call_budget_seconds()` is the longest one call can take under that configuration; the
 Lambda deadline (modelops.resilience) is checked against it before slow work starts.
+
+Clients are plain botocore clients (what boto3's `client()` returns, without boto3): importing
+boto3 pulls in s3transfer and its resource layer, about a tenth of a second of every cold
+start that nothing here uses. They come from one botocore session per process, so a second
+client of a service (the one-attempt probe beside the request client) reuses the service
+model the first one loaded instead of parsing it again.
 
 A local endpoint (AWS_ENDPOINT_URL on the loopback interface: embedded AWS) accepts any
 credentials, so when none are configured the clients get fake ones here, the one place
@@ -29,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 from modelops.config import env_float, env_int
@@ -141,12 +147,17 @@ def client(service: str, *, attempts: int | None = None) -> Any:
 
 
 @functools.cache
+def _session() -> botocore.session.Session:
+    return botocore.session.get_session()
+
+
+@functools.cache
 def _client(service: str, attempts: int | None, client_settings: ClientSettings) -> Any:
-    return boto3.session.Session().client(  # type: ignore[call-overload]
-        service, config=client_settings.config(attempts)
-    )
+    return _session().create_client(service, config=client_settings.config(attempts))
 
 
 def reset_clients() -> None:
-    """Forget cached clients (after the environment's endpoint or credentials change)."""
+    """Forget cached clients and their session (after the environment's endpoint or
+    credentials change: a session keeps the credentials it resolved first)."""
     _client.cache_clear()
+    _session.cache_clear()

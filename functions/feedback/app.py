@@ -10,14 +10,12 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelops.feedback import FeedbackService, FeedbackSettings
-from modelops.http import create_resolver, is_api_gateway_event, read_json_body
+from modelops.http import Response, create_resolver, is_api_gateway_event, read_json_body
 from modelops.jsonio import direct_payload
-from modelops.observability import MetricUnit, logger, metrics, tracer
+from modelops.observability import MetricUnit, inject_request_context, metrics, tracer
 from modelops.resilience import within_deadline
 
 settings = FeedbackSettings.from_env()
@@ -35,13 +33,11 @@ def _accept(body: Any) -> dict[str, int]:
 @app.post("/feedback")
 def feedback() -> Response:
     return Response(
-        status_code=HTTPStatus.ACCEPTED,
-        content_type=content_types.APPLICATION_JSON,
-        body=_accept(read_json_body(app.current_event)),
+        status_code=HTTPStatus.ACCEPTED, body=_accept(read_json_body(app.current_event))
     )
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@inject_request_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @within_deadline  # dependency calls start only while the function's timeout leaves room

@@ -1,8 +1,8 @@
 """HTTP for every API function: the one place that maps domain exceptions to responses.
 
-`create_resolver()` gives the function's API door: Powertools resolvers for API Gateway REST
-proxy events (payload 1.0) and for HTTP API / Function URL events (payload 2.0), with the
-same routes and error handlers producing the contract's error body (docs: contract section 3)::
+`create_resolver()` gives the function's API door (ApiDoor) for API Gateway REST proxy events
+(payload 1.0) and for HTTP API / Function URL events (payload 2.0), with the same routes and
+error handling producing the contract's error body (docs: contract section 3)::
 
     {"error": {"type": "InvalidInput", "message": "...", "details": [{"row": 0, "field": "x", "problem": "..."}],
                "problem_count": 1}}
@@ -21,20 +21,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from itertools import chain
 from typing import Any
 
-from aws_lambda_powertools.event_handler import (
-    APIGatewayHttpResolver,
-    APIGatewayRestResolver,
-    Response,
-    content_types,
-)
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.utilities.data_classes.common import BaseProxyEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelops.errors import (
@@ -49,12 +42,13 @@ from modelops.errors import (
 from modelops.jsonio import NonFiniteNumber, encode_json, parse_client_json
 from modelops.observability import count_invalid_request, logger
 
-__all__ = ["NonFiniteNumber", "create_resolver", "read_json_body", "serialize_json"]
+__all__ = ["NonFiniteNumber", "Response", "create_resolver", "read_json_body", "serialize_json"]
 
 # API Gateway's own limit is 10 MB and Lambda's synchronous payload 6 MB; a body this many
 # bytes (UTF-8, after base64 decoding) or more is refused with 413 before it is parsed.
 MAX_BODY_BYTES = 6 * 1024 * 1024
 JSON_MEDIA_TYPES = ("application/json",)
+APPLICATION_JSON = "application/json"
 
 
 def parse_json(text: str) -> Any:
@@ -228,6 +222,20 @@ def error_body(
     }
 
 
+@dataclass
+class Response:
+    """A route's answer other than a plain 200 JSON body: status, body (a JSON value, or text
+    sent as is) and headers (Content-Type first)."""
+
+    status_code: int
+    body: Any
+    content_type: str = APPLICATION_JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.headers = {"Content-Type": self.content_type, **self.headers}
+
+
 def error_response(
     status: int,
     error_type: str,
@@ -235,22 +243,38 @@ def error_response(
     details: list[dict[str, Any]] | None = None,
     count: int = 0,
 ) -> Response:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body=error_body(error_type, message, details, count),
-    )
+    return Response(status_code=status, body=error_body(error_type, message, details, count))
+
+
+# A route's path parameter: what Powertools' resolvers matched (RFC 3986's safe and unsafe
+# URI characters and word characters), kept so routes answer as they always have.
+_PARAMETER = r"(?P<{}>[-._~()'!*:@,;=+&$%<> \[\]{{}}|^\w]+)"
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    rest_pattern: re.Pattern[str]  # REST APIs also match the path with trailing slashes
+    function: Callable[..., Any]
 
 
 class ApiDoor:
-    """A function's HTTP door: one resolver per event format (REST 1.0; HTTP API and
-    Function URL 2.0), the same routes and error handlers on each."""
+    """A function's HTTP door for API Gateway REST proxy events (payload 1.0) and HTTP API /
+    Function URL events (payload 2.0): the same routes and error handlers on each.
+
+    The door does what Powertools' APIGatewayRestResolver and APIGatewayHttpResolver did for
+    these routes and answers byte for byte as they did (tests/serving/test_http_door.py),
+    without their import cost (a fifth of a cold start: every event source's data classes,
+    asyncio, OpenAPI models) or their per-request work (an event wrapper, a case-insensitive
+    copy of the headers, middleware frames). A route returns a JSON value (200) or a Response;
+    an exception becomes the contract's error body (`_error_response`).
+    """
 
     def __init__(self) -> None:
-        self._resolvers: dict[str, ApiGatewayResolver] = {
-            "1.0": _with_error_handlers(APIGatewayRestResolver(serializer=serialize_json)),
-            "2.0": _with_error_handlers(APIGatewayHttpResolver(serializer=serialize_json)),
-        }
+        self._routes: list[_Route] = []
+        self._event: Mapping[str, Any] = {}
+        self._context: LambdaContext | None = None
 
     def post(self, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return self._route("POST", path)
@@ -259,89 +283,128 @@ class ApiDoor:
         return self._route("GET", path)
 
     def _route(self, method: str, path: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        rule = re.sub(r"<(\w+)>", lambda name: _PARAMETER.format(name.group(1)), path)
+
         def register(route: Callable[..., Any]) -> Callable[..., Any]:
-            for resolver in self._resolvers.values():
-                resolver.route(path, method)(route)
+            self._routes.append(
+                _Route(method, re.compile(f"^{rule}$"), re.compile(f"^{rule}/*$"), route)
+            )
             return route
 
         return register
 
     @property
-    def current_event(self) -> BaseProxyEvent:
-        # Powertools keeps the event being resolved on its base router, shared by both.
-        return self._resolvers["1.0"].current_event
+    def current_event(self) -> Mapping[str, Any]:
+        """The event being answered, as Lambda passed it."""
+        return self._event
 
     @property
     def lambda_context(self) -> LambdaContext:
-        return self._resolvers["1.0"].lambda_context
+        assert self._context is not None, "only while an event is being answered"
+        return self._context
 
     def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The proxy response to an HTTP event (is_api_gateway_event(event) is true)."""
         version = event_format(event) or "1.0"
         problems = event_problems(event, version)
         if problems:
-            # Not an event the resolver could read: answered here in the contract's shape.
+            # Not an event the door could read: answered here in the contract's shape.
             count_invalid_request()
             logger.info("malformed HTTP event", extra={"problems": len(problems)})
             exc = InvalidInput("the event is not a valid HTTP request event", problems)
             return {
                 "statusCode": HTTPStatus.BAD_REQUEST.value,
-                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "headers": {"Content-Type": APPLICATION_JSON},
                 "body": serialize_json(
                     error_body("InvalidInput", exc.message, exc.details(), exc.problem_count)
                 ),
                 "isBase64Encoded": False,
             }
-        return self._resolvers[version].resolve(event, context)
+        self._event, self._context = event, context
+        try:
+            response = self._answer(version)
+        finally:
+            self._event, self._context = {}, None
+        return _proxy_response(response, version)
 
+    def _answer(self, version: str) -> Response:
+        method, path = _method_and_path(self._event, version)
+        try:
+            for route in self._routes:
+                if route.method != method.upper():
+                    continue
+                pattern = route.rest_pattern if version == "1.0" else route.pattern
+                matched = pattern.match(path)
+                if matched:
+                    result = route.function(**matched.groupdict())
+                    return result if isinstance(result, Response) else Response(200, result)
+            return error_response(
+                HTTPStatus.NOT_FOUND, "NotFound", f"no route for {echo(method)} {echo(path)}"
+            )
+        except Exception as exc:
+            return self._error_response(exc)
 
-def create_resolver() -> ApiDoor:
-    """The API door with the project's error mapping registered (routes are added by the caller)."""
-    return ApiDoor()
-
-
-def _with_error_handlers(app: ApiGatewayResolver) -> ApiGatewayResolver:
-    @app.exception_handler(InvalidInput)
-    def invalid_input(exc: InvalidInput) -> Response:
-        logger.info(
-            "invalid request", extra={"status": exc.status_code, "problems": exc.problem_count}
-        )
-        count_invalid_request()
-        return error_response(
-            exc.status_code, "InvalidInput", exc.message, exc.details(), exc.problem_count
-        )
-
-    @app.exception_handler(DependencyUnavailableError)
-    def dependency_unavailable(exc: DependencyUnavailableError) -> Response:
-        # Our own message (what failed, that nothing was done); Retry-After invites a resend.
-        logger.warning("dependency unavailable", extra={"reason": str(exc)})
-        response = error_response(HTTPStatus.SERVICE_UNAVAILABLE, "ServiceUnavailable", str(exc))
-        response.headers["Retry-After"] = "1"
-        return response
-
-    @app.exception_handler([ModelNotFoundError, ModelUnavailableError])
-    def model_unavailable(exc: Exception) -> Response:
-        # Our own messages ("no champion yet", "could not be loaded"), never a library's.
-        logger.warning("no model to serve", extra={"reason": str(exc)})
-        return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "ModelUnavailable", str(exc))
-
-    @app.not_found
-    def not_found(_exc: NotFoundError) -> Response:
-        event = app.current_event
-        return error_response(
-            HTTPStatus.NOT_FOUND,
-            "NotFound",
-            f"no route for {echo(event.http_method)} {echo(event.path)}",
-        )
-
-    @app.exception_handler(Exception)
-    def unexpected(exc: Exception) -> Response:
+    def _error_response(self, exc: Exception) -> Response:
+        """The contract's error for what a route raised (its 4xx, 503 and 500 mapping)."""
+        if isinstance(exc, InvalidInput):
+            logger.info(
+                "invalid request", extra={"status": exc.status_code, "problems": exc.problem_count}
+            )
+            count_invalid_request()
+            return error_response(
+                exc.status_code, "InvalidInput", exc.message, exc.details(), exc.problem_count
+            )
+        if isinstance(exc, DependencyUnavailableError):
+            # Our own message (what failed, that nothing was done); Retry-After invites a resend.
+            logger.warning("dependency unavailable", extra={"reason": str(exc)})
+            response = error_response(
+                HTTPStatus.SERVICE_UNAVAILABLE, "ServiceUnavailable", str(exc)
+            )
+            response.headers["Retry-After"] = "1"
+            return response
+        if isinstance(exc, (ModelNotFoundError, ModelUnavailableError)):
+            # Our own messages ("no champion yet", "could not be loaded"), never a library's.
+            logger.warning("no model to serve", extra={"reason": str(exc)})
+            return error_response(HTTPStatus.SERVICE_UNAVAILABLE, "ModelUnavailable", str(exc))
         logger.exception("unexpected error")
-        request_id = app.lambda_context.aws_request_id if app.lambda_context else "unknown"
+        request_id = self._context.aws_request_id if self._context else "unknown"
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "InternalError",
             f"internal error (request id {request_id})",
         )
 
-    return app
+
+def _method_and_path(event: Mapping[str, Any], version: str) -> tuple[str, str]:
+    """The request's method and the path routes match: REST's `path` as sent; for 2.0 the raw
+    path less the stage's length unless the stage is $default (as Powertools read it)."""
+    if version == "1.0":
+        return event["httpMethod"], event["path"]
+    context = event["requestContext"]
+    path = event["rawPath"]
+    stage = context["stage"]
+    if stage != "$default":
+        path = path[len("/" + stage) :]
+    return context["http"]["method"], path
+
+
+def _proxy_response(response: Response, version: str) -> dict[str, Any]:
+    body = response.body
+    if response.content_type == APPLICATION_JSON and not isinstance(body, str):
+        body = serialize_json(body)
+    out: dict[str, Any] = {
+        "statusCode": int(response.status_code),
+        "body": body,
+        "isBase64Encoded": False,
+    }
+    if version == "1.0":
+        out["multiValueHeaders"] = {name: [value] for name, value in response.headers.items()}
+    else:
+        out["headers"] = dict(response.headers)
+        out["cookies"] = []
+    return out
+
+
+def create_resolver() -> ApiDoor:
+    """The API door with the project's error mapping (routes are added by the caller)."""
+    return ApiDoor()

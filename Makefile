@@ -20,7 +20,7 @@ export SAM_CLI_TELEMETRY := 0
 export ORT_DISABLE_TELEMETRY := 1
 export HOME := $(if $(shell test -w "$$HOME" && echo ok),$(HOME),$(CURDIR)/.home)
 
-DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/requirements.txt layers/runtime/requirements.txt pyproject.toml
+DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/requirements.txt $(wildcard layers/runtime/*.txt) pyproject.toml
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
 TOOLS_REQS := requirements/tools.txt
 
@@ -45,7 +45,7 @@ $(VENV)/.installed: $(DEV_REQS)
 	$(PY313) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c requirements/dev-constraints.txt \
-	    -r requirements/dev.txt -r jobs/train/requirements.txt -r layers/runtime/requirements.txt
+	    -r requirements/dev.txt -r jobs/train/requirements.txt $(foreach r,$(wildcard layers/runtime/*.txt),-r $(r))
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -18,17 +18,15 @@ from typing import Any
 
 import boto3
 
-from embedded_aws.template import REPO_ROOT
+from embedded_aws.template import REPO_ROOT, load_template, resolve, resource
 
 FORBIDDEN_IN_SERVING = ("sklearn", "scikit_learn", "scipy", "pandas")
-# Every function's layers (template.yaml Globals).
-FUNCTION_LAYERS = ("RuntimeLayer", "ModelOpsLayer")
 # What the python3.13 Lambda runtime provides besides the standard library.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "dateutil", "urllib3", "six.py")
 
-# Imports the handler from the first root, calls it with the event file, says ANSWERED on
-# stderr the moment it returns (for cold-start timing), then prints what it returned and
-# every module it loaded, with the files they came from.
+# Imports the handler from the first root, calls it with the event file (none: initialisation
+# only), says ANSWERED on stderr the moment it returns (for cold-start timing), then prints
+# what it returned and every module it loaded, with the files they came from.
 _RUN_HANDLER = r"""
 import importlib.util, json, sys, uuid
 roots = json.loads(sys.argv[1])
@@ -43,7 +41,7 @@ class Context:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + sys.argv[3]
     aws_request_id = str(uuid.uuid4())
 
-result = app.lambda_handler(json.load(open(sys.argv[2])), Context())
+result = app.lambda_handler(json.load(open(sys.argv[2])), Context()) if sys.argv[2] else None
 sys.stderr.write("ANSWERED\n"); sys.stderr.flush()
 files = sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())})
 print("RESULT " + json.dumps({"result": result, "modules": sorted(sys.modules), "files": files}))
@@ -101,9 +99,53 @@ def packages_in(path: Path) -> set[str]:
     return names
 
 
+def function_layers(function: str, parameters: Mapping[str, str] | None = None) -> list[str]:
+    """The logical ids of a function's layers, as template.yaml gives them for these parameter
+    values (defaults otherwise: tracing off, so no TracingLayer)."""
+    layers = resource(function)["Properties"].get("Layers", [])
+    doc = load_template()
+    refs: dict[str, Any] = {
+        name: name
+        for name, res in doc["Resources"].items()
+        if res["Type"] == "AWS::Serverless::LayerVersion"
+    }
+    refs.update(parameters or {})
+    return [str(layer) for layer in resolve(layers, refs)]
+
+
 def bundle_roots(build_dir: Path, function: str) -> list[Path]:
     """A built function's code folder first, then its layers' python/ folders."""
-    return [build_dir / function, *(build_dir / layer / "python" for layer in FUNCTION_LAYERS)]
+    return [
+        build_dir / function,
+        *(build_dir / layer / "python" for layer in function_layers(function)),
+    ]
+
+
+def importable_names(folder: Path) -> set[str]:
+    """Top-level names a folder on sys.path makes importable (packages, modules, extension
+    modules), without the metadata, bytecode and vendored-library folders beside them."""
+    names: set[str] = set()
+    for child in folder.iterdir():
+        name = child.name
+        if name.startswith(("_", ".")) or name.endswith((".dist-info", ".libs", ".pth")):
+            continue
+        if child.is_dir() or name.endswith(".py"):
+            names.add(name.removesuffix(".py"))
+        elif ".cpython-" in name or name.endswith(".so"):
+            names.add(name.split(".")[0])
+    return names
+
+
+def unused_packages(build_dir: Path, function: str, modules: Sequence[str]) -> dict[str, set[str]]:
+    """Per layer of the function, what it carries that the run never imported (`modules`:
+    every module name the run loaded). Empty when the function carries nothing in vain."""
+    imported = {name.split(".")[0] for name in modules}
+    unused = {}
+    for layer in function_layers(function):
+        extra = importable_names(build_dir / layer / "python") - imported
+        if extra:
+            unused[layer] = extra
+    return unused
 
 
 def bundle_size(build_dir: Path, function: str) -> int:
@@ -130,7 +172,7 @@ class BuiltRun:
 
 
 def built_handler_command(
-    build_dir: Path, function: str, event_path: Path, workdir: Path
+    build_dir: Path, function: str, event_path: Path | None, workdir: Path
 ) -> list[str]:
     """The command that runs one invocation of a built function in a fresh interpreter with
     nothing but the bundle and the runtime's own packages importable (-I -S: no
@@ -145,7 +187,7 @@ def built_handler_command(
         "-c",
         _RUN_HANDLER,
         json.dumps([str(r) for r in roots]),
-        str(event_path),
+        str(event_path) if event_path is not None else "",
         function,
     ]
 
@@ -153,13 +195,14 @@ def built_handler_command(
 def run_built_handler(
     build_dir: Path,
     function: str,
-    event_path: Path,
+    event_path: Path | None,
     *,
     env: Mapping[str, str],
     workdir: Path,
     timeout: int = 180,
 ) -> BuiltRun:
-    """Invoke a built function once, from its artifacts alone; raise with its stderr if it fails."""
+    """Invoke a built function once (event_path None: only initialise it), from its artifacts
+    alone; raise with its stderr if it fails."""
     command = built_handler_command(build_dir, function, event_path, workdir)
     completed = subprocess.run(
         command,

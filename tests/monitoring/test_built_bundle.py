@@ -17,6 +17,7 @@ from embedded_aws.bundle import (
     bundle_size,
     packages_in,
     run_built_handler,
+    unused_packages,
 )
 from embedded_aws.provision import create_bucket
 from embedded_aws.template import REPO_ROOT, function_environment, resolve
@@ -39,6 +40,7 @@ def test_built_bundle_is_under_200_mb_without_training_libraries(
     assert size_mb < BUNDLE_LIMIT_MB, f"{function} + layers are {size_mb:.1f} MB unzipped"
     assert (sam_build_dir / function / "app.py").is_file()
     assert "orjson" in packages_in(sam_build_dir / "RuntimeLayer" / "python")
+    assert not any("onnxruntime" in packages_in(p) for p in bundle_roots(sam_build_dir, function))
 
 
 def test_built_monitor_function_runs_a_window_from_its_artifacts_alone(
@@ -81,3 +83,4 @@ def test_built_monitor_function_runs_a_window_from_its_artifacts_alone(
     assert summary["reports"]["html"].endswith("report.html")
     top_level = {name.split(".")[0] for name in run.modules}
     assert not top_level & {"sklearn", "scipy", "pandas", "onnxruntime"}
+    assert unused_packages(sam_build_dir, "MonitorFunction", run.modules) == {}

@@ -19,9 +19,10 @@ from embedded_aws.bundle import (
     bundle_size,
     packages_in,
     run_built_handler,
+    unused_packages,
 )
 from embedded_aws.provision import create_bucket
-from embedded_aws.template import REPO_ROOT
+from embedded_aws.template import REPO_ROOT, function_environment, resolve
 from modelops.registry import ModelRegistry
 from tests.conftest import BUCKET
 from tests.models import publish_trained
@@ -62,6 +63,57 @@ def test_built_predict_function_answers_from_its_artifacts_alone(
     allowed = allowed_origins(sam_build_dir, "PredictFunction", tmp_path)
     outside = [f for f in run.files if f and not any(f.startswith(a) for a in allowed)]
     assert outside == [], f"modules loaded from outside the bundle: {outside}"
+    assert unused_packages(sam_build_dir, "PredictFunction", run.modules) == {}
+
+
+def _aws_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        **{k: v for k, v in os.environ.items() if k.startswith("AWS_")},
+    }
+
+
+def test_built_feedback_function_imports_everything_it_carries(
+    sam_build_dir: Path, on_moto_server: str, tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3")
+    create_bucket(s3, BUCKET)
+    publish_trained(ModelRegistry(BUCKET, s3_client=s3), "binary")
+    refs = {"ModelOpsBucket": BUCKET}
+    env = {
+        **_aws_env(tmp_path),
+        **{k: str(v) for k, v in resolve(function_environment("FeedbackFunction"), refs).items()},
+    }
+    run = run_built_handler(
+        sam_build_dir,
+        "FeedbackFunction",
+        REPO_ROOT / "events" / "feedback_api.json",
+        env=env,
+        workdir=tmp_path,
+    )
+    assert run.result["statusCode"] == 202, run.result
+    assert unused_packages(sam_build_dir, "FeedbackFunction", run.modules) == {}
+
+
+def test_built_pretraffic_hook_imports_everything_it_carries(
+    sam_build_dir: Path, on_moto_server: str, tmp_path: Path
+) -> None:
+    """Initialisation only: a real check needs CodeDeploy to call it, and every module the
+    hook uses is imported when it loads."""
+    refs = {
+        "ModelOpsBucket": BUCKET,
+        "PredictFunction": "predict",
+        "FeedbackFunction": "feedback",
+        "MonitorFunction": "monitor",
+    }
+    environment = function_environment("PreTrafficHookFunction")
+    env = {**_aws_env(tmp_path), **{k: str(v) for k, v in resolve(environment, refs).items()}}
+    run = run_built_handler(
+        sam_build_dir, "PreTrafficHookFunction", None, env=env, workdir=tmp_path
+    )
+    assert "onnxruntime" in {name.split(".")[0] for name in run.modules}
+    assert unused_packages(sam_build_dir, "PreTrafficHookFunction", run.modules) == {}
 
 
 def test_built_bundle_is_lean(sam_build_dir: Path) -> None:

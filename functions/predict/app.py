@@ -12,11 +12,10 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from modelops.http import create_resolver, error_response, is_api_gateway_event, read_json_body
-from modelops.observability import logger, metrics, tracer
+from modelops.observability import inject_request_context, metrics, tracer
 from modelops.resilience import within_deadline
 from modelops.serving.service import SOURCE_API, PredictService
 from modelops.serving.settings import ServingSettings
@@ -47,7 +46,7 @@ def model_card(name: str) -> Any:
     return card
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@inject_request_context
 @metrics.log_metrics(capture_cold_start_metric=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @within_deadline  # dependency calls start only while the function's timeout leaves room

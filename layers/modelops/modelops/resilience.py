@@ -44,15 +44,19 @@ class DeadlineError(ModelOpsError):
 @contextmanager
 def deadline_of(context: RemainingTime | Any) -> Iterator[None]:
     """Within the block, `remaining_seconds()` counts down to the invocation's timeout."""
-    try:
-        remaining_ms = float(context.get_remaining_time_in_millis())
-    except (AttributeError, TypeError, ValueError):
-        remaining_ms = math.inf  # a context without a deadline (a test's stand-in)
-    token = _deadline.set(time.monotonic() + remaining_ms / 1000)
+    token = _deadline.set(_deadline_from(context))
     try:
         yield
     finally:
         _deadline.reset(token)
+
+
+def _deadline_from(context: RemainingTime | Any) -> float:
+    try:
+        remaining_ms = float(context.get_remaining_time_in_millis())
+    except (AttributeError, TypeError, ValueError):
+        remaining_ms = math.inf  # a context without a deadline (a test's stand-in)
+    return time.monotonic() + remaining_ms / 1000
 
 
 def remaining_seconds() -> float:
@@ -121,8 +125,12 @@ def within_deadline[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(handler)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        # deadline_of without a context manager's frames: this runs on every request.
         context = args[1] if len(args) > 1 else kwargs.get("context")
-        with deadline_of(context):
+        token = _deadline.set(_deadline_from(context))
+        try:
             return handler(*args, **kwargs)
+        finally:
+            _deadline.reset(token)
 
     return wrapper

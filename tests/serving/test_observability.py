@@ -1,0 +1,111 @@
+"""The request path's observability is lean and says the same: the lean EMF provider writes
+the documents Powertools' own provider writes for the same calls (one document, one write
+per flush), and the logs' correlation id is the API request id, never a previous one's."""
+
+from __future__ import annotations
+
+import io
+import json
+from contextlib import redirect_stdout
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
+    AmazonCloudWatchEMFProvider,
+)
+
+from modelops.observability import (
+    LeanEMFProvider,
+    api_request_id,
+    inject_request_context,
+    lean_metrics,
+    logger,
+)
+from tests.serving.conftest import FakeLambdaContext, api_event, load_event
+
+
+def _calls(provider: Any, rows: int, metrics: int = 2) -> None:
+    provider.add_dimension(name="ModelVersion", value="3")
+    provider.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=rows)
+    provider.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=rows + 1)
+    for i in range(metrics - 1):
+        provider.add_metric(name=f"M{i}", unit=MetricUnit.Milliseconds, value=0.25 * i)
+    provider.add_metric(name="Odd", unit="Seconds", value=True, resolution=1)
+
+
+class _Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+def _documents(provider: Any, calls: int, metrics: int) -> tuple[list[dict[str, Any]], int]:
+    out = _Writes()
+    with redirect_stdout(out):
+        for rows in range(calls):
+            _calls(provider, rows, metrics)
+            provider.flush_metrics()
+    documents = [json.loads(line) for line in out.getvalue().splitlines()]
+    for document in documents:
+        document["_aws"].pop("Timestamp")
+    return documents, out.writes
+
+
+@pytest.mark.parametrize("metrics", [1, 98, 99, 100, 101])
+def test_lean_provider_writes_what_powertools_writes(metrics: int) -> None:
+    """Same documents for the same calls, around Powertools' 100-metric limit (a full set is
+    written at once); the second round takes the lean path for names already accepted."""
+
+    def make(kind: type[AmazonCloudWatchEMFProvider]) -> AmazonCloudWatchEMFProvider:
+        provider = kind(
+            namespace="ModelOps",
+            service="",
+            metric_set={},
+            dimension_set={},
+            metadata_set={},
+            default_dimensions={},
+        )
+        provider.set_default_dimensions(ModelName="churn")
+        return provider
+
+    expected, _ = _documents(make(AmazonCloudWatchEMFProvider), 3, metrics)
+    lean = make(LeanEMFProvider)
+    got, writes = _documents(lean, 3, metrics)
+    assert got == expected
+    if metrics < 98:  # (a set overflowing on a name's first use is written by Powertools)
+        assert writes == len(got)  # one write per document: lines cannot interleave
+
+
+def test_lean_provider_refuses_what_powertools_refuses() -> None:
+    provider = lean_metrics("ModelOps").provider
+    provider.add_metric(name="Rows", unit=MetricUnit.Count, value=1)
+    with pytest.raises(Exception, match="not a valid number"):
+        provider.add_metric(name="Rows", unit=MetricUnit.Count, value="1")  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="Invalid metric unit"):
+        provider.add_metric(name="Rows", unit="Parsecs", value=1)
+    provider.clear_metrics()
+
+
+def test_api_request_id_is_what_the_correlation_path_finds() -> None:
+    event = api_event({"instances": []})
+    assert api_request_id(event) == event["requestContext"]["requestId"]
+    assert api_request_id(load_event("predict_direct.json")) is None
+    assert api_request_id({"requestContext": {"requestId": 7}}) is None
+    assert api_request_id({"requestContext": "x"}) is None
+    assert api_request_id([1]) is None
+
+
+def test_correlation_id_is_cleared_by_a_direct_invocation() -> None:
+    seen: list[Any] = []
+    handler = inject_request_context(
+        lambda event, context: seen.append(logger.get_correlation_id())
+    )
+    event = api_event({"instances": []})
+    handler(event, FakeLambdaContext())
+    handler(load_event("predict_direct.json"), FakeLambdaContext())
+    assert seen == [event["requestContext"]["requestId"], None]

@@ -1,20 +1,27 @@
 """Serving cost: PredictFunction against what users deploy today, side by side in one run.
 
-    .venv/bin/python benchmarks/bench_predict.py [--quick]
+    .venv/bin/python benchmarks/bench_predict.py [--quick] [--warm-only] [--profile]
 
 Same model (the training job's HistGradientBoosting churn pipeline, 10k demo rows) and the
-same rows for every contender, all on moto's server on 127.0.0.1:
-- warm latency of a 1-row API Gateway event through PredictFunction's handler (resolver,
-  validation, ONNX, response, capture with the log sink, logs and metrics), against bare
-  onnxruntime `session.run` on prebuilt feeds and the scikit-learn pipeline's
-  `predict_proba` on a prebuilt 1-row DataFrame;
-- rows per second for 100- and 1000-row requests, same three;
+same rows for every contender, all on moto's server on 127.0.0.1. Contenders run
+interleaved in blocks (each block runs every contender at every batch size, the order
+rotating), so a shared machine's load falls on all of them alike; the load average is
+printed before and after, ratios first, absolute figures labelled with the machine.
+- warm latency, 1 to 1000 rows per request: PredictFunction's handler on an API Gateway
+  event (door, validation, ONNX, response, capture with the log sink, logs and metrics);
+  the minimal path, what a hand-written handler must do at least on the same body
+  (orjson parse, per-feature numpy columns, `session.run`, the same predictions encoded with
+  orjson; no validation, capture, logs or metrics); scikit-learn's `predict_proba`, one
+  thread, on a ready DataFrame (its JSON-to-DataFrame cost not counted, in its favour);
+  bare `session.run` on prebuilt feeds;
 - cold start: a fresh Python process to its first answered request, model fetched from
   moto's server: the `sam build` bundle alone on sys.path (as Lambda's /var/task and
   /opt/python) against a handler that loads a joblib scikit-learn pipeline with pandas;
-- bundle: PredictFunction plus its layers after `sam build`, against scikit-learn + scipy +
-  pandas + numpy + joblib as installed (what the joblib handler needs);
-- what capture adds to a request with each sink (none, log, firehose to moto's server).
+  and `-X importtime` of ours, import by import, grouped by package;
+- bundle: every function plus its layers after `sam build`, unzipped, against
+  scikit-learn + scipy + pandas + numpy + joblib as installed (what the joblib handler needs);
+- what capture adds to a request with each sink (none, log, firehose to moto's server);
+- with --profile, where the handler's time goes at 1 and 1000 rows (cProfile, own time).
 Prints Markdown tables (docs/PERFORMANCE.md, "Serving").
 """
 
@@ -22,13 +29,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import importlib.metadata
 import importlib.util
 import io
 import json
-import math
 import os
 import platform
+import pstats
 import statistics
 import subprocess
 import sys
@@ -45,7 +53,10 @@ sys.path.insert(0, str(ROOT))
 
 import boto3  # noqa: E402
 import joblib  # noqa: E402
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
 import pandas as pd  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
 
 from embedded_aws.bundle import (  # noqa: E402
     built_handler_command,
@@ -60,6 +71,7 @@ from embedded_aws.template import function_environment, function_source, resolve
 from modelops import aws  # noqa: E402
 from modelops.capture import FirehoseSink, LogSink  # noqa: E402
 from modelops.registry import ModelRegistry  # noqa: E402
+from modelops.schema import MISSING_CATEGORY, FeatureKind, ModelSchema, class_key  # noqa: E402
 from modelops_train.api import TrainOptions, publish_trained, train  # noqa: E402
 from modelops_train.pipeline import build_pipeline  # noqa: E402
 from modelops_train.progress import Progress  # noqa: E402
@@ -70,6 +82,10 @@ STREAM = "modelops-bench-capture"
 SKLEARN_KEY = "bench/sklearn/model.joblib"
 EVENT = ROOT / "events" / "predict_api.json"
 SKLEARN_BUNDLE = ("scikit-learn", "scipy", "pandas", "numpy", "joblib", "threadpoolctl")
+FUNCTIONS = ("PredictFunction", "PreTrafficHookFunction", "FeedbackFunction", "MonitorFunction")
+BATCH_SIZES = (1, 3, 10, 30, 100, 300, 1000)
+# Requests per contender per block, by batch size (fewer for big batches).
+REPS = {1: 400, 3: 300, 10: 200, 30: 100, 100: 40, 300: 16, 1000: 6}
 
 
 class Context:
@@ -84,18 +100,6 @@ def quiet() -> Iterator[None]:
     """stdout to /dev/null, as Lambda's stdout is a pipe nobody waits on."""
     with Path(os.devnull).open("w") as sink, contextlib.redirect_stdout(sink):
         yield
-
-
-def timings(fn: Callable[[], Any], n: int, warmup: int = 20) -> list[float]:
-    with quiet():
-        for _ in range(warmup):
-            fn()
-        out = []
-        for _ in range(n):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return sorted(out)
 
 
 def p(values: list[float], q: float) -> float:
@@ -191,6 +195,135 @@ def installed_size(distribution: str) -> int:
     return total
 
 
+# ---------------------------------------------------------------- minimal path
+
+
+class MinimalPath:
+    """What a hand-written handler must do at least for the same request and answer: parse the
+    body with orjson, gather per-feature numpy columns, run the session, encode the same
+    predictions with orjson. No validation, capture, logs or metrics."""
+
+    def __init__(self, session: Any, schema: ModelSchema) -> None:
+        self.session = session
+        self.numeric = [f.name for f in schema.features if f.kind is FeatureKind.NUMERIC]
+        self.categorical = [f.name for f in schema.features if f.kind is FeatureKind.CATEGORICAL]
+        self.keys = [class_key(c) for c in schema.classes or ()]
+        self.classes = list(schema.classes or ())
+
+    def __call__(self, body: str) -> bytes:
+        rows = orjson.loads(body)["instances"]
+        feeds = {
+            name: np.array([row.get(name) for row in rows], dtype=np.float32).reshape(-1, 1)
+            for name in self.numeric
+        }
+        for name in self.categorical:
+            values = [row.get(name) for row in rows]
+            feeds[name] = np.array(
+                [MISSING_CATEGORY if v is None else str(v) for v in values], dtype=object
+            ).reshape(-1, 1)
+        labels, probabilities = self.session.run(None, feeds)
+        rounded = np.round(probabilities.astype(np.float64), 6).tolist()
+        keys = self.keys
+        return orjson.dumps(
+            {
+                "predictions": [
+                    {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
+                    for label, row in zip(labels.tolist(), rounded, strict=True)
+                ]
+            }
+        )
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def interleaved(
+    contenders: dict[str, Callable[[int], Callable[[], Any]]],
+    sizes: tuple[int, ...],
+    blocks: int,
+    scale: float,
+) -> dict[str, dict[int, list[float]]]:
+    """Seconds per request, by contender and batch size: `blocks` blocks, each running every
+    contender at every size (after a short warm-up), the contenders' order rotating."""
+    out: dict[str, dict[int, list[float]]] = {name: {n: [] for n in sizes} for name in contenders}
+    names = list(contenders)
+    calls = {name: {n: make(n) for n in sizes} for name, make in contenders.items()}
+    with quiet():
+        for block in range(blocks):
+            order = names[block % len(names) :] + names[: block % len(names)]
+            for n in sizes:
+                reps = max(3, int(REPS.get(n, 10) * scale))
+                for name in order:
+                    fn = calls[name][n]
+                    for _ in range(max(2, reps // 10)):
+                        fn()
+                    times = out[name][n]
+                    for _ in range(reps):
+                        start = time.perf_counter()
+                        fn()
+                        times.append(time.perf_counter() - start)
+    for by_size in out.values():
+        for values in by_size.values():
+            values.sort()
+    return out
+
+
+def profile(fn: Callable[[], Any], calls: int, top: int = 14) -> str:
+    """Own time per function over `calls` calls, the largest first (cProfile)."""
+    profiler = cProfile.Profile()
+    with quiet():
+        profiler.enable()
+        for _ in range(calls):
+            fn()
+        profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("tottime").print_stats(top)
+    lines = text.getvalue().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith("ncalls"))
+    return "\n".join(line.replace(str(ROOT) + "/", "") for line in lines[start:] if line.strip())
+
+
+def import_breakdown(command: list[str], env: dict[str, str], cwd: str) -> list[tuple[str, float]]:
+    """`-X importtime` of one cold start: own import time per top-level package (ms), largest
+    first (the standard library grouped as one)."""
+    done = subprocess.run(
+        [command[0], "-X", "importtime", *command[1:]],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    by_package: dict[str, float] = {}
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        self_us, _cumulative, name = line.removeprefix("import time:").split("|")
+        top = name.strip().split(".")[0]
+        group = (
+            "(standard library)" if top in sys.stdlib_module_names or top.startswith("_") else top
+        )
+        by_package[group] = by_package.get(group, 0.0) + int(self_us) / 1000
+    return sorted(by_package.items(), key=lambda item: -item[1])
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -202,14 +335,14 @@ def main() -> None:
         action="store_true",
         help="only warm latency and throughput, the request path (benchmarks/compare_predict.py)",
     )
-    args = parser.parse_args()
-    scale = 0.1 if args.quick else 1.0
-    n1, n100, n1000, n_cold = (
-        int(3000 * scale) or 50,
-        int(300 * scale) or 10,
-        int(60 * scale) or 5,
-        2 if args.quick else 5,
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the handler at 1 and 1000 rows"
     )
+    args = parser.parse_args()
+    scale = 0.25 if args.quick else 1.0
+    blocks = 2 if args.quick else 5
+    n_cold = 2 if args.quick else 7
+    started = f"{time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load()}"
 
     with embedded_aws() as endpoint, tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp:
         aws.reset_clients()
@@ -247,42 +380,40 @@ def main() -> None:
         with quiet():
             handler(api_event(rows[:1]), Context())  # cold load, outside the measurements
         onnx_model = service.cache.get().model
+        minimal = MinimalPath(onnx_model.session, schema)
 
-        results: dict[str, Any] = {}
-        # ---- warm latency, 1 row
-        event1 = api_event(rows[:1])
-        feeds1 = schema.to_onnx_feeds({f: [rows[0].get(f)] for f in features})
-        frame1 = live_x.iloc[:1]
-        results["handler_1"] = timings(lambda: handler(event1, Context()), n1)
-        results["session_1"] = timings(lambda: onnx_model.session.run(None, feeds1), n1)
-        if not args.warm_only:  # the request path only: scikit-learn is not part of it
-            results["sklearn_1"] = timings(
-                lambda: pipeline.predict_proba(frame1), max(50, n1 // 10)
-            )
-        # Where the handler's time goes: the same event with the service answering a canned
-        # response (same metrics): Powertools resolver, logger, metrics, JSON in and out.
+        events = {n: api_event(rows[:n]) for n in BATCH_SIZES}
+        feeds = {
+            n: schema.to_onnx_feeds({f: [r.get(f) for r in rows[:n]] for f in features})
+            for n in BATCH_SIZES
+        }
+        contenders: dict[str, Callable[[int], Callable[[], Any]]] = {
+            "handler": lambda n: partial(handler, events[n], Context()),
+            "minimal": lambda n: partial(minimal, events[n]["body"]),
+            "session": lambda n: partial(onnx_model.session.run, None, feeds[n]),
+        }
+        if not args.warm_only:
+            contenders["sklearn"] = lambda n: partial(pipeline.predict_proba, live_x.iloc[:n])
+        # One thread for scikit-learn (and anything else using a BLAS or OpenMP pool).
+        with threadpool_limits(limits=1):
+            warm = interleaved(contenders, BATCH_SIZES, blocks, scale)
+        # Where the 1-row time goes: the same event with the service answering a canned
+        # response (same metrics): door, logger, metrics, JSON in and out.
         with quiet():
-            canned = service.predict(json.loads(event1["body"]), source="api", request_id="bench")
+            canned = service.predict(json.loads(events[1]["body"]), source="api", request_id="b")
         module.service = FrameworkOnly(canned, module.metrics)
-        results["framework_1"] = timings(lambda: handler(event1, Context()), n1)
+        framework = interleaved(
+            {"framework": lambda n: partial(handler, events[n], Context())}, (1,), blocks, scale
+        )
         module.service = service
-
-        # ---- throughput
-        for n, reps in ((100, n100), (1000, n1000)):
-            event_n = api_event(rows[:n])
-            feeds_n = schema.to_onnx_feeds({f: [r.get(f) for r in rows[:n]] for f in features})
-            frame_n = live_x.iloc[:n]
-            results[f"handler_{n}"] = timings(partial(handler, event_n, Context()), reps, warmup=3)
-            results[f"session_{n}"] = timings(
-                partial(onnx_model.session.run, None, feeds_n), reps, warmup=3
-            )
-            if not args.warm_only:
-                results[f"sklearn_{n}"] = timings(
-                    partial(pipeline.predict_proba, frame_n), reps, warmup=3
-                )
+        warm["framework"] = framework["framework"]
+        profiles = {}
+        if args.profile:
+            for n, calls in ((1, 3000), (1000, 20)):
+                profiles[n] = profile(partial(handler, events[n], Context()), calls)
 
         if args.warm_only:
-            report_warm(results, args.quick)
+            report_warm(warm, started, args.quick)
             return
 
         # ---- capture overhead per sink (the service, so only capture differs)
@@ -297,7 +428,7 @@ def main() -> None:
             capture[name] = {}
             for n in (1, 100):
                 payload = {"instances": rows[:n]}
-                reps = max(30, (n1 if n == 1 else n100) // 4)
+                reps = max(30, int((400 if n == 1 else 100) * scale))
                 capture[name][n] = p(
                     timings(
                         partial(service.predict, payload, source="api", request_id="bench"),
@@ -313,7 +444,7 @@ def main() -> None:
         built = run_sam(["build", "--build-dir", str(build_dir)], Path(tmp))
         if built.returncode != 0:
             raise RuntimeError(f"sam build failed:\n{built.stdout}\n{built.stderr}")
-        ours_mb = bundle_size(build_dir, "PredictFunction") / 1e6
+        sizes = {f: bundle_size(build_dir, f) / 1e6 for f in FUNCTIONS}
         sklearn_mb = sum(installed_size(d) for d in SKLEARN_BUNDLE) / 1e6
         ours_command = built_handler_command(build_dir, "PredictFunction", EVENT, Path(tmp))
         base_env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "PATH", "ORT_"))}
@@ -325,34 +456,46 @@ def main() -> None:
         )
         assert checked.result["statusCode"] == 200, checked.result
         cold_ours, cold_sklearn = [], []
-        for _ in range(n_cold):
-            cold_ours.append(time_to_answer(ours_command, ours_env, tmp))
-            cold_sklearn.append(
-                time_to_answer(
-                    [sys.executable, "-c", SKLEARN_COLD, BUCKET, SKLEARN_KEY, str(EVENT)],
-                    base_env,
-                    tmp,
-                )
-            )
+        sklearn_command = [sys.executable, "-c", SKLEARN_COLD, BUCKET, SKLEARN_KEY, str(EVENT)]
+        for run in range(n_cold):
+            pair = [(cold_ours, ours_command, ours_env), (cold_sklearn, sklearn_command, base_env)]
+            for out, command, env in pair if run % 2 == 0 else pair[::-1]:
+                out.append(time_to_answer(command, env, tmp))
+        imports = import_breakdown(ours_command, ours_env, tmp)
         print(f"(moto server {endpoint})", file=sys.stderr)
 
-    report(
-        results, capture, ours_mb, sklearn_mb, sorted(cold_ours), sorted(cold_sklearn), args.quick
-    )
+    report_warm(warm, started, args.quick)
+    report_cold(sorted(cold_ours), sorted(cold_sklearn), imports, sizes, sklearn_mb)
+    report_capture(capture)
+    for n, text in profiles.items():
+        print(
+            f"\nProfile of the handler, {n}-row requests (own time, cProfile)\n\n```\n{text}\n```"
+        )
+    print(f"\nload average at the end: {load()}")
 
 
-def report(
-    results: dict[str, list[float]],
-    capture: dict[str, dict[int, float]],
-    ours_mb: float,
-    sklearn_mb: float,
+def timings(fn: Callable[[], Any], n: int, warmup: int = 20) -> list[float]:
+    with quiet():
+        for _ in range(warmup):
+            fn()
+        out = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return sorted(out)
+
+
+def report_cold(
     cold_ours: list[float],
     cold_sklearn: list[float],
-    quick: bool,
+    imports: list[tuple[str, float]],
+    sizes: dict[str, float],
+    sklearn_mb: float,
 ) -> None:
-    us = 1e6
-    report_warm(results, quick)
-    print("\nCold start: fresh process to first answered request, model from moto's server (s)\n")
+    ratio = statistics.median(cold_sklearn) / statistics.median(cold_ours)
+    print(f"\nCold start: ours is {ratio:.1f}× faster than the joblib scikit-learn handler")
+    print("(fresh process to first answered request, model from moto's server; seconds)\n")
     print("| contender | median | min | max | runs |")
     print("|---|---:|---:|---:|---:|")
     for label, values in (
@@ -362,14 +505,24 @@ def report(
         print(
             f"| {label} | {statistics.median(values):.3f} | {values[0]:.3f} | {values[-1]:.3f} | {len(values)} |"
         )
+    total = sum(ms for _, ms in imports)
     print(
-        f"\nscikit-learn handler / ours: {statistics.median(cold_sklearn) / statistics.median(cold_ours):.1f}×"
+        f"\nPredictFunction's imports, `-X importtime`, own time by package (ms; {total:.0f} in all)\n"
     )
-    print("\nBundle, unzipped (MB)\n")
+    print("| package | ms | share |")
+    print("|---|---:|---:|")
+    for name, ms in imports[:12]:
+        print(f"| {name} | {ms:.1f} | {ms / total:.0%} |")
+    print("\nBundle, unzipped (MB): each function plus its layers after `sam build`\n")
     print("| bundle | MB |")
     print("|---|---:|")
-    print(f"| PredictFunction + RuntimeLayer + ModelOpsLayer (sam build) | {ours_mb:.1f} |")
+    for function, mb in sizes.items():
+        print(f"| {function} | {mb:.1f} |")
     print(f"| {' + '.join(SKLEARN_BUNDLE)} (installed) | {sklearn_mb:.1f} |")
+
+
+def report_capture(capture: dict[str, dict[int, float]]) -> None:
+    us = 1e6
     print("\nCapture cost per request, PredictService.predict median (µs)\n")
     print("| sink | 1 row | 100 rows | added, 1 row | added, 100 rows |")
     print("|---|---:|---:|---:|---:|")
@@ -380,46 +533,44 @@ def report(
         )
 
 
-def report_warm(results: dict[str, list[float]], quick: bool) -> None:
+def report_warm(warm: dict[str, dict[int, list[float]]], started: str, quick: bool) -> None:
     us = 1e6
+    med = {name: {n: p(v, 0.5) for n, v in by.items() if v} for name, by in warm.items()}
+    print(f"\n{machine()}\nstarted {started}" + (" (quick run)" if quick else ""))
+    print("\nWarm requests, ratios of medians (handler / minimal path: lower is better, target")
     print(
-        f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()}, Python {platform.python_version()}"
-        + (" (quick run)" if quick else "")
+        "≤ 2.5× at 1 row and ≤ 1.3× at 1000; scikit-learn / handler: above 1 the handler is faster)\n"
     )
-    print("\nWarm latency, 1 row (µs)\n")
-    print("| contender | p50 | p99 | p50 vs handler |")
-    print("|---|---:|---:|---:|")
-    h50 = p(results["handler_1"], 0.5)
-    for key, label in (
-        ("handler_1", "PredictFunction handler, API Gateway event (log capture)"),
-        (
-            "framework_1",
-            "of which Powertools resolver + logger + metrics, JSON in/out (service stubbed)",
-        ),
-        ("session_1", "bare onnxruntime session.run (prebuilt feeds)"),
-        ("sklearn_1", "scikit-learn pipeline predict_proba (1-row DataFrame)"),
-    ):
-        if key not in results:
-            continue
-        values = results[key]
-        print(
-            f"| {label} | {p(values, 0.5) * us:.0f} | {p(values, 0.99) * us:.0f} | {p(values, 0.5) / h50:.2f}× |"
-        )
-    print("\nThroughput (rows per second, median request)\n")
+    print("| rows | handler / minimal | scikit-learn / handler | handler / bare session.run |")
+    print("|---:|---:|---:|---:|")
+    for n in med["handler"]:
+        h = med["handler"][n]
+        sk = f"{med['sklearn'][n] / h:.2f}×" if "sklearn" in med else "—"
+        print(f"| {n} | {h / med['minimal'][n]:.2f}× | {sk} | {h / med['session'][n]:.1f}× |")
+    print("\nWarm latency per request (µs, median and p99 over every block)\n")
+    labels = {
+        "handler": "PredictFunction handler (API Gateway event, log capture)",
+        "minimal": "minimal path (orjson, numpy columns, session.run, orjson)",
+        "sklearn": "scikit-learn predict_proba (ready DataFrame, one thread)",
+        "session": "bare session.run (prebuilt feeds)",
+    }
+    sizes = list(med["handler"])
+    print("| contender | " + " | ".join(f"{n} rows" for n in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    for name, label in labels.items():
+        if name in warm:
+            cells = [
+                f"{p(warm[name][n], 0.5) * us:,.0f} / {p(warm[name][n], 0.99) * us:,.0f}"
+                for n in sizes
+            ]
+            print(f"| {label} | " + " | ".join(cells) + " |")
+    f50 = med["framework"][1]
     print(
-        "| rows per request | handler | bare session.run | scikit-learn predict_proba | handler / scikit-learn |"
+        f"\n1 row: of the handler's {med['handler'][1] * us:.0f} µs, the door, logger, metrics and "
+        f"JSON in/out with the service stubbed take {f50 * us:.0f} µs ({f50 / med['handler'][1]:.0%})."
     )
-    print("|---:|---:|---:|---:|---:|")
-    for n in (1, 100, 1000):
-        rates = {
-            k: n / p(results[f"{k}_{n}"], 0.5) if f"{k}_{n}" in results else math.nan
-            for k in ("handler", "session", "sklearn")
-        }
-        print(
-            f"| {n} | {rates['handler']:,.0f} | {rates['session']:,.0f} | {rates['sklearn']:,.0f} | {rates['handler'] / rates['sklearn']:.1f}× |"
-        )
     # One machine-readable line for benchmarks/compare_predict.py.
-    medians = {key: p(results[key], 0.5) for key in ("handler_1", "handler_100", "handler_1000")}
+    medians = {f"handler_{n}": med["handler"][n] for n in (1, 100, 1000)}
     print("WARM " + json.dumps(medians))
 
 

@@ -42,11 +42,42 @@ class NonFiniteNumber:
         return self.token
 
 
+# A run of 19 digits: an integer orjson may read as a float (beyond 64 bits) rather than
+# as the exact int the json module gives.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
 def parse_client_json(text: str) -> Any:
     """Strict JSON from a client (NaN/Infinity become NonFiniteNumber for the validator to
-    report); InvalidInput for anything else the system could not carry."""
+    report); InvalidInput for anything else the system could not carry.
+
+    orjson reads a body several times faster than the json module and gives the same values
+    for everything it accepts, except integers beyond 64 bits (it makes them floats), so a
+    body with a 19-digit run takes the json module, as does anything orjson refuses (NaN
+    tokens, lone surrogates, numbers beyond float range, malformed JSON): those keep exactly
+    the json module's values and errors."""
+    if not _LONG_DIGITS.search(text):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return _checked(text, value)
+    return _checked(text, _parse_with_json(text))
+
+
+def _checked(text: str, value: Any) -> Any:
+    # Cheap tests on the text first: the tree is walked only when a surrogate may be there.
+    if (not text.isascii() and _LONE_SURROGATE.search(text)) or (
+        "\\u" in text and _SURROGATE_ESCAPE.search(text)
+    ):
+        check_client_value(value)
+    return value
+
+
+def _parse_with_json(text: str) -> Any:
     try:
-        value = json.loads(text, parse_constant=NonFiniteNumber)
+        return json.loads(text, parse_constant=NonFiniteNumber)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             "the request body is not valid JSON",
@@ -62,12 +93,6 @@ def parse_client_json(text: str) -> Any:
             "the request body holds a number too long to read",
             [Problem(f"a number with more than {sys.get_int_max_str_digits()} digits")],
         ) from None
-    # Cheap tests on the text first: the tree is walked only when a surrogate may be there.
-    if (not text.isascii() and _LONE_SURROGATE.search(text)) or (
-        "\\u" in text and _SURROGATE_ESCAPE.search(text)
-    ):
-        check_client_value(value)
-    return value
 
 
 def check_client_value(value: Any, *, fast: bool = False) -> None:

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 from moto import mock_aws
@@ -59,6 +61,13 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     aws.reset_clients()
     yield
     aws.reset_clients()
+
+
+@pytest.fixture
+def rng(request: pytest.FixtureRequest) -> np.random.Generator:
+    """A generator of the test's own: seeded from its id (with parameters), so each test draws
+    the same numbers whatever runs before it, and two tests never share a stream."""
+    return np.random.default_rng(zlib.crc32(request.node.nodeid.encode()))
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.batch import batch_backends
 
 from embedded_aws.provision import LocalStack
 from embedded_aws.template import resource
@@ -100,31 +99,60 @@ def test_drift_submits_the_training_job_once_per_window_and_announces_it(
     assert len(retraining_jobs(local_stack)) == 1
 
 
+class StillRunning:
+    """A Batch client on moto that reports `job_id` as RUNNING until `finish()`, as real Batch
+    would for a long training job (moto's Batch without Docker finishes every job at once).
+    Done through botocore's public event hooks on ListJobs, not moto's internals."""
+
+    def __init__(self, job_id: str, job_name: str) -> None:
+        self.client = boto3.client("batch")
+        self.running = True
+        self._status: list[str] = []
+        self._job = {"jobId": job_id, "jobName": job_name, "status": "RUNNING"}
+        self.client.meta.events.register("provide-client-params.batch.ListJobs", self._asked)
+        self.client.meta.events.register("after-call.batch.ListJobs", self._answer)
+
+    def finish(self) -> None:
+        self.running = False
+
+    def _asked(self, params: dict[str, Any], **_: Any) -> None:
+        self._status.append(params.get("jobStatus", ""))
+
+    def _answer(self, parsed: dict[str, Any], **_: Any) -> None:
+        status = self._status.pop()
+        summaries = [
+            j for j in parsed.get("jobSummaryList", []) if j["jobId"] != self._job["jobId"]
+        ]
+        if self.running and status == "RUNNING":
+            summaries.append(dict(self._job))
+        parsed["jobSummaryList"] = summaries
+
+
 def test_no_trigger_while_a_retraining_job_is_queued_or_running(
     local_stack: LocalStack, writer: CaptureWriter
 ) -> None:
     batch = boto3.client("batch")
+    name = f"{job_name_prefix('churn')}-earlier"
     running = batch.submit_job(
-        jobName=f"{job_name_prefix('churn')}-earlier",
+        jobName=name,
         jobQueue=local_stack.ref("TrainingJobQueue"),
         jobDefinition=local_stack.ref("TrainingJobDefinition"),
     )["jobId"]
-    # moto's Batch finishes jobs at once; put this one back to RUNNING, as a real one would be.
-    backend = batch_backends["123456789012"]["us-east-1"]
-    backend._jobs[running].status = "RUNNING"
+    still = StillRunning(running, name)
     drifting_window(writer)
-    report = make_monitor(local_stack, now=NOW, **DRIFTING).run(window())
+    report = make_monitor(local_stack, now=NOW, batch_client=still.client, **DRIFTING).run(window())
     assert report["status"] == "DRIFT"
     assert report["retraining"]["triggered"] is False
-    assert (
-        "still RUNNING" in report["retraining"]["reason"]
-        and running in report["retraining"]["reason"]
+    assert report["retraining"]["reason"] == (
+        f"a retraining job for churn is still RUNNING ({running}): not submitting another"
     )
     assert len(retraining_jobs(local_stack)) == 1
 
-    backend._jobs[running].status = "SUCCEEDED"  # it finished: the window may trigger now
+    still.finish()  # it finished: the window may trigger now
     assert (
-        make_monitor(local_stack, now=NOW, **DRIFTING).run(window())["retraining"]["triggered"]
+        make_monitor(local_stack, now=NOW, batch_client=still.client, **DRIFTING).run(window())[
+            "retraining"
+        ]["triggered"]
         is True
     )
 

@@ -14,7 +14,6 @@ from modelops.monitoring import statistics
 from modelops.monitoring.accumulators import CategoricalAccumulator, LabeledRows, NumericAccumulator
 
 TOLERANCE = 1e-6
-rng = np.random.default_rng(20261126)
 
 
 @pytest.mark.parametrize(
@@ -30,7 +29,7 @@ rng = np.random.default_rng(20261126)
         (2, 3, 4.0),
     ],
 )
-def test_ks_2samp_equals_scipy(n1: int, n2: int, shift: float) -> None:
+def test_ks_2samp_equals_scipy(n1: int, n2: int, shift: float, rng: np.random.Generator) -> None:
     a = rng.normal(size=n1)
     b = rng.normal(shift, size=n2)
     ours = statistics.ks_2samp(a, b)
@@ -39,7 +38,7 @@ def test_ks_2samp_equals_scipy(n1: int, n2: int, shift: float) -> None:
     assert ours.pvalue == pytest.approx(theirs.pvalue, abs=TOLERANCE)
 
 
-def test_ks_2samp_with_ties_and_a_constant_sample_equals_scipy() -> None:
+def test_ks_2samp_with_ties_and_a_constant_sample_equals_scipy(rng: np.random.Generator) -> None:
     a = rng.integers(0, 5, size=400).astype(float)
     b = np.full(300, 2.0)
     ours = statistics.ks_2samp(a, b)
@@ -52,7 +51,7 @@ def test_ks_2samp_with_ties_and_a_constant_sample_equals_scipy() -> None:
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (2, 3), (2, 12), (3, 4)])
-def test_chi2_contingency_equals_scipy(shape: tuple[int, int]) -> None:
+def test_chi2_contingency_equals_scipy(shape: tuple[int, int], rng: np.random.Generator) -> None:
     table = rng.integers(1, 400, size=shape).astype(float)
     table[0] *= 0.37  # non-integer counts, as baseline shares times a count give
     ours = statistics.chi2_contingency(table)
@@ -81,7 +80,7 @@ def test_chi2_sf_equals_scipy(x: float, dof: int) -> None:
 
 
 @pytest.mark.parametrize(("n1", "n2"), [(1000, 1000), (1000, 13), (50, 800)])
-def test_wasserstein_equals_scipy(n1: int, n2: int) -> None:
+def test_wasserstein_equals_scipy(n1: int, n2: int, rng: np.random.Generator) -> None:
     a = rng.lognormal(size=n1)
     b = rng.lognormal(0.3, size=n2)
     assert statistics.wasserstein_distance(a, b) == pytest.approx(
@@ -90,7 +89,7 @@ def test_wasserstein_equals_scipy(n1: int, n2: int) -> None:
 
 
 @pytest.mark.parametrize("k", [2, 3, 10, 40])
-def test_jensenshannon_equals_scipy(k: int) -> None:
+def test_jensenshannon_equals_scipy(k: int, rng: np.random.Generator) -> None:
     p = rng.random(k)
     q = rng.random(k)
     q[0] = 0.0  # a category one side never has
@@ -100,7 +99,7 @@ def test_jensenshannon_equals_scipy(k: int) -> None:
     assert statistics.jensenshannon_distance(p, p) == pytest.approx(0.0, abs=TOLERANCE)
 
 
-def test_psi_equals_a_direct_computation_on_the_baselines_bins() -> None:
+def test_psi_equals_a_direct_computation_on_the_baselines_bins(rng: np.random.Generator) -> None:
     train = rng.normal(50, 10, size=5000)
     live = rng.normal(55, 12, size=3000)
     baseline = numeric_baseline(train, bins=10)
@@ -123,7 +122,9 @@ def test_psi_floors_empty_bins_at_epsilon_and_stays_finite() -> None:
     assert statistics.psi(e, np.zeros(3)) == 0.0
 
 
-def test_numeric_accumulator_state_is_bounded_and_its_sample_uniform() -> None:
+def test_numeric_accumulator_state_is_bounded_and_its_sample_uniform(
+    rng: np.random.Generator,
+) -> None:
     acc = NumericAccumulator([0.0, 1.0], sample_size=500, seed=1)
     for _ in range(50):
         acc.add(np.concatenate([rng.uniform(-1, 2, size=2000), [np.nan] * 10]))

@@ -43,7 +43,7 @@ def judge(
     return RolloutJudge(
         registry,
         RolloutApplier(registry, events_client=events[0]),
-        s3_client=registry._s3,
+        s3_client=registry.s3,
         model_name="churn",
         capture_lateness=timedelta(minutes=15),
         clock=lambda: now or START + timedelta(hours=1),
@@ -83,7 +83,7 @@ def serve_and_capture(
             record["shadow"]["output"] = {"label": flipped, "probabilities": {
                 "no": out["probabilities"]["yes"], "yes": out["probabilities"]["no"]}}  # fmt: skip
         lines.append(encode_record(record))
-    s3 = registry._s3
+    s3 = registry.s3
     s3.put_object(
         Bucket=registry.bucket, Key="capture/churn/2026/11/30/12/part-1", Body=b"".join(lines)
     )

@@ -90,10 +90,18 @@ def test_feedback_record_has_exactly_one_target() -> None:
 
 
 def test_encoding_is_one_compact_utf8_line() -> None:
-    line = encode_record(record(1))
+    rec = record(1)
+    line = encode_record(rec)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert "naïve ✓".encode() in line
-    assert json.loads(line) == record(1) | {"eventMetadata": json.loads(line)["eventMetadata"]}
+    assert json.loads(line) == rec  # every field, eventMetadata included, decodes to itself
+    assert json.loads(line)["eventMetadata"] == {
+        "eventId": rec["eventMetadata"]["eventId"],
+        "inferenceId": "id-1",
+        "inferenceTime": "2026-11-26T13:05:45.123Z",
+        "requestId": "req-1",
+        "source": "api",
+    }
     # No NaN token ever (it becomes null); integers beyond 64 bits still encode.
     assert encode_record({"x": float("nan")}) == b'{"x":null}\n'
     assert (

@@ -154,11 +154,14 @@ def test_subscription_filter_selects_capture_lines_of_the_predict_log_group() ->
             )
         )
     )
-    for path, expected in re.findall(r'\$\.([\w.]+) = "([^"]*)"', pattern):
+    tested = re.findall(r'\$\.([\w.]+) = "([^"]*)"', pattern)
+    assert tested == [("eventVersion", "1"), ("eventMetadata.eventId", "*")], pattern
+    for path, expected in tested:
         value: Any = line
         for part in path.split("."):
             value = value[part]
         assert expected in ("*", value)
+        assert isinstance(value, str) and value  # "*" matches a present string only
 
 
 @pytest.mark.parametrize(

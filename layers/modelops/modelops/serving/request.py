@@ -131,13 +131,14 @@ def parse_predict_request(
             continue
         for name, value in instance.items():
             # Fast paths for the common valid values (this loop runs for every cell); the
-            # range test also fails for NaN and infinities, which the checks then name.
+            # range test also fails for NaN and infinities, which the checks then name. It is
+            # strict so that the range's bounds themselves are decided by _numeric_problem only.
             if value is None:
                 if name in checks:
                     continue
             elif name in numeric:
                 kind = type(value)
-                if (kind is float or kind is int) and -FLOAT32_MAX <= value <= FLOAT32_MAX:
+                if (kind is float or kind is int) and -FLOAT32_MAX < value < FLOAT32_MAX:
                     continue
             elif type(value) is str and name in checks:
                 continue

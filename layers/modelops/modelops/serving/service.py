@@ -72,7 +72,8 @@ class PredictService:
         self.sink = sink
         self.sample_rate = sample_rate
         self._metrics = metrics
-        self._sample = sample
+        # The draw in [0, 1) that decides whether a row is captured (replaceable: a seam).
+        self.sample = sample
         self._now = now
 
     @classmethod
@@ -273,7 +274,7 @@ class PredictService:
     def _sampled_rows(self, rows: int) -> Sequence[int]:
         if self.sample_rate >= 1.0:
             return range(rows)
-        return [row for row in range(rows) if self._sample() < self.sample_rate]
+        return [row for row in range(rows) if self.sample() < self.sample_rate]
 
     def _capture(
         self,

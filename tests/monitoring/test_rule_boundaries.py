@@ -1,0 +1,204 @@
+"""The monitor's documented rules at their boundaries (docs/MONITORING.md), each against the
+code that decides: the PSI floor's documented figure as a number, the minimum of labeled
+rows for DEGRADED, prediction drift alone making a window DRIFT, DEGRADED outranking DRIFT
+when versions combine, the latest label winning, and the 31-day window limit."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from modelops.errors import InvalidInput
+from modelops.monitoring import statistics
+from modelops.monitoring.accumulators import LabeledRows
+from modelops.monitoring.drift import DriftThresholds
+from modelops.monitoring.join import FeedbackIndex
+from modelops.monitoring.performance import PerformanceThresholds, evaluate
+from modelops.monitoring.report import Status, overall_status, version_status
+from modelops.monitoring.verdict import window_verdict
+from modelops.monitoring.window import Window
+from modelops.schema import ModelSchema
+
+# ---- PSI: the documented epsilon figure ---------------------------------------------------
+
+
+def test_an_emptied_ten_percent_bin_contributes_about_0_69_to_psi() -> None:
+    """docs: a bin that held 10 % of the baseline and is empty now contributes
+    (0.1 - 0.0001)·ln(0.1 / 0.0001) ≈ 0.69. The expectation is a literal, not the constant."""
+    # Two bins: 10 % emptied, 90 % -> 100 % (which contributes 0.1·ln(1/0.9) = 0.010536).
+    assert statistics.psi(np.array([10.0, 90.0]), np.array([0.0, 100.0])) == pytest.approx(
+        0.690086 + 0.010536, abs=1e-5
+    )
+    # The emptied bin alone (the other bins unchanged): ≈ 0.69 and finite.
+    expected = np.array([10.0, 45.0, 45.0])
+    actual = np.array([0.0, 50.0, 50.0])
+    rest = 2 * (0.5 - 0.45) * math.log(0.5 / 0.45)
+    assert statistics.psi(expected, actual) - rest == pytest.approx(0.690086, abs=1e-5)
+    # A bin empty on both sides contributes 0.
+    assert statistics.psi(np.append(expected, 0.0), np.append(actual, 0.0)) == pytest.approx(
+        statistics.psi(expected, actual), abs=1e-12
+    )
+
+
+# ---- DEGRADED needs at least the minimum of labeled rows ----------------------------------
+
+BINARY = ModelSchema.from_metadata(
+    {"task": "binary", "classes": ["no", "yes"], "features": [{"name": "x", "kind": "numeric"}]}
+)
+
+
+def wrong_answers(n: int) -> LabeledRows:
+    """`n` labeled rows, every one confidently wrong (ROC AUC 0), both classes present."""
+    rows = LabeledRows(capacity=10_000, seed=1)
+    for i in range(n):
+        truth = "yes" if i % 2 else "no"
+        wrong = "no" if truth == "yes" else "yes"
+        p_yes = 0.9 if wrong == "yes" else 0.1
+        rows.add(truth, {"label": wrong, "probabilities": {"no": 1 - p_yes, "yes": p_yes}})
+    return rows
+
+
+@pytest.mark.parametrize(("labeled", "degraded"), [(49, False), (50, True), (51, True)])
+def test_degraded_only_from_the_minimum_of_labeled_rows(labeled: int, degraded: bool) -> None:
+    block = evaluate(
+        BINARY,
+        wrong_answers(labeled),
+        rows=1000,
+        baseline={"roc_auc": 0.9},
+        thresholds=PerformanceThresholds(tolerance=0.05, min_labeled=50),
+    )
+    assert block is not None
+    assert block["metrics"]["roc_auc"] == 0.0  # the metric is reported either way
+    assert block["degraded"] is degraded
+    if not degraded:
+        assert block["reason"] == f"only {labeled} labeled rows, fewer than the minimum 50"
+    status, _ = version_status(rows=1000, min_rows=200, drift=None, performance=block)
+    assert status is (Status.DEGRADED if degraded else Status.OK)
+
+
+# ---- prediction drift alone makes the window DRIFT ----------------------------------------
+
+
+def feature(drifted: bool) -> dict[str, Any]:
+    return {"drifted": drifted, "reasons": ["psi 0.5 >= 0.2"] if drifted else []}
+
+
+@pytest.mark.parametrize("predictions_drifted", [False, True])
+def test_prediction_drift_alone_makes_the_window_drift(predictions_drifted: bool) -> None:
+    features = {"a": feature(False), "b": feature(False)}
+    prediction = feature(predictions_drifted)
+    drift = window_verdict(features, prediction, {"a": 0.5, "b": 0.5}, DriftThresholds())
+    assert [r["rule"] for r in drift["rules"] if r["fired"]] == (
+        ["prediction_drift"] if predictions_drifted else []
+    )
+    assert drift["dataset_drift"] is False  # the inputs did not drift
+    status, reason = version_status(rows=500, min_rows=200, drift=drift, performance=None)
+    if predictions_drifted:
+        assert (status, reason) == (Status.DRIFT, "the predictions drifted: psi 0.5 >= 0.2")
+    else:
+        assert status is Status.OK
+
+
+def test_the_drifted_share_rule_fires_at_its_threshold_not_below() -> None:
+    thresholds = DriftThresholds(drifted_share=0.5)
+    at = window_verdict({"a": feature(True), "b": feature(False)}, None, None, thresholds)
+    below = window_verdict(
+        {"a": feature(True), "b": feature(False), "c": feature(False)}, None, None, thresholds
+    )
+    assert (at["rules"][0]["fired"], below["rules"][0]["fired"]) == (True, False)
+
+
+# ---- combining versions: DEGRADED > DRIFT > OK > INSUFFICIENT_DATA ------------------------
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([Status.DRIFT, Status.DEGRADED], Status.DEGRADED),
+        ([Status.DEGRADED, Status.DRIFT], Status.DEGRADED),
+        ([Status.OK, Status.DRIFT], Status.DRIFT),
+        ([Status.DRIFT, Status.OK], Status.DRIFT),
+        ([Status.INSUFFICIENT_DATA, Status.OK], Status.OK),
+        ([Status.OK, Status.INSUFFICIENT_DATA], Status.OK),
+        ([Status.INSUFFICIENT_DATA], Status.INSUFFICIENT_DATA),
+        ([], Status.INSUFFICIENT_DATA),
+    ],
+)
+def test_the_most_severe_version_status_wins(statuses: list[Status], expected: Status) -> None:
+    assert overall_status(statuses) is expected
+
+
+def test_a_version_below_the_minimum_of_rows_is_insufficient_even_if_degraded() -> None:
+    degraded = {"degraded": True, "reason": "roc_auc fell"}
+    assert version_status(rows=199, min_rows=200, drift=None, performance=degraded)[0] is (
+        Status.INSUFFICIENT_DATA
+    )
+    assert version_status(rows=200, min_rows=200, drift=None, performance=degraded)[0] is (
+        Status.DEGRADED
+    )
+
+
+# ---- the latest label wins -----------------------------------------------------------------
+
+
+def label(inference_id: str, value: str, received: str) -> bytes:
+    return orjson.dumps({"inferenceId": inference_id, "label": value, "receivedTime": received})
+
+
+@pytest.mark.parametrize("latest_first", [False, True])
+@pytest.mark.parametrize("split_batches", [False, True])
+def test_when_an_id_is_labeled_twice_the_latest_received_label_wins(
+    latest_first: bool, split_batches: bool
+) -> None:
+    earlier = label("id-1", "no", "2026-11-26T12:00:00.000Z")
+    later = label("id-1", "yes", "2026-11-26T12:00:00.001Z")  # one millisecond later
+    other = label("id-2", "no", "2026-11-26T12:30:00.000Z")
+    lines = [later, other, earlier] if latest_first else [earlier, other, later]
+    batches = [[line] for line in lines] if split_batches else [lines]
+    index = FeedbackIndex.from_records(batches)
+    assert len(index) == 2
+    positions = index.lookup(["id-1", "id-2", "id-3"])
+    assert index.truth(int(positions[0])) == "yes"
+    assert index.truth(int(positions[1])) == "no"
+    assert positions[2] == -1
+
+
+# ---- the 31-day window limit ---------------------------------------------------------------
+
+START = datetime(2026, 10, 1, tzinfo=UTC)
+
+
+def window_event(span: timedelta) -> dict[str, Any]:
+    iso = "%Y-%m-%dT%H:%M:%S.%fZ"
+    return {"window": {"start": START.strftime(iso), "end": (START + span).strftime(iso)}}
+
+
+@pytest.mark.parametrize(
+    ("span", "accepted"),
+    [
+        (timedelta(days=31) - timedelta(microseconds=1), True),
+        (timedelta(days=31), True),
+        (timedelta(days=31) + timedelta(microseconds=1), False),
+    ],
+)
+def test_a_window_may_span_at_most_31_days(span: timedelta, accepted: bool) -> None:
+    if accepted:
+        window = Window.from_event(window_event(span), window_minutes=60)
+        assert (window.start, window.end) == (START, START + span)
+        return
+    with pytest.raises(InvalidInput) as caught:
+        Window.from_event(window_event(span), window_minutes=60)
+    assert [(p.field, p.problem) for p in caught.value.problems] == [
+        ("window.end", "a window may span at most 31 days")
+    ]
+
+
+def test_a_window_must_end_after_it_starts() -> None:
+    with pytest.raises(InvalidInput):
+        Window.from_event(window_event(timedelta(0)), window_minutes=60)
+    assert Window.from_event(window_event(timedelta(microseconds=1)), window_minutes=60)

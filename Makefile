@@ -24,7 +24,7 @@ DEV_REQS := requirements/dev.txt requirements/dev-constraints.txt jobs/train/req
 SAM_REQS := requirements/sam.txt requirements/sam-constraints.txt
 TOOLS_REQS := requirements/tools.txt
 
-.PHONY: help setup browser demo demo-scale test lint scan unit sam-check bench api fuzz invoke build deploy clean
+.PHONY: help setup browser demo demo-scale test lint scan unit sam-check bench api fuzz mutate invoke build deploy clean
 
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
@@ -33,6 +33,7 @@ help:
 	@echo "make scan   cfn-lint and checkov on template.yaml (part of make test)"
 	@echo "make bench  run every benchmark under benchmarks/"
 	@echo "make fuzz   client input: 10,000 generated HTTP requests per route, and many more properties"
+	@echo "make mutate mutation testing of the modules that decide [SHARD='registry ...'] [JOBS=2]"
 	@echo "make api    serve the functions over HTTP on localhost for curl"
 	@echo "make browser install Debian's chromium (as root) for the report's rendering test"
 	@echo "            [PORT=3001] [DATA=my.csv TARGET=price [MODEL=name] [TRAIN_ARGS='--estimator linear']]"
@@ -91,6 +92,12 @@ test: setup browser lint scan
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz FUZZ_REQUESTS=10000 $(PY) -m pytest -m fuzz -p no:cacheprovider
 
+# Mutation testing (docs/TESTING.md): cosmic-ray on the modules that decide, one shard per
+# module with its fast tests, incremental (.mutate/); not part of `make test`.
+mutate: setup $(VENV_TOOLS)/.installed
+	nice -n 19 $(VENV_TOOLS)/bin/python scripts/mutate.py --jobs $(or $(JOBS),2) \
+	    $(foreach s,$(SHARD),--shard $(s))
+
 demo: setup
 	$(PY) -m demo
 
@@ -120,4 +127,4 @@ deploy: build
 	$(SAM) deploy $(if $(ENV),--config-env $(ENV))
 
 clean:
-	rm -rf $(VENV) $(VENV_SAM) $(VENV_TOOLS) .aws-sam .home .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV_SAM) $(VENV_TOOLS) .mutate .aws-sam .home .pytest_cache .mypy_cache .ruff_cache

@@ -6,7 +6,7 @@ tests that hold it. A shard runs cosmic-ray in its own copy of the checkout unde
 working tree is never touched and shards run side by side (--jobs, default 2).
 
 Incremental: a shard's session (.mutate/<shard>.sqlite) is kept and only mutants without a
-result are run; it is started afresh when the module, its tests or this file change.
+result are run; it is started afresh when the module, its tests, the shard or the operators change.
 Operators: the ones that change a decision (comparison boundaries and negations, and/or,
 true/false, numbers +-1, + and -, * and /, loops that run zero times); the dozens of
 exotic operator swaps cosmic-ray also knows (x + y -> x << y, ...) are skipped.
@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -246,18 +247,19 @@ def refresh_copy(work: Path, files: list[str]) -> None:
 
 def shard_key(shard: Shard) -> str:
     digest = hashlib.sha256()
-    for name in (shard.module, *shard.tests, "tests/conftest.py", "scripts/mutate.py"):
+    for name in (shard.module, *shard.tests, "tests/conftest.py"):
         digest.update(name.encode() + b"\0" + (REPO / name).read_bytes())
-    digest.update(repr(shard).encode())
+    digest.update(repr(shard).encode() + KEPT_OPERATORS.pattern.encode())
     return digest.hexdigest()
 
 
 PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "--no-header", "-W", "ignore")
-# Imported once by a shard's fork server so that each mutant's test run starts in
-# milliseconds; never modelops or the tests, which each child imports afresh (mutated).
+# Imported once by a shard's fork server so that each mutant's test run starts fast; never
+# modelops or the tests, which each child imports afresh (mutated), and nothing that starts
+# a thread at import (pandas, onnxruntime): the server forks, and must be single-threaded.
 PRELOAD = (
-    "numpy", "scipy.stats", "pandas", "sklearn.metrics", "onnxruntime", "orjson", "boto3",
-    "botocore", "moto", "hypothesis", "pytest", "aws_lambda_powertools", "yaml",
+    "numpy", "scipy.stats", "orjson", "boto3", "botocore", "moto", "hypothesis", "pytest",
+    "aws_lambda_powertools", "yaml",
 )  # fmt: skip
 
 
@@ -273,6 +275,10 @@ def serve(sock_path: str, timeout: float, tests: list[str]) -> None:
     sys.dont_write_bytecode = True  # a mutant must never be read back from a stale .pyc
     for name in PRELOAD:
         importlib.import_module(name)
+    tasks = Path("/proc/self/task")
+    threads = len(list(tasks.iterdir())) if tasks.is_dir() else 1
+    if threads != 1:
+        raise SystemExit(f"mutate: the fork server has {threads} threads after its imports")
     import pytest
 
     Path(sock_path).unlink(missing_ok=True)
@@ -312,14 +318,19 @@ def request_run(sock_path: str) -> int:
     return int(answer) if int(answer) >= 0 else 1  # killed by a signal: the mutant is caught
 
 
-def run_shard(shard: Shard, files: list[str]) -> dict[str, object]:
-    work = STATE / "work" / shard.name
-    refresh_copy(work, files)
+def shard_env(work: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         str(work / p) for p in ("layers/modelops", "jobs/train", ".")
     )
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run_shard(shard: Shard, files: list[str]) -> dict[str, object]:
+    work = STATE / "work" / shard.name
+    refresh_copy(work, files)
+    env = shard_env(work)
     for cache in (work / "layers").rglob("__pycache__"):
         shutil.rmtree(cache)
     for cache in (work / "jobs").rglob("__pycache__"):
@@ -350,22 +361,12 @@ def run_shard(shard: Shard, files: list[str]) -> dict[str, object]:
         refresh_copy(work, [shard.module])
 
 
-def _run_session(
-    shard: Shard,
-    work: Path,
-    env: dict[str, str],
-    sock: Path,
-    server: subprocess.Popen[bytes],
-    timeout: float,
-    started: float,
-) -> dict[str, object]:
+def prepare(shard: Shard, work: Path, env: dict[str, str], timeout: float) -> tuple[Path, Path]:
+    """The shard's cosmic-ray config and session; a fresh session (operators and scope
+    applied as SKIPPED) when the module, its tests, the shard or the operators changed."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    while not sock.exists():
-        if server.poll() is not None:
-            raise SystemExit(f"mutate: {shard.name}: the fork server did not start")
-        time.sleep(0.1)
     config = STATE / f"{shard.name}.toml"
     config.write_text(
         "[cosmic-ray]\n"
@@ -392,6 +393,30 @@ def _run_session(
             ]
             db.set_multiple_results(skipped, WorkResult(worker_outcome=WorkerOutcome.SKIPPED))
         key_file.write_text(key)
+    return config, session
+
+
+def pending(session: Path) -> int:
+    from cosmic_ray.work_db import WorkDB, use_db
+
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        return len(db.pending_work_items)
+
+
+def _run_session(
+    shard: Shard,
+    work: Path,
+    env: dict[str, str],
+    sock: Path,
+    server: subprocess.Popen[bytes],
+    timeout: float,
+    started: float,
+) -> dict[str, object]:
+    config, session = prepare(shard, work, env, timeout)
+    while not sock.exists():
+        if server.poll() is not None:
+            raise SystemExit(f"mutate: {shard.name}: the fork server did not start")
+        time.sleep(0.1)
     with (STATE / f"{shard.name}.log").open("a") as out:
         subprocess.run(
             [TOOLS_BIN / "cosmic-ray", "exec", config, session],
@@ -452,6 +477,9 @@ def main() -> int:
     parser.add_argument("--shard", action="append", help="run only these shards (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="shards run side by side (2)")
     parser.add_argument("--list", action="store_true", help="list the shards and exit")
+    parser.add_argument(
+        "--plan", action="store_true", help="count each shard's mutants still to run, run none"
+    )
     args = parser.parse_args()
     if args.list:
         for shard in SHARDS:
@@ -463,6 +491,13 @@ def main() -> int:
     chosen = [s for s in SHARDS if not args.shard or s.name in args.shard]
     STATE.mkdir(exist_ok=True)
     files = [f for f in tracked_files() if not f.startswith(".mutate/")]
+    if args.plan:
+        for shard in chosen:
+            work = STATE / "work" / shard.name
+            refresh_copy(work, files)
+            _, session = prepare(shard, work, shard_env(work), 60.0)
+            print(f"{shard.name:20} {pending(session):>5} mutants to run")
+        return 0
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         results = list(pool.map(lambda s: run_shard(s, files), chosen))
@@ -472,6 +507,10 @@ def main() -> int:
     report = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "wall_seconds_this_run": round(time.monotonic() - started),
+        # CPU of every process the run started (tests, cosmic-ray): what a quiet machine needs.
+        "cpu_seconds_this_run": round(
+            (usage := resource.getrusage(resource.RUSAGE_CHILDREN)).ru_utime + usage.ru_stime
+        ),
         "jobs": args.jobs,
         "shards": [shards[s.name] for s in SHARDS if s.name in shards],
     }
@@ -486,7 +525,10 @@ def main() -> int:
     for r in report["shards"]:
         for s in r["survivors"]:
             print(f"SURVIVED {s['where']} {s['operator']}: {s['becomes']}")
-    print(f"this run: {report['wall_seconds_this_run']} s with {args.jobs} job(s); {report_path}")
+    print(
+        f"this run: {report['wall_seconds_this_run']} s wall, {report['cpu_seconds_this_run']} s "
+        f"CPU, {args.jobs} job(s), load average {os.getloadavg()[0]:.1f}; {report_path}"
+    )
     return 0
 
 

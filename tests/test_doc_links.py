@@ -12,7 +12,15 @@ import pytest
 from embedded_aws.template import REPO_ROOT
 
 # Tool environments and build output are not the project's docs (any .venv* directory too).
-SKIP_DIRS = {".aws-sam", ".git", ".home", "node_modules", ".modelops-local", "demo-output"}
+SKIP_DIRS = {
+    ".aws-sam",
+    ".git",
+    ".home",
+    ".mutate",
+    "node_modules",
+    ".modelops-local",
+    "demo-output",
+}
 LINK = re.compile(r"(?<!\!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|!\[[^\]]*\]\(([^)\s]+)\)")
 
 

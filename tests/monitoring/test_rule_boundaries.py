@@ -202,3 +202,39 @@ def test_a_window_must_end_after_it_starts() -> None:
     with pytest.raises(InvalidInput):
         Window.from_event(window_event(timedelta(0)), window_minutes=60)
     assert Window.from_event(window_event(timedelta(microseconds=1)), window_minutes=60)
+
+
+# ---- an empty side is no evidence of drift (each statistic, either side) -----------------
+
+
+@pytest.mark.parametrize("empty_first", [True, False])
+def test_an_empty_side_is_no_evidence_of_drift(empty_first: bool) -> None:
+    def both(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return (a, b) if empty_first else (b, a)
+
+    values = np.array([1.0, 2.0, 2.5, 7.0])
+    counts = np.array([3.0, 0.0, 5.0])
+    assert statistics.psi(*both(np.zeros(3), counts)) == 0.0
+    assert statistics.jensenshannon_distance(*both(np.zeros(3), counts)) == 0.0
+    assert statistics.ks_2samp(*both(np.array([]), values)) == statistics.TestResult(0.0, 1.0)
+    assert statistics.wasserstein_distance(*both(np.array([]), values)) == 0.0
+
+
+def test_ks_is_exact_up_to_10_000_values_per_sample() -> None:
+    small = np.array([0.5, 1.5, 2.5])
+    result = statistics.ks_2samp(np.linspace(0.0, 3.0, 10_000), small)
+    assert 0.0 <= result.statistic <= 1.0 and 0.0 < result.pvalue <= 1.0
+    with pytest.raises(ValueError, match="exact only up to 10000 values"):
+        statistics.ks_2samp(np.linspace(0.0, 3.0, 10_001), small)
+
+
+def test_chi2_drops_empty_rows_and_a_perfect_fit_is_p_1() -> None:
+    table = np.array([[10.0, 20.0, 30.0], [12.0, 18.0, 33.0]])
+    with_empty_row = np.vstack([table, np.zeros(3)])
+    assert statistics.chi2_contingency(with_empty_row) == statistics.chi2_contingency(table)
+    # 2x2 with observed == expected in every cell: Yates' correction moves nothing.
+    assert statistics.chi2_contingency(np.array([[10.0, 20.0], [10.0, 20.0]])) == (
+        statistics.Chi2Result(0.0, 1.0, 1)
+    )
+    # A category seen once keeps its column (only columns empty everywhere are dropped).
+    assert statistics.chi2_contingency(np.array([[1.0, 10.0], [0.0, 12.0]])).dof == 1

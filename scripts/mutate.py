@@ -180,7 +180,7 @@ SHARDS = (
         "rollout_decision",
         f"{MODELOPS}/rollout/decision.py",
         ("tests/rollout/test_decision.py",),
-        ("decide", "_undecided", "_paired_row_test"),
+        ("decide", "interval_verdict", "_undecided", "_paired_row_test"),
     ),
 )
 

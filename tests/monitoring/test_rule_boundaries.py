@@ -238,3 +238,41 @@ def test_chi2_drops_empty_rows_and_a_perfect_fit_is_p_1() -> None:
     )
     # A category seen once keeps its column (only columns empty everywhere are dropped).
     assert statistics.chi2_contingency(np.array([[1.0, 10.0], [0.0, 12.0]])).dof == 1
+
+
+def test_each_rule_says_in_words_why_it_fired_or_not() -> None:
+    thresholds = DriftThresholds(drifted_share=0.5, weighted_score=0.3, top_features=1)
+    importance = {"a": 0.25, "b": 0.75}
+    fired = window_verdict(
+        {"a": feature(True), "b": feature(False)}, feature(False), importance, thresholds
+    )
+    assert [(r["rule"], r["fired"], r["detail"]) for r in fired["rules"]] == [
+        ("drifted_share", True, "1 of 2 features drifted (50%, >= the threshold 50%): a"),
+        (
+            "important_feature",
+            False,
+            "none of the 1 most important features [b (75%)] drifted",
+        ),
+        (
+            "weighted_score",
+            False,
+            "drifted features carry 25% of the model's importance (< the threshold 30%)",
+        ),
+        ("prediction_drift", False, "the predictions did not drift"),
+    ]
+    quiet = window_verdict({"a": feature(False)}, None, None, thresholds)
+    assert [(r["fired"], r["detail"]) for r in quiet["rules"]] == [
+        (False, "0 of 1 features drifted (0%, < the threshold 50%)"),
+        (False, "not evaluated: this version has no recorded feature importance"),
+        (False, "not evaluated: this version has no recorded feature importance"),
+        (False, "not evaluated: the baseline has no predictions"),
+    ]
+
+
+def test_a_model_with_one_feature_drifts_when_that_feature_does() -> None:
+    drift = window_verdict({"only": feature(True)}, None, None, DriftThresholds())
+    assert (drift["drifted_share"], drift["rules"][0]["fired"], drift["dataset_drift"]) == (
+        1.0,
+        True,
+        True,
+    )

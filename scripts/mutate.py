@@ -467,6 +467,18 @@ def summarize(shard: Shard, session: Path, seconds: float) -> dict[str, object]:
     }
 
 
+def run_or_report(shard: Shard, files: list[str]) -> dict[str, object]:
+    """A shard's result; a shard that cannot run is reported, the others still run."""
+    try:
+        return run_shard(shard, files)
+    except (SystemExit, subprocess.CalledProcessError) as exc:
+        print(f"mutate: {shard.name}: {exc}", file=sys.stderr)
+        session = STATE / f"{shard.name}.sqlite"
+        empty: dict[str, object] = {"shard": shard.name, "module": shard.module, "mutants": 0}
+        kept = summarize(shard, session, 0.0) if session.exists() else empty
+        return kept | {"error": str(exc)[:500]}
+
+
 def main() -> int:
     if sys.argv[1:2] == ["serve"]:
         serve(sys.argv[2], float(sys.argv[3]), sys.argv[4:])
@@ -477,6 +489,9 @@ def main() -> int:
     parser.add_argument("--shard", action="append", help="run only these shards (repeatable)")
     parser.add_argument("--jobs", type=int, default=2, help="shards run side by side (2)")
     parser.add_argument("--list", action="store_true", help="list the shards and exit")
+    parser.add_argument(
+        "--report", action="store_true", help="summarize the results kept, run nothing"
+    )
     parser.add_argument(
         "--plan", action="store_true", help="count each shard's mutants still to run, run none"
     )
@@ -499,8 +514,15 @@ def main() -> int:
             print(f"{shard.name:20} {pending(session):>5} mutants to run")
         return 0
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(lambda s: run_shard(s, files), chosen))
+    if args.report:
+        results = [
+            summarize(s, STATE / f"{s.name}.sqlite", 0.0)
+            for s in chosen
+            if (STATE / f"{s.name}.sqlite").exists()
+        ]
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(lambda s: run_or_report(s, files), chosen))
     report_path = STATE / "report.json"
     previous = json.loads(report_path.read_text()) if report_path.exists() else {}
     shards = {r["shard"]: r for r in previous.get("shards", [])} | {r["shard"]: r for r in results}

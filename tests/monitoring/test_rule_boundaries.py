@@ -74,11 +74,18 @@ def test_degraded_only_from_the_minimum_of_labeled_rows(labeled: int, degraded: 
     )
     assert block is not None
     assert block["metrics"]["roc_auc"] == 0.0  # the metric is reported either way
+    assert block["label_coverage"] == labeled / 1000  # labeled rows / rows
+    assert sum(map(sum, block["confusion_matrix"]["matrix"])) == labeled
     assert block["degraded"] is degraded
     if not degraded:
         assert block["reason"] == f"only {labeled} labeled rows, fewer than the minimum 50"
     status, _ = version_status(rows=1000, min_rows=200, drift=None, performance=block)
     assert status is (Status.DEGRADED if degraded else Status.OK)
+
+
+def test_the_documented_defaults_of_the_degradation_rule() -> None:
+    """docs/OPERATIONS.md: PerformanceTolerance 0.05, MonitorMinLabeledRows 50."""
+    assert (PerformanceThresholds().tolerance, PerformanceThresholds().min_labeled) == (0.05, 50)
 
 
 # ---- prediction drift alone makes the window DRIFT ----------------------------------------

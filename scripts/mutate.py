@@ -493,6 +493,9 @@ def main() -> int:
         "--report", action="store_true", help="summarize the results kept, run nothing"
     )
     parser.add_argument(
+        "--markdown", action="store_true", help="also print the scores as a Markdown table"
+    )
+    parser.add_argument(
         "--plan", action="store_true", help="count each shard's mutants still to run, run none"
     )
     args = parser.parse_args()
@@ -539,13 +542,22 @@ def main() -> int:
     report_path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\n{'shard':20} {'mutants':>7} {'killed':>6} {'survived':>8} {'score':>6} {'s':>5}")
     for r in report["shards"]:
-        score = "-" if r["score"] is None else f"{r['score']:.0%}"
+        score = "-" if r.get("score") is None else f"{r['score']:.0%}"
         print(
-            f"{r['shard']:20} {r['mutants']:>7} {r['killed']:>6} {r['survived']:>8} "
-            f"{score:>6} {r['seconds']:>5}"
+            f"{r['shard']:20} {r.get('mutants', 0):>7} {r.get('killed', 0):>6} "
+            f"{r.get('survived', 0):>8} {score:>6} {r.get('seconds', 0):>5}"
         )
+    if args.markdown:
+        print("\n| shard | module | mutants | killed | survived | score |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for r in report["shards"]:
+            score = "-" if r.get("score") is None else f"{r['score']:.0%}"
+            print(
+                f"| {r['shard']} | `{r['module']}` | {r.get('mutants', 0)} | {r.get('killed', 0)} "
+                f"| {r.get('survived', 0)} | {score} |"
+            )
     for r in report["shards"]:
-        for s in r["survivors"]:
+        for s in r.get("survivors", []):
             print(f"SURVIVED {s['where']} {s['operator']}: {s['becomes']}")
     print(
         f"this run: {report['wall_seconds_this_run']} s wall, {report['cpu_seconds_this_run']} s "

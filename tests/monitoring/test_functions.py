@@ -78,23 +78,35 @@ def test_feedback_by_direct_invocation(
 @pytest.mark.parametrize(
     ("body", "details"),
     [
-        ({}, [{"field": "labels", "problem": "required: a non-empty list of labels"}]),
-        ({"labels": []}, [{"field": "labels", "problem": "required: a non-empty list of labels"}]),
+        # The same words as POST /predict for the same problems (modelops.messages).
+        (
+            {},
+            [{"field": "labels", "problem": "expected an array of 1 to 1000 labels, got nothing"}],
+        ),
+        (
+            {"labels": []},
+            [
+                {
+                    "field": "labels",
+                    "problem": "expected an array of 1 to 1000 labels, got an empty array",
+                }
+            ],
+        ),
         (
             {"labels": [{"inference_id": "a", "label": "no"}], "extra": 1},
-            [{"field": "extra", "problem": "unknown field 'extra'"}],
+            [{"field": "extra", "problem": "unknown key; expected: labels"}],
         ),
         (
             {"labels": ["no"]},
-            [{"row": 0, "problem": "expected an object with inference_id and label or value"}],
+            [{"row": 0, "problem": 'expected an object with inference_id and label, got "no"'}],
         ),
         (
             {"labels": [{"label": "no"}]},
-            [{"row": 0, "field": "inference_id", "problem": "required: a non-empty string"}],
+            [{"row": 0, "field": "inference_id", "problem": "expected a string, got nothing"}],
         ),
         (
             {"labels": [{"inference_id": " ", "label": "no"}]},
-            [{"row": 0, "field": "inference_id", "problem": "required: a non-empty string"}],
+            [{"row": 0, "field": "inference_id", "problem": "must not be empty"}],
         ),
         (
             {
@@ -103,7 +115,7 @@ def test_feedback_by_direct_invocation(
                     {"inference_id": "a", "label": "yes"},
                 ]
             },
-            [{"row": 1, "field": "inference_id", "problem": "duplicate of row 0"}],
+            [{"row": 1, "field": "inference_id", "problem": 'duplicate of row 0 ("a")'}],
         ),
         (
             {"labels": [{"inference_id": "a", "label": "maybe"}]},
@@ -111,7 +123,7 @@ def test_feedback_by_direct_invocation(
                 {
                     "row": 0,
                     "field": "label",
-                    "problem": "must be one of the model's classes (no, yes), got 'maybe'",
+                    "problem": 'expected one of the model\'s classes (no, yes), got "maybe"',
                 }
             ],
         ),
@@ -121,7 +133,7 @@ def test_feedback_by_direct_invocation(
                 {
                     "row": 0,
                     "field": "label",
-                    "problem": "must be one of the model's classes (no, yes), got nothing",
+                    "problem": "expected one of the model's classes (no, yes), got nothing",
                 }
             ],
         ),
@@ -131,7 +143,13 @@ def test_feedback_by_direct_invocation(
         ),
         (
             {"labels": [{"inference_id": "a", "label": "no", "score": 1}]},
-            [{"row": 0, "field": "score", "problem": "unknown field 'score'"}],
+            [
+                {
+                    "row": 0,
+                    "field": "score",
+                    "problem": "unknown key; expected: inference_id, label, value",
+                }
+            ],
         ),
         (
             {
@@ -141,11 +159,11 @@ def test_feedback_by_direct_invocation(
                 ]
             },
             [
-                {"row": 1, "field": "inference_id", "problem": "required: a non-empty string"},
+                {"row": 1, "field": "inference_id", "problem": "expected a string, got 7"},
                 {
                     "row": 1,
                     "field": "label",
-                    "problem": "must be one of the model's classes (no, yes), got 'perhaps'",
+                    "problem": 'expected one of the model\'s classes (no, yes), got "perhaps"',
                 },
             ],
         ),
@@ -201,7 +219,7 @@ def test_feedback_for_a_regression_model_takes_finite_values(
     assert [(d["row"], d["field"]) for d in details] == [(0, "label"), (1, "value"), (2, "value")]
     nan = feedback_fn.invoke(api_event('{"labels": [{"inference_id": "d", "value": NaN}]}'))
     assert json.loads(nan["body"])["error"]["details"] == [
-        {"row": 0, "field": "value", "problem": "required: a number, got NaN"}
+        {"row": 0, "field": "value", "problem": "expected a finite number, got NaN"}
     ]
     assert feedback_fn.invoke(
         {"labels": [{"inference_id": "a", "value": 17.2}, {"inference_id": "b", "value": 3}]}

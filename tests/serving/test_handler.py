@@ -23,6 +23,12 @@ from modelops.schema import ModelSchema
 from tests.models import publish_trained, sample_rows
 from tests.serving.conftest import FakeLambdaContext, api_event, handler_of, load_event
 
+# The churn training data has missing values in total_charges, support_calls, age, contract
+# and payment_method (optional) and none in tenure_months, monthly_charges, plan (required).
+REQUIRED_MISSING = "required feature is missing (the model was trained without missing values)"
+FULL = json.loads(load_event("predict_api.json")["body"])["instances"][0]
+OPTIONAL = ["total_charges", "support_calls", "age", "contract", "payment_method"]
+
 Loader = Callable[..., ModuleType]
 
 
@@ -78,10 +84,13 @@ def test_sample_api_event_is_answered_by_the_churn_champion(
     assert [p["inference_id"] for p in body["predictions"]] == ["order-1234", "order-1235"]
     instances = json.loads(event["body"])["instances"]
     expected = reference_predictions(registry, binary_champion, instances)
+    # The second row sends age as null: age had missing values in training, so the model
+    # imputes it and the row says so; the complete first row has no "imputed" key.
+    assert [p.get("imputed") for p in body["predictions"]] == [None, ["age"]]
     for prediction, label, probabilities in zip(
         body["predictions"], expected.labels, expected.probabilities, strict=True
     ):
-        assert set(prediction) == {"inference_id", "label", "probabilities"}
+        assert set(prediction) - {"imputed"} == {"inference_id", "label", "probabilities"}
         assert prediction["label"] == label
         assert list(prediction["probabilities"]) == ["no", "yes"]
         assert list(prediction["probabilities"].values()) == pytest.approx(
@@ -155,14 +164,53 @@ def test_base64_encoded_body_is_decoded(
     assert len(body["predictions"]) == 1
 
 
-def test_missing_features_are_allowed(
+def test_the_champion_records_which_features_are_required(
+    binary_champion: dict[str, Any],
+) -> None:
+    required = {f["name"]: f["required"] for f in binary_champion["features"]}
+    assert [name for name, is_required in required.items() if not is_required] == OPTIONAL
+
+
+def test_optional_features_left_out_are_imputed_and_listed_per_row(
+    predict_handler: Loader, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = predict_handler()
+    capsys.readouterr()
+    required_only = {k: v for k, v in FULL.items() if k not in OPTIONAL}
+    nulls = {**FULL, "age": None, "contract": None}
+    status, body = call_api(app, api_event({"instances": [FULL, required_only, nulls]}))
+    assert status == 200
+    assert [p.get("imputed") for p in body["predictions"]] == [None, OPTIONAL, ["age", "contract"]]
+    imputed = [
+        m["ImputedValues"] for m in emf_metrics(capsys.readouterr().out) if "ImputedValues" in m
+    ]
+    assert imputed == [[7.0]]  # 5 + 2 values the model imputed; none for the complete row
+
+
+def test_a_complete_request_emits_no_imputed_metric(
+    predict_handler: Loader, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = predict_handler()
+    capsys.readouterr()
+    assert call_api(app, api_event({"instances": [FULL]}))[0] == 200
+    assert not any("ImputedValues" in m for m in emf_metrics(capsys.readouterr().out))
+
+
+def test_each_missing_required_feature_is_a_400_naming_it(
     predict_handler: Loader, binary_champion: dict[str, Any]
 ) -> None:
-    status, body = call_api(
-        predict_handler(), api_event({"instances": [{}, {"plan": None, "age": None}]})
-    )
-    assert status == 200
-    assert len(body["predictions"]) == 2
+    rows = [{k: v for k, v in FULL.items() if k != "plan"}, {**FULL, "tenure_months": None}, {}]
+    status, kind, details = error_of(*call_api(predict_handler(), api_event({"instances": rows})))
+    missing = "required feature is missing (the model was trained without missing values)"
+    null = "required feature is null (the model was trained without missing values)"
+    assert (status, kind) == (400, "InvalidInput")
+    assert details == [
+        {"row": 0, "field": "plan", "problem": missing},
+        {"row": 1, "field": "tenure_months", "problem": null},
+        {"row": 2, "field": "tenure_months", "problem": missing},
+        {"row": 2, "field": "monthly_charges", "problem": missing},
+        {"row": 2, "field": "plan", "problem": missing},
+    ]
 
 
 # ---- errors --------------------------------------------------------------------------------
@@ -190,11 +238,23 @@ def error_of(status: int, body: Any) -> tuple[int, str, list[dict[str, Any]]]:
         (
             api_event(raw_body='{"instances": [{"tenure_months": NaN}]}'),
             400,
-            [{"row": 0, "field": "tenure_months", "problem": "expected a finite number, got NaN"}],
+            [
+                {
+                    "row": 0,
+                    "field": "tenure_months",
+                    "problem": "expected a finite number, got NaN",
+                },
+                {"row": 0, "field": "monthly_charges", "problem": REQUIRED_MISSING},
+                {"row": 0, "field": "plan", "problem": REQUIRED_MISSING},
+            ],
         ),
         (
             api_event(
-                {"instances": [{"tenure_months": "abc", "monthly_charges": False, "shoe_size": 42}]}
+                {
+                    "instances": [
+                        {**FULL, "tenure_months": "abc", "monthly_charges": False, "shoe_size": 42}
+                    ]
+                }
             ),
             400,
             [
@@ -204,28 +264,38 @@ def error_of(status: int, body: Any) -> tuple[int, str, list[dict[str, Any]]]:
                     "field": "monthly_charges",
                     "problem": "expected a number, got a boolean (false)",
                 },
-                {"row": 0, "field": "shoe_size", "problem": "unknown feature"},
+                {
+                    "row": 0,
+                    "field": "shoe_size",
+                    "problem": "unknown feature; expected: tenure_months, monthly_charges, "
+                    "total_charges, support_calls, age, plan, contract, payment_method",
+                },
             ],
         ),
         (
             api_event({"instances": []}),
             400,
-            [{"field": "instances", "problem": "expected 1 to 1000 instances, got an empty array"}],
+            [
+                {
+                    "field": "instances",
+                    "problem": "expected an array of 1 to 1000 objects, got an empty array",
+                }
+            ],
         ),
         (
-            api_event({"instances": [{}, {}], "inference_ids": ["x", "x"]}),
+            api_event({"instances": [FULL, FULL], "inference_ids": ["x", "x"]}),
             400,
             [{"row": 1, "field": "inference_ids", "problem": 'duplicate of row 0 ("x")'}],
         ),
         (
-            api_event({"instances": [{}], "inference_ids": [12]}),
+            api_event({"instances": [FULL], "inference_ids": [12]}),
             400,
             [{"row": 0, "field": "inference_ids", "problem": "expected a string, got 12"}],
         ),
         (
-            api_event({"instances": [{}] * 1001}),
+            api_event({"instances": [FULL] * 1001}),
             413,
-            [{"field": "instances", "problem": "1001 instances; at most 1000 per request"}],
+            [{"field": "instances", "problem": "1001 rows; at most 1000 per request"}],
         ),
         (
             api_event(
@@ -266,10 +336,10 @@ def test_oversize_batch_limit_comes_from_the_environment(
     predict_handler: Loader, binary_champion: dict[str, Any]
 ) -> None:
     app = predict_handler(MAX_BATCH_ROWS="2")
-    assert error_of(*call_api(app, api_event({"instances": [{}] * 3}))) == (
+    assert error_of(*call_api(app, api_event({"instances": [FULL] * 3}))) == (
         413,
         "InvalidInput",
-        [{"field": "instances", "problem": "3 instances; at most 2 per request"}],
+        [{"field": "instances", "problem": "3 rows; at most 2 per request"}],
     )
 
 
@@ -296,7 +366,10 @@ def test_direct_invalid_input_raises_an_error_named_invalid_input(
 ) -> None:
     handler = handler_of(predict_handler())
     with pytest.raises(Exception) as caught:
-        handler({"instances": [{"tenure_months": "abc"}, {"plan": ["x"]}]}, FakeLambdaContext())
+        handler(
+            {"instances": [{**FULL, "tenure_months": "abc"}, {**FULL, "plan": ["x"]}]},
+            FakeLambdaContext(),
+        )
     # Lambda reports the exception's class name as errorType: Step Functions Catch on it.
     assert type(caught.value).__name__ == "InvalidInput"
     assert str(caught.value) == (
@@ -386,7 +459,9 @@ def test_each_served_row_is_captured_once_in_the_log(
         assert meta["inferenceTime"].endswith("Z") and len(meta["inferenceTime"]) == 24
         assert record["model"] == body["model"]
         assert record["input"] == instance
-        assert record["output"] == {k: v for k, v in prediction.items() if k != "inference_id"}
+        # The output as served; which features were imputed is in the input as sent.
+        served = {k: v for k, v in prediction.items() if k not in ("inference_id", "imputed")}
+        assert record["output"] == served
     assert records[0]["eventMetadata"]["eventId"] != records[1]["eventMetadata"]["eventId"]
 
     handler_of(app)({"instances": instances[:1]}, FakeLambdaContext())

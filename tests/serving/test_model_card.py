@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelops.model_card import describe, example_label, feature_required, typical_value
+from modelops.model_card import describe, example_label, typical_value
 
 
 def test_typical_values() -> None:
@@ -16,23 +16,19 @@ def test_typical_values() -> None:
     assert typical_value({"kind": "categorical", "category_shares": {}}) is None
 
 
-def test_required_as_recorded_else_where_training_had_no_missing_values() -> None:
+def test_required_as_recorded_and_optional_in_versions_that_did_not_record_it() -> None:
     metadata: dict[str, Any] = {
+        "task": "regression",
         "features": [
             {"name": "a", "kind": "numeric", "required": False},
-            {"name": "b", "kind": "numeric"},
+            {"name": "b", "kind": "numeric", "required": True},
+            {"name": "c", "kind": "numeric"},  # published before versions recorded it
         ],
-        "baseline": {
-            "features": {
-                "a": {"missing_share": 0.0},
-                "b": {"missing_share": 0.0},
-                "c": {"missing_share": 0.01},
-            }
-        },
+        # The baseline's missing shares do not decide it: serving never reads them.
+        "baseline": {"features": {"c": {"missing_share": 0.0}}},
     }
-    assert feature_required(metadata, "a") is False  # recorded wins
-    assert feature_required(metadata, "b") is True
-    assert feature_required(metadata, "c") is False  # just above zero: optional
+    required = {f["name"]: f["required"] for f in describe(metadata)["features"]}
+    assert required == {"a": False, "b": True, "c": False}
 
 
 def test_card_of_a_real_model(binary_champion: dict[str, Any]) -> None:

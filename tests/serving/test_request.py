@@ -76,7 +76,11 @@ def test_every_problem_is_listed_with_row_and_field() -> None:
         },
         {"row": 0, "field": "plan", "problem": "expected a string (a category), got 3.5"},
         {"row": 2, "field": "tenure_months", "problem": "expected a number, got an array"},
-        {"row": 2, "field": "colour", "problem": "unknown feature"},
+        {
+            "row": 2,
+            "field": "colour",
+            "problem": "unknown feature; expected: tenure_months, monthly_charges, plan",
+        },
         {"row": 2, "field": "plan", "problem": "expected a string (a category), got an object"},
         {"row": 3, "problem": 'expected an object of features, got "not an object"'},
     ]
@@ -111,12 +115,19 @@ def test_direct_invocation_floats_that_are_not_finite_are_rejected() -> None:
 @pytest.mark.parametrize(
     ("payload", "expected"),
     [
-        ([GOOD], {"problem": 'expected a JSON object with "instances", got an array'}),
+        (
+            [GOOD],
+            {
+                "problem": 'expected a JSON object with one of "instances", "dataframe_split", '
+                '"dataframe_records" or "inputs", got an array'
+            },
+        ),
         (
             {},
             {
                 "field": "instances",
-                "problem": "expected an array of 1 to 1000 objects, got nothing",
+                "problem": "expected an array of 1 to 1000 objects (or send dataframe_split, "
+                "dataframe_records or inputs), got nothing",
             },
         ),
         (
@@ -128,7 +139,10 @@ def test_direct_invocation_floats_that_are_not_finite_are_rejected() -> None:
         ),
         (
             {"instances": []},
-            {"field": "instances", "problem": "expected 1 to 1000 instances, got an empty array"},
+            {
+                "field": "instances",
+                "problem": "expected an array of 1 to 1000 objects, got an empty array",
+            },
         ),
     ],
 )
@@ -140,21 +154,25 @@ def test_request_shape_problems(payload: Any, expected: dict[str, Any]) -> None:
 def test_unknown_top_level_keys_are_rejected_not_ignored() -> None:
     _, details, _ = problems_of({"instances": [GOOD], "instance": [GOOD]})
     assert details == [
-        {"field": "instance", "problem": "unknown key; expected instances and inference_ids"}
+        {
+            "field": "instance",
+            "problem": "unknown key; did you mean 'instances'? expected: instances, "
+            "dataframe_split, dataframe_records, inputs, inference_ids",
+        }
     ]
 
 
 def test_too_many_rows_is_413() -> None:
     status, details, _ = problems_of({"instances": [GOOD] * 6}, max_rows=5)
     assert status == 413
-    assert details == [{"field": "instances", "problem": "6 instances; at most 5 per request"}]
+    assert details == [{"field": "instances", "problem": "6 rows; at most 5 per request"}]
 
 
 @pytest.mark.parametrize(
     ("ids", "expected"),
     [
         ("a", [{"field": "inference_ids", "problem": 'expected an array of 2 strings, got "a"'}]),
-        (["a"], [{"field": "inference_ids", "problem": "expected one id per instance (2), got 1"}]),
+        (["a"], [{"field": "inference_ids", "problem": "expected one id per row (2), got 1"}]),
         (["a", "a"], [{"row": 1, "field": "inference_ids", "problem": 'duplicate of row 0 ("a")'}]),
         (["a", 7], [{"row": 1, "field": "inference_ids", "problem": "expected a string, got 7"}]),
         (["", "b"], [{"row": 0, "field": "inference_ids", "problem": "must not be empty"}]),

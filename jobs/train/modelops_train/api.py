@@ -93,6 +93,8 @@ class TrainOptions:
     task: Task | str | None = None
     categorical: Sequence[str] | None = None
     features: Sequence[str] | None = None
+    # Features requests may leave out (imputed) even though the training data had them all.
+    optional: Sequence[str] | None = None
     seed: int = 0
     promote: str = "challenger"
     rollout_mode: str = "shadow"  # how a challenger earns its traffic (promote "challenger")
@@ -267,6 +269,7 @@ def train(options: TrainOptions, *, progress: Progress | None = None) -> Trained
             categorical=options.categorical
             if options.categorical is not None
             else data.categorical,
+            optional=options.optional if options.optional is not None else data.optional,
             min_rows=options.min_rows,
             min_rows_per_class=options.min_rows_per_class,
         )

@@ -127,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="categorical features (default: the text columns, unless mostly numbers)",
     )
     train.add_argument(
+        "--optional",
+        type=_csv,
+        help="features requests may leave out (imputed, and listed in the response), "
+        "comma-separated; a feature with missing values in the data is optional anyway, "
+        "every other one is required (a request without it is a 400)",
+    )
+    train.add_argument(
         "--seed",
         type=int,
         default=0,
@@ -290,6 +297,7 @@ def _train(args: argparse.Namespace, progress: Progress) -> int:
         task=args.task,
         categorical=args.categorical,
         features=args.features,
+        optional=args.optional,
         seed=args.seed,
         promote=args.promote,
         estimator=args.estimator,

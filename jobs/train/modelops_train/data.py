@@ -40,6 +40,7 @@ class TrainingData:
     target: str | None = None
     features: tuple[str, ...] | None = None
     categorical: tuple[str, ...] | None = None
+    optional: tuple[str, ...] | None = None
     details: dict[str, Any] | None = None  # source-specific lineage (e.g. joined row counts)
 
 

@@ -127,6 +127,8 @@ class FeedbackDataSource:
             target=target,
             features=schema.feature_names,
             categorical=categorical,
+            # Clients of the champion may leave these out: the retrained version keeps them so.
+            optional=tuple(f.name for f in schema.features if not f.required),
             details=details,
         )
 

@@ -66,6 +66,7 @@ def resolve_spec(
     task: Task | str | None = None,
     features: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
+    optional: Sequence[str] | None = None,
     min_rows: int = MIN_ROWS,
     min_rows_per_class: int = MIN_ROWS_PER_CLASS,
 ) -> DatasetSpec:
@@ -100,12 +101,18 @@ def resolve_spec(
     for name in categorical or ():
         if name not in feature_names:
             problems.append(Problem("categorical column is not one of the features", field=name))
+    for name in optional or ():
+        if name not in feature_names:
+            problems.append(Problem("optional column is not one of the features", field=name))
     if not feature_names:
         problems.append(Problem("there are no feature columns"))
     if problems or len(frame) == 0:
         raise _invalid(problems)
 
-    specs = tuple(_feature_spec(frame, name, categorical, problems) for name in feature_names)
+    specs = tuple(
+        _feature_spec(frame, name, categorical, problems, optional=name in (optional or ()))
+        for name in feature_names
+    )
     resolved_task, classes = _target(frame[target], target, task, problems, min_rows_per_class)
     if len(frame) < min_rows:
         problems.append(
@@ -127,8 +134,15 @@ def _invalid(problems: list[Problem]) -> InvalidTrainingData:
 
 
 def _feature_spec(
-    frame: pd.DataFrame, name: str, categorical: Sequence[str] | None, problems: list[Problem]
+    frame: pd.DataFrame,
+    name: str,
+    categorical: Sequence[str] | None,
+    problems: list[Problem],
+    *,
+    optional: bool = False,
 ) -> FeatureSpec:
+    """The feature's kind, and whether requests must send it: required unless declared
+    optional or the training data itself had missing values (then the model learnt them)."""
     column = frame[name]
     if categorical is not None:
         kind = FeatureKind.CATEGORICAL if name in categorical else FeatureKind.NUMERIC
@@ -153,7 +167,8 @@ def _feature_spec(
         _check_numeric(column, name, problems)
     elif column.isna().all():
         problems.append(Problem("the categorical column has no values at all", field=name))
-    return FeatureSpec(name=name, kind=kind)
+    required = not optional and not bool(column.isna().any())
+    return FeatureSpec(name=name, kind=kind, required=required)
 
 
 def _check_numeric(column: pd.Series, name: str, problems: list[Problem]) -> None:

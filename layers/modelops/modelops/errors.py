@@ -29,6 +29,9 @@ class Problem:
     problem: str
     row: int | None = None
     field: str | None = None
+    # Where the value sits in the request as sent, when row and field do not say it alone
+    # (MLflow's formats: "dataframe_split.data[3][1]").
+    path: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -36,6 +39,8 @@ class Problem:
             out["row"] = self.row
         if self.field is not None:
             out["field"] = echo(self.field)
+        if self.path is not None:
+            out["path"] = echo(self.path)
         out["problem"] = echo(self.problem, MAX_ECHO_CHARS * 2)
         return out
 
@@ -114,6 +119,8 @@ def _describe(p: Problem) -> str:
         where.append(f"row {p.row}")
     if p.field is not None:
         where.append(f"field {shown['field']!r}")
+    if p.path is not None:
+        where.append(f"at {shown['path']}")
     return f"{', '.join(where)}: {shown['problem']}" if where else shown["problem"]
 
 

@@ -15,26 +15,22 @@ sends the same labels again) and UnavailableRequests is counted.
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 
-from modelops import aws, resilience
+from modelops import aws, messages, resilience
 from modelops.capture import CaptureError, RecordSink, S3Sink, feedback_record, iso_timestamp
 from modelops.config import StackSettings, env_int
 from modelops.errors import (
     DependencyUnavailableError,
-    InvalidInput,
     ModelNotFoundError,
     ModelUnavailableError,
     Problem,
     Problems,
-    echo,
 )
 from modelops.observability import emit_model_metric, logger
 from modelops.registry import CHAMPION, ModelRegistry
@@ -42,7 +38,6 @@ from modelops.schema import ModelSchema, Task, class_key
 
 ALLOWED_FIELDS = ("inference_id", "label", "value")
 SCHEMA_RETRY_CAP_SECONDS = 60.0
-MAX_INFERENCE_ID_LENGTH = 256
 
 
 @dataclass(frozen=True)
@@ -63,66 +58,53 @@ def feedback_prefix(model_name: str) -> str:
 
 
 def validate_feedback(body: Any, schema: ModelSchema, *, max_labels: int) -> list[tuple[str, Any]]:
-    """The (inference id, truth) pairs of a valid body; InvalidInput listing every problem otherwise."""
+    """The (inference id, truth) pairs of a valid body; InvalidInput listing every problem
+    otherwise, in the words predictions use for the same problems (modelops.messages)."""
     if not isinstance(body, Mapping):
-        raise InvalidInput(
-            "the body must be a JSON object", [Problem('expected {"labels": [...]}')]
-        )
+        raise messages.not_an_object(body, '"labels"')
     problems = Problems(
-        Problem(f"unknown field {echo(str(key))!r}", field=str(key))
+        Problem(messages.unknown_name(str(key), ("labels",), "key"), field=str(key))
         for key in body
         if key != "labels"
     )
-    labels = body.get("labels")
-    if not isinstance(labels, list) or not labels:
-        problems.append(Problem("required: a non-empty list of labels", field="labels"))
-        raise InvalidInput(f"{len(problems)} problem(s) in the request", problems)
+    labels: Any = body.get("labels")
+    if (problem := messages.array_problem(labels, "labels", max_labels)) is not None:
+        problems.append(Problem(problem, field="labels"))
+        raise messages.invalid(problems)
     if len(labels) > max_labels:
-        raise InvalidInput(
-            "too many labels",
-            [Problem(f"{len(labels)} labels; at most {max_labels} per request", field="labels")],
-            status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        )
+        raise messages.too_many(len(labels), "labels", max_labels, "labels")
     classes = {class_key(c): c for c in schema.classes or ()}
+    truth_field = "value" if schema.task is Task.REGRESSION else "label"
     seen: dict[str, int] = {}
     accepted: list[tuple[str, Any]] = []
     for row, item in enumerate(labels):
         if not isinstance(item, Mapping):
             problems.append(
-                Problem("expected an object with inference_id and label or value", row=row)
+                Problem(
+                    f"expected an object with inference_id and {truth_field}, got "
+                    f"{messages.describe(item)}",
+                    row=row,
+                )
             )
             continue
         row_problems = [
-            Problem(f"unknown field {echo(str(k))!r}", row=row, field=str(k))
+            Problem(messages.unknown_name(str(k), ALLOWED_FIELDS, "key"), row=row, field=str(k))
             for k in item
             if k not in ALLOWED_FIELDS
         ]
         inference_id = item.get("inference_id")
-        if not isinstance(inference_id, str) or not inference_id.strip():
-            row_problems.append(
-                Problem("required: a non-empty string", row=row, field="inference_id")
-            )
-        elif len(inference_id) > MAX_INFERENCE_ID_LENGTH:
-            row_problems.append(
-                Problem(
-                    f"longer than {MAX_INFERENCE_ID_LENGTH} characters",
-                    row=row,
-                    field="inference_id",
-                )
-            )
-        elif inference_id in seen:
-            row_problems.append(
-                Problem(f"duplicate of row {seen[inference_id]}", row=row, field="inference_id")
-            )
-        else:
-            seen[inference_id] = row
+        problem = messages.inference_id_problem(
+            inference_id, seen, row, sent="inference_id" in item
+        )
+        if problem is not None:
+            row_problems.append(Problem(problem, row=row, field="inference_id"))
         truth, truth_problems = _truth(item, schema, classes, row)
         row_problems += truth_problems
         problems.extend(row_problems)
         if not row_problems:
             accepted.append((str(inference_id), truth))
     if problems:
-        raise InvalidInput(f"{len(problems)} problem(s) in the request", problems)
+        raise messages.invalid(problems)
     return accepted
 
 
@@ -134,18 +116,11 @@ def _truth(
             return None, [
                 Problem('a regression model takes "value", not "label"', row=row, field="label")
             ]
-        value = item.get("value")
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return None, [
-                Problem(f"required: a number, got {_show(value)}", row=row, field="value")
-            ]
-        try:
-            number = float(value)
-        except OverflowError:  # an integer of hundreds of digits
-            number = math.inf
-        if not math.isfinite(number):
-            return None, [Problem("must be a finite number", row=row, field="value")]
-        return number, []
+        value: Any = item.get("value")
+        problem = messages.number_problem(value, float32=False)
+        if problem is not None:
+            return None, [Problem(problem, row=row, field="value")]
+        return float(value), []
     if "value" in item:
         return None, [
             Problem(f'a {schema.task} model takes "label", not "value"', row=row, field="value")
@@ -155,21 +130,12 @@ def _truth(
         known = ", ".join(sorted(classes))
         return None, [
             Problem(
-                f"must be one of the model's classes ({known}), got {_show(label)}",
+                f"expected one of the model's classes ({known}), got {messages.got(label)}",
                 row=row,
                 field="label",
             )
         ]
     return classes[class_key(label)], []
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, (dict, list)):  # never rendered: a client's nesting can be deep
-        return "an object" if isinstance(value, dict) else "an array"
-    text = repr(value[:60] if isinstance(value, str) else value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class FeedbackService:

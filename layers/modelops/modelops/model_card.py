@@ -13,16 +13,6 @@ from typing import Any
 from modelops.schema import FeatureKind, ModelSchema, Task
 
 
-def feature_required(metadata: Mapping[str, Any], name: str) -> bool:
-    """Whether requests must send `name`: as the training job recorded it, else (metadata
-    written before it did) where the training data had no missing values."""
-    for entry in metadata.get("features", []):
-        if entry.get("name") == name and "required" in entry:
-            return bool(entry["required"])
-    baseline = metadata.get("baseline", {}).get("features", {}).get(name, {})
-    return float(baseline.get("missing_share", 0.0)) == 0.0
-
-
 def typical_value(entry: Mapping[str, Any]) -> Any:
     """A value a row of the training data typically had: the median of the numeric sample
     (an int when every sampled value was whole), the most frequent category."""
@@ -67,7 +57,8 @@ def describe(metadata: Mapping[str, Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "name": f.name,
             "kind": f.kind.value,
-            "required": feature_required(metadata, f.name),
+            # As serving enforces it (modelops.schema.FeatureSpec.required).
+            "required": f.required,
         }
         if f.kind is FeatureKind.CATEGORICAL:
             entry["categories"] = sorted(baseline.get(f.name, {}).get("category_shares", {}))

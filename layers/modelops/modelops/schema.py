@@ -40,11 +40,17 @@ class FeatureKind(StrEnum):
 
 @dataclass(frozen=True)
 class FeatureSpec:
+    """One input of the model. `required`: a request must send a value for it (the training
+    job records it per version); an optional feature a row leaves out is imputed (NaN or
+    MISSING_CATEGORY) and the response says so. Versions published before the training job
+    recorded it read as optional, as they were served then."""
+
     name: str
     kind: FeatureKind
+    required: bool = False
 
-    def as_dict(self) -> dict[str, str]:
-        return {"name": self.name, "kind": self.kind.value}
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind.value, "required": self.required}
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,10 @@ class ModelSchema:
         return tuple(f.name for f in self.features)
 
     @property
+    def required_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features if f.required)
+
+    @property
     def by_name(self) -> dict[str, FeatureSpec]:
         return {f.name: f for f in self.features}
 
@@ -82,7 +92,11 @@ class ModelSchema:
     def from_metadata(cls, metadata: Mapping[str, Any]) -> ModelSchema:
         try:
             features = tuple(
-                FeatureSpec(name=str(f["name"]), kind=FeatureKind(f["kind"]))
+                FeatureSpec(
+                    name=str(f["name"]),
+                    kind=FeatureKind(f["kind"]),
+                    required=f.get("required") is True,
+                )
                 for f in metadata["features"]
             )
             task = Task(metadata["task"])

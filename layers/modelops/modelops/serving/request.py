@@ -1,82 +1,54 @@
 """Validation of a prediction request against the served model's schema (contract section 3).
 
 Everything is checked before any inference and every problem is reported with its row and
-field, so a client fixes a bad batch in one round trip. The validated instances go straight
-to per-feature columns (lists of raw values, None for missing): no pandas on this path.
+field, so a client fixes a bad batch in one round trip. Whatever the request's format
+(modelops.serving.formats), the validated rows go straight to per-feature columns (lists of
+raw values, None for missing): no pandas on this path. A required feature a row leaves out
+(or sends as null) is a problem; an optional one is imputed by the model and listed per row.
+The words of every problem come from modelops.messages, shared with feedback.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from http import HTTPStatus
+from dataclasses import dataclass, field
 from typing import Any
 
+from modelops import messages
 from modelops.capture import new_uuids
-from modelops.errors import InvalidInput, Problem, Problems
-from modelops.jsonio import NonFiniteNumber
+from modelops.errors import Problem, Problems
+from modelops.messages import FLOAT32_MAX, describe
 from modelops.schema import FeatureKind, ModelSchema
+from modelops.serving.formats import FORMATS, REPORTED, Rows, read_rows
 
-FLOAT32_MAX = 3.4028234663852886e38
-MAX_INFERENCE_ID_LENGTH = 256
-TOP_LEVEL_KEYS = ("instances", "inference_ids")
+__all__ = ["PredictRequest", "describe", "parse_predict_request"]
+
+TOP_LEVEL_KEYS = (*FORMATS, "inference_ids")
+OBJECT_KEYS = 'one of "instances", "dataframe_split", "dataframe_records" or "inputs"'
 
 
 @dataclass(frozen=True)
 class PredictRequest:
-    """A validated request: the instances as sent, per-feature columns and one id per row."""
+    """A validated request: the rows as objects, per-feature columns, one id per row, and
+    per row the optional features the model imputed (rows with none are left out)."""
 
     instances: list[dict[str, Any]]
     columns: dict[str, list[Any]]
     inference_ids: list[str]
+    imputed: dict[int, list[str]] = field(default_factory=dict)
+    format: str = "instances"
 
     def __len__(self) -> int:
         return len(self.instances)
 
 
-def describe(value: Any) -> str:
-    """A short, JSON-like rendering of a client's value for a problem message."""
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, NonFiniteNumber):
-        return value.token
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    if isinstance(value, str) and len(value) > 60:
-        value = value[:60]  # a client's string can be megabytes long; only 57 are shown
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _numeric_problem(value: Any) -> str | None:
-    kind = type(value)
-    if kind is int or kind is float:
-        if kind is float and not math.isfinite(value):
-            return f"expected a finite number, got {describe(value)}"
-        if abs(value) > FLOAT32_MAX:
-            return f"number {describe(value)} is out of range (the model computes in float32)"
-        return None
-    if kind is bool:
-        return f"expected a number, got a boolean ({describe(value)})"
-    if kind is NonFiniteNumber:
-        return f"expected a finite number, got {value.token}"
-    return f"expected a number, got {describe(value)}"
-
-
-def _categorical_problem(value: Any) -> str | None:
-    kind = type(value)
-    if kind is str or kind is int or kind is bool:
-        return None
-    return f"expected a string (a category), got {describe(value)}"
+    return messages.number_problem(value, float32=True)
 
 
 _CHECKS: dict[FeatureKind, Callable[[Any], str | None]] = {
     FeatureKind.NUMERIC: _numeric_problem,
-    FeatureKind.CATEGORICAL: _categorical_problem,
+    FeatureKind.CATEGORICAL: messages.category_problem,
 }
 
 
@@ -89,72 +61,83 @@ def parse_predict_request(
 ) -> PredictRequest:
     """Validate `payload` (the parsed body or direct-invocation event) or raise InvalidInput."""
     if not isinstance(payload, Mapping):
-        raise InvalidInput(
-            "1 problem in the request",
-            [Problem(f'expected a JSON object with "instances", got {describe(payload)}')],
-        )
+        raise messages.not_an_object(payload, OBJECT_KEYS)
     problems = Problems(
-        Problem(f"unknown key; expected {' and '.join(TOP_LEVEL_KEYS)}", field=str(key))
+        Problem(messages.unknown_name(str(key), TOP_LEVEL_KEYS, "key"), field=str(key))
         for key in payload
         if key not in TOP_LEVEL_KEYS
     )
-    instances = payload.get("instances")
-    if not isinstance(instances, list):
-        got = "nothing" if instances is None else describe(instances)
-        problems.append(
-            Problem(f"expected an array of 1 to {max_rows} objects, got {got}", field="instances")
-        )
-        raise _invalid(problems)
-    if not instances:
-        problems.append(
-            Problem(f"expected 1 to {max_rows} instances, got an empty array", field="instances")
-        )
-        raise _invalid(problems)
-    if len(instances) > max_rows:
-        raise InvalidInput(
-            "too many rows in the request",
-            [
-                Problem(
-                    f"{len(instances)} instances; at most {max_rows} per request", field="instances"
-                )
-            ],
-            status_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        )
+    rows = read_rows(payload, schema, max_rows, problems)
+    if rows is None:
+        raise messages.invalid(problems)
+    imputed = _check_rows(rows, schema, problems)
+    inference_ids = _inference_ids(
+        payload.get("inference_ids"), len(rows.rows), problems, new_inference_ids
+    )
+    if problems:
+        raise messages.invalid(problems)
+    instances = rows.rows
+    columns = {name: [row.get(name) for row in instances] for name in schema.feature_names}
+    return PredictRequest(instances, columns, inference_ids, imputed, rows.format)
 
+
+def _check_rows(rows: Rows, schema: ModelSchema, problems: Problems) -> dict[int, list[str]]:
+    """Every value's problem, into `problems`; the imputed optional features of each row."""
     checks = {spec.name: _CHECKS[spec.kind] for spec in schema.features}
     numeric = {spec.name for spec in schema.features if spec.kind is FeatureKind.NUMERIC}
-    for row, instance in enumerate(instances):
+    required = set(schema.required_names)
+    names = schema.feature_names
+    unknown: dict[str, str] = {}  # the words for an unknown name, found once per request
+    imputed: dict[int, list[str]] = {}
+    locate = rows.locate
+    for row, instance in enumerate(rows.rows):
         if type(instance) is not dict:
-            problems.append(
-                Problem(f"expected an object of features, got {describe(instance)}", row=row)
-            )
+            if instance is not REPORTED:
+                problems.append(
+                    Problem(
+                        f"expected an object of features, got {describe(instance)}",
+                        row=row,
+                        path=locate(row, None),
+                    )
+                )
             continue
+        present = 0
         for name, value in instance.items():
             # Fast paths for the common valid values (this loop runs for every cell); the
             # range test also fails for NaN and infinities, which the checks then name. It is
-            # strict so that the range's bounds themselves are decided by _numeric_problem only.
+            # strict so that the range's bounds themselves are decided by the one check only.
             if value is None:
                 if name in checks:
                     continue
             elif name in numeric:
                 kind = type(value)
                 if (kind is float or kind is int) and -FLOAT32_MAX < value < FLOAT32_MAX:
+                    present += 1
                     continue
             elif type(value) is str and name in checks:
+                present += 1
                 continue
             check = checks.get(name)
             if check is None:
-                problems.append(Problem("unknown feature", row=row, field=str(name)))
-            elif (problem := check(value)) is not None:
-                problems.append(Problem(problem, row=row, field=name))
-
-    inference_ids = _inference_ids(
-        payload.get("inference_ids"), len(instances), problems, new_inference_ids
-    )
-    if problems:
-        raise _invalid(problems)
-    columns = {name: [instance.get(name) for instance in instances] for name in checks}
-    return PredictRequest(instances=instances, columns=columns, inference_ids=inference_ids)
+                key = str(name)
+                if key not in unknown:
+                    unknown[key] = messages.unknown_name(key, names, "feature")
+                problems.append(Problem(unknown[key], row=row, field=key, path=locate(row, key)))
+                continue
+            present += 1  # a bad value is not a missing one
+            if (problem := check(value)) is not None:
+                problems.append(Problem(problem, row=row, field=name, path=locate(row, name)))
+        if present == len(names):
+            continue
+        for name in names:
+            if instance.get(name) is not None:
+                continue
+            if name not in required:
+                imputed.setdefault(row, []).append(name)
+            elif name not in rows.reported:
+                words = messages.REQUIRED_NULL if name in instance else messages.REQUIRED_MISSING
+                problems.append(Problem(words, row=row, field=name, path=locate(row, name)))
+    return imputed
 
 
 def _inference_ids(
@@ -171,38 +154,12 @@ def _inference_ids(
         return []
     if len(ids) != rows:
         problems.append(
-            Problem(f"expected one id per instance ({rows}), got {len(ids)}", field="inference_ids")
+            Problem(f"expected one id per row ({rows}), got {len(ids)}", field="inference_ids")
         )
     first_row: dict[str, int] = {}
     # Ids beyond the rows are already one problem (the count); they are not checked one by one.
     for row, value in enumerate(ids[:rows]):
-        if type(value) is not str:
-            problems.append(
-                Problem(f"expected a string, got {describe(value)}", row=row, field="inference_ids")
-            )
-        elif not value.strip():
-            problems.append(Problem("must not be empty", row=row, field="inference_ids"))
-        elif len(value) > MAX_INFERENCE_ID_LENGTH:
-            problems.append(
-                Problem(
-                    f"longer than {MAX_INFERENCE_ID_LENGTH} characters",
-                    row=row,
-                    field="inference_ids",
-                )
-            )
-        elif value in first_row:
-            problems.append(
-                Problem(
-                    f"duplicate of row {first_row[value]} ({describe(value)})",
-                    row=row,
-                    field="inference_ids",
-                )
-            )
-        else:
-            first_row[value] = row
+        problem = messages.inference_id_problem(value, first_row, row)
+        if problem is not None:
+            problems.append(Problem(problem, row=row, field="inference_ids"))
     return ids
-
-
-def _invalid(problems: Problems) -> InvalidInput:
-    count = len(problems)
-    return InvalidInput(f"{count} problem{'s' if count != 1 else ''} in the request", problems)

@@ -215,6 +215,9 @@ class PredictService:
             {"inference_id": inference_id, **output}
             for inference_id, output in zip(request.inference_ids, outputs, strict=True)
         ]
+        for row, names in request.imputed.items():
+            # Only rows with imputed features say so: a complete row's answer is unchanged.
+            predictions[row]["imputed"] = names
         if served is not None and served.mode == "canary":
             # A canary answers some rows: each prediction says which version answered it.
             for prediction, version in zip(predictions, served.versions, strict=True):
@@ -226,6 +229,9 @@ class PredictService:
         # Two metrics per request (each Powertools metric costs microseconds on the hot path):
         # the request count is PredictionLatency's SampleCount.
         self._metrics.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=len(request))
+        if request.imputed:
+            imputed = sum(map(len, request.imputed.values()))
+            self._metrics.add_metric(name="ImputedValues", unit=MetricUnit.Count, value=imputed)
         self._metrics.add_metric(
             name="PredictionLatency",
             unit=MetricUnit.Milliseconds,

@@ -39,7 +39,11 @@ def response_schema(path: str, method: str, status: int) -> dict[str, Any]:
     response = operation["responses"][str(status)]
     if "$ref" in response:
         response = DOC["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
-    schema = response["content"]["application/json"]["schema"]
+    return resolvable(response["content"]["application/json"]["schema"])
+
+
+def resolvable(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its document-relative $refs made absolute (resolved in REGISTRY)."""
     resolved: dict[str, Any] = json.loads(
         json.dumps(schema).replace('"#/components/', f'"{URI}#/components/')
     )
@@ -50,6 +54,12 @@ def validate(path: str, method: str, status: int, body: Any) -> None:
     jsonschema.Draft202012Validator(
         response_schema(path, method, status), registry=REGISTRY
     ).validate(body)
+
+
+def validate_request(path: str, method: str, body: Any) -> None:
+    content = DOC["paths"][path][method.lower()]["requestBody"]["content"]
+    schema = resolvable(content["application/json"]["schema"])
+    jsonschema.Draft202012Validator(schema, registry=REGISTRY).validate(body)
 
 
 def call(url: str, method: str, body: Any = None, key: str | None = KEY) -> tuple[int, Any]:
@@ -124,3 +134,55 @@ def test_a_response_that_breaks_the_document_is_caught() -> None:
         )
     with pytest.raises(jsonschema.ValidationError):
         validate("/models/{name}", "GET", 200, {"model": {"name": "x", "version": 1}})
+
+
+def test_every_request_format_gets_the_same_documented_answer(running: RunningApi) -> None:
+    status, card = call(f"{running.url}/models/churn", "GET")
+    assert status == 200
+    row = card["example_request"]["instances"][0]
+    names = list(row)
+    optional = next(f["name"] for f in card["features"] if not f["required"])
+    rows = [row, {**row, optional: None}]
+    ids = ["format-1", "format-2"]
+    bodies = {
+        "instances": {"instances": rows},
+        "dataframe_records": {"dataframe_records": rows},
+        "dataframe_split": {
+            "dataframe_split": {"columns": names, "data": [[r[n] for n in names] for r in rows]}
+        },
+        "inputs": {"inputs": {n: [r[n] for r in rows] for n in names}},
+    }
+    answers = {}
+    for name, body in bodies.items():
+        validate_request("/predict", "POST", {**body, "inference_ids": ids})
+        status, answer = call(f"{running.url}/predict", "POST", {**body, "inference_ids": ids})
+        assert status == 200, (name, answer)
+        validate("/predict", "POST", 200, answer)
+        answers[name] = answer
+    assert all(answer == answers["instances"] for answer in answers.values())
+    predictions = answers["instances"]["predictions"]
+    assert "imputed" not in predictions[0] and predictions[1]["imputed"] == [optional]
+
+    # A bad value in the split format is located in it, in the documented error shape.
+    data = [[*[row[n] for n in names[:-1]], {"not": "a value"}]]
+    bad = {"dataframe_split": {"columns": names, "data": data}}
+    status, answer = call(f"{running.url}/predict", "POST", bad)
+    assert status == 400
+    validate("/predict", "POST", 400, answer)
+    (detail,) = answer["error"]["details"]
+    assert detail["path"] == f"dataframe_split.data[0][{len(names) - 1}]"
+    assert (detail["row"], detail["field"]) == (0, names[-1])
+
+
+def test_a_request_in_two_formats_breaks_the_document_and_the_api_alike(
+    running: RunningApi,
+) -> None:
+    row = {"tenure_months": 1}
+    body = {"instances": [row], "dataframe_records": [row]}
+    with pytest.raises(jsonschema.ValidationError):
+        validate_request("/predict", "POST", body)
+    status, answer = call(f"{running.url}/predict", "POST", body)
+    assert status == 400
+    assert answer["error"]["details"] == [
+        {"problem": "send the rows in one format, got instances and dataframe_records"}
+    ]

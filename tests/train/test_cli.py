@@ -76,13 +76,15 @@ def test_parquet_with_explicit_spec(
         capsys,
         "--data", str(path), "--target", "churned", "--model-name", "churn", "--task", "binary",
         "--features", "tenure_months,monthly_charges,plan,contract", "--categorical", "plan,contract",
-        "--seed", "3", "--promote", "never",
+        "--seed", "3", "--promote", "never", "--optional", "monthly_charges",
     )  # fmt: skip
     assert code == cli.EXIT_OK, err
     assert json.loads(out)["promoted"] is False
     metadata = registry.get_metadata("churn", 1)
-    assert [(f["name"], f["kind"]) for f in metadata["features"]] == [
-        ("tenure_months", "numeric"), ("monthly_charges", "numeric"), ("plan", "categorical"), ("contract", "categorical"),
+    # Required: no missing value in the data and not declared --optional (contract has gaps).
+    assert [(f["name"], f["kind"], f["required"]) for f in metadata["features"]] == [
+        ("tenure_months", "numeric", True), ("monthly_charges", "numeric", False),
+        ("plan", "categorical", True), ("contract", "categorical", False),
     ]  # fmt: skip
     assert registry.get_alias("churn") is None
 

@@ -176,3 +176,24 @@ def test_minimums_below_their_floor_are_usage_errors(
     frame(seed=8).to_csv(path, index=False)
     args = ["train", "--data", str(path), "--target", "label", "--model-name", "m", *flags]
     assert cli.main(args) == cli.EXIT_USAGE
+
+
+def test_a_feature_is_required_unless_the_data_misses_a_value_or_it_is_declared_optional() -> None:
+    data = frame(seed=5)
+    data["age"] = np.arange(len(data), dtype=float)
+    data["city"] = ["a", "b"] * (len(data) // 2)
+    data.loc[7, "age"] = np.nan  # one missing value is enough: the model learnt "missing"
+    data.loc[3, "plan"] = None
+    spec = resolve_spec(data, target="label", optional=["amount"])
+    required = {f.name: f.required for f in spec.features}
+    assert required == {"amount": False, "plan": False, "age": False, "city": True}
+    assert resolve_spec(data, target="label").schema.required_names == ("amount", "city")
+
+
+def test_an_optional_name_that_is_not_a_feature_is_invalid_data() -> None:
+    with pytest.raises(InvalidTrainingData) as caught:
+        resolve_spec(frame(seed=6), target="label", features=["amount"], optional=["plan", "x"])
+    assert problems(caught) == [
+        {"field": "plan", "problem": "optional column is not one of the features"},
+        {"field": "x", "problem": "optional column is not one of the features"},
+    ]

@@ -90,7 +90,7 @@ test: setup browser lint scan
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz FUZZ_REQUESTS=10000 $(PY) -m pytest -m fuzz -p no:cacheprovider
+	HYPOTHESIS_PROFILE=fuzz FUZZ_REQUESTS=10000 SCHEMATHESIS_EXAMPLES=500 $(PY) -m pytest -m fuzz -p no:cacheprovider
 
 # Mutation testing (docs/TESTING.md): cosmic-ray on the modules that decide, one shard per
 # module with its fast tests, incremental (.mutate/); not part of `make test`.

@@ -52,6 +52,26 @@ def post(url: str, body: Any, key: str = KEY) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
+def get(url: str, key: str = KEY) -> tuple[int, Any]:
+    request = urllib.request.Request(url, headers={"x-api-key": key})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+def readme_curls(lines: list[str], url: str) -> list[tuple[str, Any]]:
+    """The README's curl lines as (path, body or None for a GET), $URL and $KEY as set."""
+    (base,) = [line.split("=", 1)[1] for line in lines if line.startswith("URL=")]
+    found = []
+    for line in lines:
+        if line.startswith("curl "):
+            words = shlex.split(line)
+            (target,) = [w for w in words if w.startswith("$URL/")]
+            body = json.loads(words[words.index("-d") + 1]) if "-d" in words else None
+            found.append((target.removeprefix("$URL"), body))
+    assert base.startswith("http://127.0.0.1:") and url
+    return found
+
+
 def curls(banner: str) -> list[tuple[str, Any]]:
     """The (url, body) of each curl line the banner printed."""
     found = []
@@ -102,6 +122,36 @@ def test_your_own_model_as_the_readme_says(
             feedback_url.replace("http://127.0.0.1:3000", running.url), feedback_body
         )
         assert (status, answer) == (202, {"accepted": 1})
+        # 3b. the README's own curl lines: the model card, a complete row as instances, the
+        # next rows in MLflow's dataframe_split and dataframe_records, their labels
+        sent = readme_curls(lines, running.url)
+        assert [path for path, _ in sent] == [
+            "/models/diabetes", "/predict", "/predict", "/predict", "/feedback",
+        ]  # fmt: skip
+        status, card = get(f"{running.url}{sent[0][0]}")
+        assert status == 200 and {
+            f["name"]: f["required"] for f in card["features"]
+        } == dict.fromkeys(features, True)  # no missing value in the data: every feature required
+        formats = []
+        for path, body in sent[1:4]:
+            formats.append(next(k for k in body if k != "inference_ids"))
+            status, answer = post(f"{running.url}{path}", body)
+            assert status == 200, answer
+            (prediction,) = answer["predictions"]
+            assert prediction["inference_id"] == body["inference_ids"][0]
+            assert isinstance(prediction["value"], float) and "imputed" not in prediction
+        assert formats == ["instances", "dataframe_split", "dataframe_records"]
+        row = sent[1][1]["instances"][0]
+        status, answer = post(f"{running.url}/predict", {"instances": [{**row, "bmi": None}]})
+        assert status == 400 and answer["error"]["details"] == [
+            {
+                "row": 0,
+                "field": "bmi",
+                "problem": "required feature is null (the model was trained without missing values)",
+            }
+        ]
+        status, answer = post(f"{running.url}{sent[4][0]}", sent[4][1])
+        assert (status, answer) == (202, {"accepted": 2})
         # 4. the registry from the same shell, with only the two printed variables
         (export,) = re.findall(r"export (AWS_ENDPOINT_URL=\S+ MODELOPS_BUCKET=\S+)", banner)
         exported = dict(item.split("=", 1) for item in export.split())
@@ -145,7 +195,9 @@ def test_your_own_model_as_the_readme_says(
         # log single-line JSON to stdout too (a real `make invoke` is its own process)
         *_, start = re.finditer(r"(?m)^\{$", out)
         summary = json.loads(out[start.start() :])
-        assert summary["counts"]["predictions"] == 1 and summary["counts"]["labeled"] == 1, summary
+        # the banner's row and the README's three, two of them labelled by the README
+        counts = summary["counts"]
+        assert (counts["predictions"], counts["labeled"]) == (4, 3), summary
     # 6. the next `make api MODEL=diabetes` serves the saved registry without retraining
     args = local_api.build_parser().parse_args(["--model-name", "diabetes"])
     with local_api.stack_api(

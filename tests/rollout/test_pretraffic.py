@@ -26,7 +26,7 @@ from modelops.rollout.pretraffic import (
     PreTrafficCheck,
     probe_instances,
 )
-from modelops.schema import ModelSchema
+from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task
 from tests.conftest import BUCKET
 
 NAMES = {PREDICT: "stack-predict", FEEDBACK: "stack-feedback", MONITOR: "stack-monitor"}
@@ -317,4 +317,17 @@ def test_probe_rows_come_from_the_training_baseline(
     assert typical["tenure_months"] == pytest.approx(features["tenure_months"]["mean"], abs=1e-6)
     shares = features["plan"]["category_shares"]
     assert typical["plan"] == max(shares, key=shares.get)
-    assert all(v is None for v in missing.values())
+    # The second row leaves out exactly the optional features (a required one is a 400).
+    optional = {f.name for f in schema.features if not f.required}
+    assert optional == {"total_charges", "support_calls", "age", "contract", "payment_method"}
+    assert {name for name, v in missing.items() if v is None} == optional
+    assert {k: v for k, v in missing.items() if k not in optional} == {
+        k: v for k, v in typical.items() if k not in optional
+    }
+
+
+def test_a_model_without_optional_features_is_probed_with_one_complete_row() -> None:
+    schema = ModelSchema(
+        features=(FeatureSpec("a", FeatureKind.NUMERIC, required=True),), task=Task.REGRESSION
+    )
+    assert probe_instances(schema, {"features": {"a": {"mean": 2.5}}}) == [{"a": 2.5}]

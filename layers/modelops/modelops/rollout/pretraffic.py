@@ -65,7 +65,9 @@ class CheckResult:
 
 
 def probe_instances(schema: ModelSchema, baseline: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A typical row (numeric means, most frequent categories) and a row of missing values."""
+    """A typical row (numeric means, most frequent categories) and, when the model has
+    optional features, the typical row with every optional one missing (a required feature
+    left out is a 400, which is not what the probe checks)."""
     features = baseline.get("features", {})
     typical: dict[str, Any] = {}
     for name in schema.feature_names:
@@ -78,7 +80,10 @@ def probe_instances(schema: ModelSchema, baseline: Mapping[str, Any]) -> list[di
         else:
             shares: dict[str, float] = entry.get("category_shares") or {}
             typical[name] = max(shares, key=lambda c: shares[c]) if shares else None
-    return [typical, dict.fromkeys(schema.feature_names)]
+    optional = [f.name for f in schema.features if not f.required]
+    if not optional:
+        return [typical]
+    return [typical, {**typical, **dict.fromkeys(optional)}]
 
 
 class PreTrafficCheck:

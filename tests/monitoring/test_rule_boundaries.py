@@ -83,6 +83,15 @@ def test_degraded_only_from_the_minimum_of_labeled_rows(labeled: int, degraded: 
     assert status is (Status.DEGRADED if degraded else Status.OK)
 
 
+@pytest.mark.parametrize("baseline", [{}, {"accuracy": 0.9}])
+def test_no_verdict_when_the_baseline_lacks_the_primary_metric(baseline: dict[str, float]) -> None:
+    block = evaluate(
+        BINARY, wrong_answers(60), rows=100, baseline=baseline, thresholds=PerformanceThresholds()
+    )
+    assert block is not None and block["degraded"] is False
+    assert block["reason"] == "roc_auc is not available for both the window and the baseline"
+
+
 def test_the_documented_defaults_of_the_degradation_rule() -> None:
     """docs/OPERATIONS.md: PerformanceTolerance 0.05, MonitorMinLabeledRows 50."""
     assert (PerformanceThresholds().tolerance, PerformanceThresholds().min_labeled) == (0.05, 50)

@@ -239,6 +239,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished workers: on a machine shared with
+    other work this moves far less than wall time, so it is printed beside it."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+
+
 def child_monitor(endpoint: str, start: str, end: str, workers: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     import modelops
@@ -257,14 +265,19 @@ def child_monitor(endpoint: str, start: str, end: str, workers: str) -> None:
     }
     monitor = Monitor.from_settings(MonitorSettings.from_env(env))
     window = Window.from_event({"window": {"start": start, "end": end}}, window_minutes=60)
+    load = os.getloadavg()[0]
+    cpu_started = _cpu_seconds()
     started = time.perf_counter()
     report = monitor.run(window)
     seconds = time.perf_counter() - started
+    cpu_seconds = _cpu_seconds() - cpu_started
     features = report["drift"]["features"]
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "cpu_seconds": cpu_seconds,
+                "load_before": load,
                 "peak_rss_mb": peak_rss_mb(),
                 "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 / 1024,
@@ -429,7 +442,13 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
         total_mb = max(
             r["peak_rss_mb"] + count * r["workers_peak_rss_mb"] * (count > 1) for r in runs
         )
-        out["monitor"][workers] = {"seconds": seconds, "peak_mb": total_mb, "runs": len(runs)}
+        out["monitor"][workers] = {
+            "seconds": seconds,
+            "cpu_seconds": statistics.median(r.get("cpu_seconds", math.nan) for r in runs),
+            "loads": [round(r.get("load_before", math.nan), 2) for r in runs],
+            "peak_mb": total_mb,
+            "runs": len(runs),
+        }
     if "evidently" in row:
         out["evidently_s"] = statistics.median(r["seconds"] for r in row["evidently"])
         out["evidently_mb"] = max(r["peak_rss_mb"] for r in row["evidently"])
@@ -450,10 +469,15 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
         m = summarize(row)["monitor"]
         for workers in [w for w in m if not w.endswith("(before)")]:
             if f"{workers} (before)" in m:
-                ratio = m[f"{workers} (before)"]["seconds"] / m[workers]["seconds"]
+                before, after = m[f"{workers} (before)"], m[workers]
+                ratio = before["seconds"] / after["seconds"]
+                cpu_ratio = before["cpu_seconds"] / after["cpu_seconds"]
                 print(
                     f"{row['rows']:,} records, {workers} worker(s): before / after = {ratio:.2f}x "
-                    f"({m[f'{workers} (before)']['seconds']:.2f} s -> {m[workers]['seconds']:.2f} s)"
+                    f"({before['seconds']:.2f} s -> {after['seconds']:.2f} s); CPU time "
+                    f"before / after = {cpu_ratio:.2f}x ({before['cpu_seconds']:.2f} s -> "
+                    f"{after['cpu_seconds']:.2f} s); load average at each run's start: "
+                    f"before {before['loads']}, after {after['loads']}"
                 )
     print(
         f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n"

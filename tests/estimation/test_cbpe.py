@@ -163,3 +163,29 @@ def test_outputs_without_usable_scores_are_counted_and_left_out() -> None:
     )
     assert (acc.rows, acc.unscored) == (2, 5)
     assert acc.expected_confusion() == pytest.approx(np.array([[0.9, 0.1], [0.2, 0.8]]))
+
+
+def test_labels_passed_by_the_caller_give_the_state_of_labels_read_from_the_outputs() -> None:
+    """The monitor hands over the labels it already read; the result must not change, for
+    usable outputs and for every kind of unusable one (unknown, unhashable label)."""
+    rng = np.random.default_rng(7)
+    outputs: list[dict[str, Any]] = []
+    for p in rng.random(500).tolist():
+        outputs.append(
+            {"label": "yes" if p >= 0.5 else "no", "probabilities": {"no": 1 - p, "yes": p}}
+        )
+    outputs[3]["label"] = "maybe"
+    with_unhashable = [*outputs, {"label": ["no"], "probabilities": {"no": 0.9, "yes": 0.1}}]
+    for batch in (outputs, with_unhashable):
+        read = EstimationAccumulator(
+            CalibrationMap(("no", "yes"), {"yes": IDENTITY}), classes=("no", "yes")
+        )
+        read.add_outputs(batch)
+        given = EstimationAccumulator(
+            CalibrationMap(("no", "yes"), {"yes": IDENTITY}), classes=("no", "yes")
+        )
+        given.add_outputs(batch, labels=[o["label"] for o in batch])
+        assert (given.rows, given.unscored) == (read.rows, read.unscored)
+        assert given.rows == 499  # the unknown and the unhashable label are unscored
+        assert np.array_equal(given.confusion, read.confusion)
+        assert np.array_equal(given.bin_positives, read.bin_positives)

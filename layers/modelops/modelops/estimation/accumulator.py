@@ -17,6 +17,8 @@ bin count as tied when ranked for ROC AUC; `cbpe.binning_bound` bounds what that
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -58,11 +60,14 @@ class EstimationAccumulator:
         self._keys = list(self.classes)
 
     # ------------------------------------------------------------------ feeding
-    def add_outputs(self, outputs: Sequence[dict[str, Any]]) -> None:
-        """Add captured outputs ({"label", "probabilities": {class key: p}})."""
+    def add_outputs(
+        self, outputs: Sequence[dict[str, Any]], *, labels: Sequence[Any] | None = None
+    ) -> None:
+        """Add captured outputs ({"label", "probabilities": {class key: p}}); `labels`, when
+        the caller has them, are every output's "label", in order."""
         if not outputs:
             return
-        predicted, scores = self._parse(outputs)
+        predicted, scores = self._parse(outputs, labels)
         usable = (predicted >= 0) & np.all(np.isfinite(scores), axis=1)
         usable &= np.all((scores >= 0.0) & (scores <= 1.0), axis=1)
         self.unscored += int(usable.size - usable.sum())
@@ -97,14 +102,17 @@ class EstimationAccumulator:
         self.bin_rows += other.bin_rows
         self.bin_positives += other.bin_positives
 
-    def _parse(self, outputs: Sequence[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    def _parse(
+        self, outputs: Sequence[dict[str, Any]], labels: Sequence[Any] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         index, keys = self._index, self._keys
-        # One flat pass per class needed (binary: the positive class only), several times
-        # faster than a row of k per output.
+        # One flat C-level pass per class needed (binary: the positive class only), several
+        # times faster than a row of k per output.
         needed = keys[1:] if len(keys) == 2 else keys
         try:
+            probabilities = list(map(_PROBABILITIES, outputs))
             columns = [
-                np.array([o["probabilities"][key] for o in outputs], dtype=np.float64)
+                np.array(list(map(operator.itemgetter(key), probabilities)), dtype=np.float64)
                 for key in needed
             ]
             scores = np.column_stack(columns)
@@ -113,10 +121,11 @@ class EstimationAccumulator:
         if len(keys) == 2:
             scores = np.column_stack((1.0 - scores[:, 0], scores[:, 0]))
         try:
-            labels = [index.get(o["label"], -1) for o in outputs]
+            raw = labels if labels is not None else list(map(_LABEL, outputs))
+            codes = list(map(index.get, raw, itertools.repeat(-1, len(raw))))
         except (KeyError, TypeError):  # a missing or unhashable label
-            labels = [index.get(_label_key(o), -1) for o in outputs]
-        predicted = np.array(labels, dtype=np.int64)
+            codes = [index.get(_label_key(o), -1) for o in outputs]
+        predicted = np.array(codes, dtype=np.int64)
         return predicted, scores
 
     # ------------------------------------------------------------------ reading
@@ -127,6 +136,10 @@ class EstimationAccumulator:
     def histogram(self, row: int) -> tuple[np.ndarray, np.ndarray]:
         """(rows, expected positives) per score bin of the `row`-th scored class."""
         return self.bin_rows[row].astype(np.float64), self.bin_positives[row] / FIXED_POINT
+
+
+_LABEL = operator.itemgetter("label")
+_PROBABILITIES = operator.itemgetter("probabilities")
 
 
 def _label_key(output: Any) -> Any:

@@ -129,3 +129,13 @@ class FeedbackIndex:
     def truth(self, position: int) -> Any:
         code = int(self.codes[position])
         return self.labels[code] if code != _NO_CODE else float(self.values[position])
+
+    def truths(self, positions: np.ndarray) -> list[Any]:
+        """`truth` of each position, converted in bulk (no numpy scalar per row)."""
+        labels = self.labels
+        return [
+            labels[code] if code != _NO_CODE else value
+            for code, value in zip(
+                self.codes[positions].tolist(), self.values[positions].tolist(), strict=True
+            )
+        ]

@@ -55,9 +55,13 @@ def iter_line_batches(
     pending = b""
     batch: list[bytes] = []
     for data in _decompressed(_chunks(body)):
-        lines = (pending + data).split(b"\n")
+        text = pending + data
+        lines = text.split(b"\n")
         pending = lines.pop()
-        _add_records(batch, lines)
+        if b'}{"' in text:
+            _add_records(batch, lines)
+        else:  # the usual case: one record per line; blank lines dropped at C speed
+            batch.extend(filter(bytes.strip, lines))
         if len(batch) >= batch_lines:
             yield batch
             batch = []

@@ -10,7 +10,9 @@ because records can land in the next hour's partition).
 
 from __future__ import annotations
 
+import itertools
 import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -146,6 +148,10 @@ class VersionWindow:
             )
         else:
             self.prediction = CategoricalAccumulator(max_categories=settings.max_categories)
+        self._feature_names = self.schema.feature_names
+        self._row_getter = (
+            operator.itemgetter(*self._feature_names) if len(self._feature_names) > 1 else None
+        )
         self.labeled = LabeledRows(capacity=settings.max_labeled_rows, seed=settings.seed)
         # Calibrated scores for the label-free estimate (None: why not, in words).
         self.estimation, self.estimation_unavailable = for_version(version, metadata, self.schema)
@@ -188,10 +194,11 @@ class VersionWindow:
         else:
             self.prediction.add_counts(columns["__prediction__"])
         if self.estimation is not None:
-            self.estimation.add_outputs(outputs)
+            self.estimation.add_outputs(outputs, labels=columns.get("__labels__"))
         positions = feedback.lookup(ids)
-        for row in np.flatnonzero(positions >= 0).tolist():
-            self.labeled.add(feedback.truth(int(positions[row])), outputs[row], ids[row])
+        rows = np.flatnonzero(positions >= 0)
+        for row, truth in zip(rows.tolist(), feedback.truths(positions[rows]), strict=True):
+            self.labeled.add(truth, outputs[row], ids[row])
         return malformed
 
     def _columns(
@@ -199,8 +206,7 @@ class VersionWindow:
     ) -> tuple[dict[str, Any], np.ndarray | None]:
         bad: np.ndarray | None = None
         columns: dict[str, Any] = {}
-        for spec in self.schema.features:
-            values = [row.get(spec.name) for row in inputs]
+        for spec, values in zip(self.schema.features, self._raw_columns(inputs), strict=True):
             if spec.kind is FeatureKind.NUMERIC:
                 columns[spec.name], column_bad = _numeric(values)
             else:
@@ -213,18 +219,43 @@ class VersionWindow:
                 [o.get("value", _ABSENT) for o in outputs]
             )
         else:
+            labels = _present(outputs, "label")
+            if labels is not None:
+                columns["__labels__"] = labels  # also the estimate's predicted classes
             columns["__prediction__"], output_bad = _categories(
-                [o.get("label", _ABSENT) for o in outputs], allow_missing=False
+                labels if labels is not None else [o.get("label", _ABSENT) for o in outputs],
+                allow_missing=False,
             )
         if output_bad is not None:
             bad = output_bad if bad is None else bad | output_bad
         return columns, bad
 
+    def _raw_columns(self, inputs: list[dict[str, Any]]) -> Sequence[Sequence[Any]]:
+        """One sequence per feature, in schema order (None where a row lacks the feature).
+
+        When every row has every feature (the usual case), one C-level pass builds a tuple
+        per row and zip transposes them: no Python bytecode per cell."""
+        names = self._feature_names
+        if self._row_getter is not None and inputs:
+            try:
+                return list(zip(*map(self._row_getter, inputs), strict=True))
+            except KeyError:
+                pass
+        return [[row.get(name) for row in inputs] for name in names]
+
 
 _ABSENT = object()  # a required output field that is not there
 
 
-def _numeric(values: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+def _present(rows: list[dict[str, Any]], key: str) -> list[Any] | None:
+    """Every row's `key` (one C-level pass), or None when a row lacks it."""
+    try:
+        return list(map(operator.itemgetter(key), rows))
+    except KeyError:
+        return None
+
+
+def _numeric(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
     try:
         return np.array(values, dtype=np.float64), None
     except (TypeError, ValueError):
@@ -239,7 +270,7 @@ def _numeric(values: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def _categories(
-    values: list[Any], *, allow_missing: bool = True
+    values: Sequence[Any], *, allow_missing: bool = True
 ) -> tuple[Counter[Any], np.ndarray | None]:
     """Counts of the raw values and the rows whose value is not a category (None when all are).
 
@@ -263,6 +294,15 @@ def _categories(
 
 _CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
 
+
+_META = operator.itemgetter("eventMetadata")
+_TIME = operator.itemgetter("inferenceTime")
+_ID = operator.itemgetter("inferenceId")
+_MODEL = operator.itemgetter("model")
+_VERSION = operator.itemgetter("version")
+_NAME = operator.itemgetter("name")
+_INPUT = operator.itemgetter("input")
+_OUTPUT = operator.itemgetter("output")
 
 # Rows of a batch by model version: (inputs, outputs, inference ids).
 _Grouped = dict[int, tuple[list[Any], list[Any], list[str]]]
@@ -329,12 +369,68 @@ class WindowScan:
     def _group(self, lines: Sequence[bytes | str]) -> _Grouped:
         """Parse the lines, skip (and count) malformed ones and rows outside the window, and
         group the rest by model version."""
+        try:
+            records: list[Any] | None = list(map(orjson.loads, lines))
+        except (ValueError, TypeError):  # a line that is not JSON: counted line by line below
+            records = None
+        if records is not None:
+            grouped = self._group_whole(records)
+            if grouped is not None:
+                return grouped
+        return self._group_each(lines, records)
+
+    def _group_whole(self, records: list[Any]) -> _Grouped | None:
+        """The usual batch, checked column by column at C speed: every record well-formed,
+        of this model, in canonical time form, and all inside or all outside the window.
+        None for any other batch (`_group_each` then decides record by record)."""
+        if not records:
+            return {}
+        try:
+            metas = list(map(_META, records))
+            whens = list(map(_TIME, metas))
+            ids = list(map(_ID, metas))
+            models = list(map(_MODEL, records))
+            versions = list(map(_VERSION, models))
+            inputs = list(map(_INPUT, records))
+            outputs = list(map(_OUTPUT, records))
+            if (
+                set(map(_NAME, models)) != {self.model_name}
+                or set(map(type, inputs)) != {dict}
+                or set(map(type, outputs)) != {dict}
+                or set(map(type, ids)) != {str}
+                or set(map(type, versions)) != {int}
+                or set(map(type, whens)) != {str}
+                or set(map(len, whens)) != {24}
+                or not all(map(str.endswith, whens, itertools.repeat("Z")))
+            ):
+                return None
+        except (KeyError, TypeError, IndexError):
+            return None
+        if max(whens) < self._start or min(whens) >= self._end:
+            self.outside_window += len(records)
+            return {}
+        if not (self._start <= min(whens) and max(whens) < self._end):
+            return None
+        if len(set(versions)) == 1:
+            return {versions[0]: (inputs, outputs, ids)}
+        grouped: _Grouped = {}
+        for version, row, output, inference_id in zip(versions, inputs, outputs, ids, strict=True):
+            group = grouped.get(version)
+            if group is None:
+                group = grouped[version] = ([], [], [])
+            group[0].append(row)
+            group[1].append(output)
+            group[2].append(inference_id)
+        return grouped
+
+    def _group_each(self, lines: Sequence[bytes | str], records: list[Any] | None) -> _Grouped:
+        """Record by record: malformed ones and those outside the window counted apart."""
         grouped: _Grouped = {}
         start, end, name = self._start, self._end, self.model_name
         loads = orjson.loads
-        for line in lines:
+        for item in records if records is not None else lines:
             try:
-                record = loads(line)
+                record: Any = item if records is not None else loads(item)
                 meta = record["eventMetadata"]
                 when = meta["inferenceTime"]
                 inference_id = meta["inferenceId"]

@@ -7,7 +7,7 @@ Data, two generators whose windows move the inputs while P(label | inputs) stays
 (labels always drawn from the same rule: covariate shift without concept drift):
 - "synthetic": a known nonlinear logit of five numeric features and one categorical;
   shifts: none; x1 mean +0.75 and +1.5; x2 spread x0.5 and x2; x1 +1 with x4 spread x2;
-- "churn": the demo's generator (demo.churn_data, concept_drift=0); shifts: none; monthly
+- "churn": the demo's generator (embedded_aws.churn_data, concept_drift=0); shifts: none; monthly
   charges +25 and -20 dollars; 50 % missing values; 30 % of a plan never seen in training.
 Each shift x `--seeds` seeds x `--sizes` rows. Models: the real training job
 (modelops_train.api.train, HistGradientBoosting, ONNX) on 2 000 and 10 000 rows, so the
@@ -47,8 +47,8 @@ from sklearn.isotonic import IsotonicRegression  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from benchmarks.side_venv import ensure_venv, run_child  # noqa: E402
-from demo.churn_data import TARGET as CHURN_TARGET  # noqa: E402
-from demo.churn_data import generate_churn  # noqa: E402
+from embedded_aws.churn_data import TARGET as CHURN_TARGET  # noqa: E402
+from embedded_aws.churn_data import generate_churn  # noqa: E402
 from modelops.estimation.accumulator import EstimationAccumulator  # noqa: E402
 from modelops.estimation.calibration import CalibrationMap  # noqa: E402
 from modelops.estimation.cbpe import estimate  # noqa: E402

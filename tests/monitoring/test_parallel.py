@@ -1,12 +1,19 @@
-"""run_forked: results in argument order, a worker's failure raised with its traceback."""
+"""run_forked: workers are forked only from a process without other threads (else the calls
+run in the caller, with the same results); results in argument order; a worker's failure is
+raised with its traceback; a thread-free process forks without any warning."""
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
 
 import pytest
 
-from modelops.monitoring.parallel import WorkerError, run_forked
+from modelops.monitoring.parallel import WorkerError, can_fork, run_forked, thread_count
 
 
 def square_with_pid(value: int) -> tuple[int, int]:
@@ -19,13 +26,71 @@ def fail_on_two(value: int) -> int:
     return value
 
 
-def test_results_come_back_in_order_from_other_processes() -> None:
+@pytest.fixture
+def another_thread() -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def test_a_process_with_another_thread_runs_the_calls_itself(another_thread: None) -> None:
+    assert thread_count() >= 2 and not can_fork()
     results = run_forked(square_with_pid, [(1,), (2,), (3,)])
-    assert [r[0] for r in results] == [1, 4, 9]
-    assert os.getpid() not in {r[1] for r in results}
+    assert results == [(1, os.getpid()), (4, os.getpid()), (9, os.getpid())]
 
 
-def test_a_failing_worker_fails_the_call_with_its_traceback() -> None:
+def test_a_failing_call_fails_with_its_traceback_in_the_caller_too(another_thread: None) -> None:
     with pytest.raises(WorkerError) as raised:
         run_forked(fail_on_two, [(1,), (2,)])
     assert "ValueError: worker saw 2" in str(raised.value)
+
+
+FORKING = """
+import json, os, warnings
+warnings.simplefilter("error")
+from modelops.monitoring.parallel import WorkerError, can_fork, run_forked, thread_count
+
+def square_with_pid(value):
+    return value * value, os.getpid()
+
+def fail_on_two(value):
+    if value == 2:
+        raise ValueError("worker saw 2")
+    return value
+
+assert can_fork(), thread_count()
+results = run_forked(square_with_pid, [(1,), (2,), (3,)])
+try:
+    run_forked(fail_on_two, [(1,), (2,)])
+    failure = None
+except WorkerError as error:
+    failure = str(error)
+print(json.dumps({"pid": os.getpid(), "results": results, "failure": failure}))
+"""
+
+
+def thread_free_environment() -> dict[str, str]:
+    """What MonitorFunction runs with (template.yaml): numpy's BLAS pool is one thread."""
+    return {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
+
+
+def test_a_thread_free_process_forks_workers_without_a_warning() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORKING],
+        env=thread_free_environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [r[0] for r in out["results"]] == [1, 4, 9]
+    pids = {r[1] for r in out["results"]}
+    assert out["pid"] not in pids and len(pids) == 3
+    assert "ValueError: worker saw 2" in out["failure"]

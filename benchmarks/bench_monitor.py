@@ -46,6 +46,9 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+# As MonitorFunction runs (template.yaml): numpy's BLAS pool at one thread, so the monitor
+# process has no other thread and forks its scan workers (modelops.monitoring.parallel).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 

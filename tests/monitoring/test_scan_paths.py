@@ -1,7 +1,8 @@
 """The scan's fast paths give exactly what the per-row paths give: columns of a batch in
 which every row has every feature (one C-level transpose) against a batch in which one row
 lacks a feature (a lookup per cell); lines of an object without concatenated records against
-one with them; labels of joined rows looked up in bulk against one at a time."""
+one with them; labels of joined rows looked up in bulk against one at a time; batches of
+every shape against one line at a time."""
 
 from __future__ import annotations
 
@@ -158,12 +159,12 @@ def _scan_state(scan: WindowScan) -> dict[str, Any]:
     }
 
 
-def test_whole_batches_are_grouped_exactly_as_record_by_record(
+def test_batches_are_grouped_exactly_as_line_by_line(
     binary_champion: dict[str, Any],
 ) -> None:
     """Batches all inside, all outside, straddling the window's start, of two versions, with
     a malformed line, another model's record and a non-canonical time: one batch at a time
-    (the whole-batch path where it applies) equals one line at a time."""
+    equals one line at a time."""
     lines = _capture_lines(binary_champion, 1_200, seed=5)  # 11:50 to 14:10
     other_model = lines[700].replace(b'"name":"churn"', b'"name":"other"')
     offset_time = lines[300].replace(b'.000Z"', b'.000+00:00"', 1)  # 12:25, inside

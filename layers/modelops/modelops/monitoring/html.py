@@ -37,9 +37,9 @@ h1{font-size:22px;margin-bottom:4px}h2{font-size:18px;margin-top:28px;border-bot
 table{border-collapse:collapse;font-size:13px;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:top}
 td.n{text-align:right;font-variant-numeric:tabular-nums}td.nw,td.n{white-space:nowrap}
 .feature{display:inline-block;vertical-align:top;margin:0 18px 18px 0}.muted{color:#666;font-size:12px}
-.drifted{color:#b71c1c;font-weight:600}
-ul.rules{list-style:none;padding-left:0}ul.rules li{margin:4px 0}
-.tag{display:inline-block;min-width:68px;text-align:center;font-size:11px;font-weight:600;padding:1px 6px;border-radius:3px;margin-right:8px}
+.drifted{color:#b71c1c;font-weight:600}td.small{font-size:11px;color:#444}
+ul.rules{list-style:none;padding-left:0}ul.rules li{margin:4px 0;padding-left:90px;text-indent:-90px}
+.tag{display:inline-block;text-indent:0;min-width:68px;text-align:center;font-size:11px;font-weight:600;padding:1px 6px;border-radius:3px;margin-right:8px}
 .fired{background:#b71c1c;color:#fff}.quiet{background:#e0e0e0;color:#444}.na{background:#fff;color:#888;border:1px solid #ccc}
 .explain{font-size:12px;color:#444;max-width:980px}.explain dt{font-weight:600;float:left;clear:left;width:150px}
 .explain dd{margin:0 0 4px 160px}
@@ -378,7 +378,7 @@ def _feature_table(features: dict[str, Any], order: list[str], with_importance: 
             + (f"<td class=n>{share(f.get('importance'))}</td>" if with_importance else "")
             + f"<td>{e(f['kind'])}</td><td{cls}>{'yes' if f.get('drifted') else 'no'}</td>"
             f"<td class=n>{num(f.get('psi'), 3)}</td>"
-            + (f"<td>{e(thresholds) or 'defaults'}</td>" if with_threshold else "")
+            + (f"<td class=small>{e(thresholds) or 'defaults'}</td>" if with_threshold else "")
             + f"<td class=nw>{e(test)}</td><td class=nw>{e(size)}</td>"
             f"<td class=nw>{share(missing.get('baseline'))} &rarr; {share(missing.get('current'))}</td>"
             f"<td>{e('; '.join(f.get('reasons') or []))}</td></tr>"

@@ -6,9 +6,11 @@ positive class for a binary model, every class one-vs-rest for a multiclass one,
 NannyML's CBPE does. The map is centred isotonic regression (Oron & Flournoy, 2017): the
 isotonic fit of "is class k" on the model's score of class k, with each of its flat steps
 replaced by one knot at the step's mean score and straight lines between knots. Plain
-isotonic regression is flat within a step, which throws away the model's ranking inside it
-and biases the estimated ROC AUC low on small holdouts (benchmarks/bench_cbpe.py); the
-centred map is still monotone and calibrated at every knot.
+isotonic regression is flat within a step, which throws away the model's ranking inside it;
+the centred map keeps it and is still monotone and calibrated at every knot. That this makes
+the estimate more accurate is NOT shown: benchmarks/bench_cbpe.py found it as accurate as
+plain isotonic with a 2,000-row holdout and less accurate with a 400-row one
+(docs/PERFORMANCE.md, "Estimated performance").
 Stored as plain arrays that the monitor applies with np.interp.
 """
 

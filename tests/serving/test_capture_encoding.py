@@ -113,3 +113,15 @@ def test_uuids_in_one_call_are_version_4_uuids_of_the_given_bytes(count: int) ->
     assert ids == _uuid_by_hand(raw)
     assert all(uuid.UUID(i).version == 4 and uuid.UUID(i).variant == uuid.RFC_4122 for i in ids)
     assert len(new_uuids(count)) == count
+
+
+def test_a_batch_larger_than_one_line_may_be_is_still_encoded_at_once() -> None:
+    """1000 records are far more than a log event holds; each line is not."""
+    rng = random.Random(11)
+    records = [_record(rng, row, "v") for row in range(1000)]
+    whole = _per_record(records, LOG_MAX_RECORD_BYTES)
+    assert len(whole) > LOG_MAX_RECORD_BYTES
+    assert fit_lines(records, LOG_MAX_RECORD_BYTES) == whole
+    longest = max(map(len, whole.splitlines(keepends=True)))
+    for max_bytes in (longest - 1, longest, longest + 1, longest + 40):
+        assert fit_lines(records, max_bytes) == _per_record(records, max_bytes)

@@ -130,15 +130,17 @@ _LINE_BREAK = b'}\n{"eventVersion":'
 def fit_lines(records: Sequence[Mapping[str, Any]], max_bytes: int) -> bytes:
     """Every record's `fit_line`, joined: the same bytes, encoded per request. One orjson call
     for the whole list, its record boundaries turned into line breaks, when that is exactly
-    the per-record encoding (every record starts with eventVersion, the whole batch fits
-    `max_bytes` so each line does, orjson accepts every value); record by record otherwise."""
+    the per-record encoding (every record starts with eventVersion, orjson accepts every
+    value, every line fits `max_bytes`); record by record otherwise."""
     if records and all(next(iter(r), None) == "eventVersion" for r in records):
         try:
             encoded = orjson.dumps(records)
         except orjson.JSONEncodeError:
             encoded = b""
-        if encoded and len(encoded) <= max_bytes and encoded.count(_BOUNDARY) == len(records) - 1:
-            return encoded[1:-1].replace(_BOUNDARY, _LINE_BREAK) + b"\n"
+        pieces = encoded[1:-1].split(_BOUNDARY)
+        # A line is its piece plus at most the boundary's bytes and its newline.
+        if len(pieces) == len(records) and max(map(len, pieces)) + len(_BOUNDARY) < max_bytes:
+            return _LINE_BREAK.join(pieces) + b"\n"
     return b"".join(fit_line(r, max_bytes) for r in records)
 
 

@@ -42,9 +42,12 @@ class NonFiniteNumber:
         return self.token
 
 
-# A run of 19 digits: an integer orjson may read as a float (beyond 64 bits) rather than
-# as the exact int the json module gives.
-_LONG_DIGITS = re.compile(r"\d{19}")
+# A run of 19 digits may be an integer orjson reads as a float (beyond 64 bits) rather than
+# as the exact int the json module gives. Found with two C passes over the bytes (every
+# digit made "0", then a substring search): a regular expression takes longer than orjson's
+# whole parse on a 1000-row body.
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_RUN = b"0" * 19
 
 
 def parse_client_json(text: str) -> Any:
@@ -56,9 +59,10 @@ def parse_client_json(text: str) -> Any:
     body with a 19-digit run takes the json module, as does anything orjson refuses (NaN
     tokens, lone surrogates, numbers beyond float range, malformed JSON): those keep exactly
     the json module's values and errors."""
-    if not _LONG_DIGITS.search(text):
+    raw = text.encode("utf-8", "surrogatepass")
+    if _LONG_RUN not in raw.translate(_DIGITS_AS_ZERO):
         try:
-            value = orjson.loads(text)
+            value = orjson.loads(raw)
         except orjson.JSONDecodeError:
             pass
         else:

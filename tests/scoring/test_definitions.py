@@ -3,6 +3,7 @@ its substitutions resolved as SAM resolves them; the check fails on a broken def
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -53,7 +54,7 @@ def test_definition_parses_with_its_substitutions(logical_id: str) -> None:
 
 
 def test_a_placeholder_without_a_substitution_is_named() -> None:
-    doc = load_template()
+    doc = copy.deepcopy(load_template())  # the loaded template is cached: never change it
     doc["Resources"]["BatchScoringStateMachine"]["Properties"]["DefinitionSubstitutions"] = {}
     with pytest.raises(KeyError, match=r"\$\{BatchScoringFunctionArn\} is not in"):
         definition("BatchScoringStateMachine", REFS, doc)

@@ -119,8 +119,9 @@ def scan_shard_child(
     scan = new_scan(window, MODEL, feedback, ScanSettings(seed=10_000 * (shard + 1)), registry)
     started = time.perf_counter()
     done = 0
+    first = shard * records  # shards read consecutive parts of the (repeated) pool
     while done < records:
-        offset = done % len(lines)
+        offset = (first + done) % len(lines)
         take = min(BATCH, records - done, len(lines) - offset)
         scan.add_lines(lines[offset : offset + take])
         done += take

@@ -7,6 +7,7 @@ repeating them, so a change to the template is a change to what is tested.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,15 @@ def function_environment(logical_id: str, template: dict[str, Any] | None = None
 # What !Ref AWS::NoValue resolves to: the property (or list item) holding it is dropped.
 NO_VALUE = Tagged("Ref", "AWS::NoValue")
 
+# Pseudo parameters as embedded AWS has them (moto's default account); `refs` may override any.
+PSEUDO_PARAMETERS: dict[str, str] = {
+    "AWS::Partition": "aws",
+    "AWS::Region": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    "AWS::AccountId": "123456789012",
+    "AWS::StackName": "modelops-local",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
 
 def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = None) -> Any:
     """Resolve Ref/Sub against `refs` (logical IDs and parameters), parameters' defaults otherwise."""
@@ -118,6 +128,8 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
                 return refs[name]
             if name in doc.get("Parameters", {}):
                 return parameter_default(name, doc)
+            if name in PSEUDO_PARAMETERS:
+                return PSEUDO_PARAMETERS[name]
             raise KeyError(f"cannot resolve !Ref {name}: pass it in refs")
         if value.tag == "Sub":
             # !Sub "text" or !Sub [text, {Var: value}]; ${X.Attr} resolves like !GetAtt X.Attr
@@ -125,7 +137,7 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
             scope = {**refs, **{k: resolve(v, refs, doc) for k, v in variables.items()}}
             # ${!Name} is a literal ${Name} (e.g. Athena's partition placeholders)
             out = text.replace("${!", "\0")
-            for key in list(scope) + list(doc.get("Parameters", {})):
+            for key in [*scope, *doc.get("Parameters", {}), *PSEUDO_PARAMETERS]:
                 if "${" + key + "}" in out:
                     out = out.replace(
                         "${" + key + "}", str(resolve(Tagged("Ref", key), scope, doc))

@@ -9,6 +9,7 @@ PredictService.predict.
 
 from __future__ import annotations
 
+import gc
 from http import HTTPStatus
 from typing import Any
 
@@ -23,6 +24,10 @@ from modelops.serving.settings import ServingSettings
 service = PredictService.from_settings(ServingSettings.from_env())
 service.warm()
 app = create_resolver()
+# What initialisation built (modules, clients, the model) lives as long as the environment:
+# frozen out of the garbage collector, a full collection scans only what requests left behind
+# (hundreds of thousands of objects less: milliseconds, every few large requests).
+gc.freeze()
 
 
 @app.post("/predict")

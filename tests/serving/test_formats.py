@@ -40,6 +40,14 @@ def problems_of(payload: Any, max_rows: int = 10) -> tuple[int, list[dict[str, A
     return caught.value.status_code, caught.value.details()
 
 
+def model_columns(columns: dict[str, Any]) -> dict[str, tuple[str, list[Any]]]:
+    """Each column's dtype and values, NaN (missing) as None."""
+    return {
+        name: (str(column.dtype), [None if v != v else v for v in column.tolist()])
+        for name, column in columns.items()
+    }
+
+
 def as_split(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"columns": COLUMNS, "data": [[row.get(c) for c in COLUMNS] for row in rows]}
 
@@ -58,10 +66,10 @@ def as_split(rows: list[dict[str, Any]]) -> dict[str, Any]:
 )
 def test_every_format_gives_the_same_columns_and_imputed_features(payload: Any) -> None:
     request = parse({**payload, "inference_ids": ["a", "b", "c"]})
-    assert request.columns == {
-        "tenure_months": [12, 3, 40],
-        "monthly_charges": [42.5, None, None],
-        "plan": ["basic", "premium", "basic"],
+    assert model_columns(request.columns) == {
+        "tenure_months": ("float32", [12.0, 3.0, 40.0]),
+        "monthly_charges": ("float32", [42.5, None, None]),
+        "plan": ("object", ["basic", "premium", "basic"]),
     }
     assert request.inference_ids == ["a", "b", "c"]
     assert request.imputed == {1: ["monthly_charges"], 2: ["monthly_charges"]}

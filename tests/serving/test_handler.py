@@ -4,6 +4,7 @@ with real trained models from the training job."""
 from __future__ import annotations
 
 import base64
+import gc
 import io
 import json
 import logging
@@ -395,6 +396,20 @@ def test_initialisation_survives_a_missing_champion_and_a_later_one_is_served(
     version = publish_trained(registry, "binary")["version"]
     status, body = call_api(app, load_event("predict_api.json"))
     assert (status, body["model"]["version"]) == (200, version)
+
+
+def test_initialisation_freezes_what_it_built_out_of_the_garbage_collector(
+    predict_handler: Loader, registry: ModelRegistry
+) -> None:
+    publish_trained(registry, "binary")
+    gc.unfreeze()
+    try:
+        app = predict_handler()
+        frozen = gc.get_freeze_count()
+        assert app.service.cache.loaded is not None
+        assert frozen > 1000  # the modules and the loaded model, at least
+    finally:
+        gc.unfreeze()
 
 
 def test_no_champion_is_503_with_a_clear_message(

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from modelops.errors import InvalidInput
@@ -41,11 +42,16 @@ def test_valid_request_becomes_columns_with_missing_as_none() -> None:
         SCHEMA,
         max_rows=10,
     )
-    assert request.columns == {
-        "tenure_months": [12, None],
-        "monthly_charges": [42.5, None],
-        "plan": ["basic", "premium"],
-    }
+    # As the model takes them: float32 with NaN for missing, categories as strings.
+    assert request.columns["tenure_months"].dtype == request.columns["monthly_charges"].dtype
+    assert request.columns["tenure_months"].dtype == np.float32
+    assert request.columns["tenure_months"][0] == 12 and np.isnan(
+        request.columns["tenure_months"][1]
+    )
+    assert request.columns["monthly_charges"][0] == 42.5
+    assert np.isnan(request.columns["monthly_charges"][1])
+    assert request.columns["plan"].tolist() == ["basic", "premium"]
+    assert request.imputed == {1: ["tenure_months", "monthly_charges"]}
     assert request.inference_ids == ["a", "b"]
     assert len(request) == 2
 
@@ -191,7 +197,7 @@ def test_categorical_accepts_integers_and_booleans_as_categories() -> None:
     request = parse_predict_request(
         {"instances": [{"plan": 3}, {"plan": True}]}, SCHEMA, max_rows=5
     )
-    assert request.columns["plan"] == [3, True]
+    assert request.columns["plan"].tolist() == ["3", "True"]  # the strings the model sees
 
 
 # ---- the HTTP body reader (content type, base64, JSON) -------------------------------------

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from modelops import resilience
 from modelops.errors import ModelNotFoundError
@@ -156,7 +158,7 @@ class RolloutServing:
     def serve(
         self,
         champion: LoadedModel,
-        columns: dict[str, list[Any]],
+        columns: Mapping[str, np.ndarray],
         inference_ids: Sequence[str],
         outputs: list[dict[str, Any]],
         *,
@@ -234,9 +236,10 @@ def _ms(value: float | None) -> float | None:
 
 
 def _predict(
-    loaded: LoadedModel, columns: dict[str, list[Any]], rows: list[int]
+    loaded: LoadedModel, columns: Mapping[str, np.ndarray], rows: list[int]
 ) -> list[dict[str, Any]]:
     """The challenger's answers for `rows`, from its own schema's features (a KeyError if it
-    needs a feature the champion's request does not carry)."""
-    subset = {name: [columns[name][row] for row in rows] for name in loaded.schema.feature_names}
+    needs a feature the champion's request does not carry); `columns` are the request's, as
+    the champion takes them (modelops.serving.columns)."""
+    subset = {name: columns[name][rows] for name in loaded.schema.feature_names}
     return prediction_outputs(loaded.schema, loaded.model.predict_columns(subset))

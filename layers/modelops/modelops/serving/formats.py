@@ -11,8 +11,9 @@ A column-wise format reports an unknown or missing column once, not once per row
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from modelops import messages
@@ -28,14 +29,22 @@ REPORTED = object()
 
 @dataclass
 class Rows:
-    """The request's rows as objects of features, and how to name a place in what was sent."""
+    """The request's rows as objects of features, and how to name a place in what was sent.
+    A column-wise format that arrived well formed also keeps its known features' values as
+    sent (`columns`), and builds the row objects only when asked (to capture them)."""
 
     format: str
-    rows: list[Any]
+    make_rows: Callable[[], list[Any]]
+    count: int
     # (row, feature or None for the row itself) -> path as sent; None: row and field say it.
     locate: Callable[[int, str | None], str | None]
     # Required features whose absence was reported once for the whole request (a column).
     reported: set[str] = field(default_factory=set)
+    columns: dict[str, Sequence[Any]] | None = None
+
+    @cached_property
+    def rows(self) -> list[Any]:
+        return self.make_rows()
 
 
 def read_rows(
@@ -66,10 +75,11 @@ def read_rows(
     if not _count_rows(value, name, what, max_rows, problems):
         return None
     if name == "instances":
-        return Rows(name, value, lambda row, feature: None)
+        return Rows(name, lambda: value, len(value), lambda row, feature: None)
     return Rows(
         name,
-        value,
+        lambda: value,
+        len(value),
         lambda row, feature: f"{name}[{row}]" + (f".{feature}" if feature is not None else ""),
     )
 
@@ -93,7 +103,7 @@ def _known_columns(
         if column not in expected:
             problem = messages.unknown_name(column, expected, "feature")
             problems.append(Problem(problem, field=column, path=path(i, column)))
-    rows = Rows("", [], lambda row, feature: None)
+    rows = Rows("", list, 0, lambda row, feature: None)
     for name in schema.required_names:
         if name not in columns:
             problems.append(Problem(messages.REQUIRED_MISSING, field=name, path=path(-1, name)))
@@ -162,24 +172,37 @@ def _split(value: Any, schema: ModelSchema, max_rows: int, problems: Problems) -
         lambda i, c: f"dataframe_split.columns[{i}]" if i >= 0 else "dataframe_split.columns",
     )
     known = [(j, c) for j, c in enumerate(columns) if c in schema.by_name]
-    for r, values in enumerate(data):
-        if type(values) is not list or len(values) != len(columns):
-            shown = f"{len(values)} values" if type(values) is list else describe(values)
-            problems.append(
-                Problem(
-                    f"expected an array of {len(columns)} values (one per column), got {shown}",
-                    row=r,
-                    field=f"dataframe_split.data[{r}]",
-                )
-            )
-            rows.rows.append(REPORTED)
-        else:
-            rows.rows.append({c: values[j] for j, c in known})
-    rows.format = "dataframe_split"
+    rows.format, rows.count = "dataframe_split", len(data)
+    well_formed = {*map(type, data)} == {list} and {*map(len, data)} == {len(columns)}
+    if len(known) == len(columns) and well_formed:
+        # The data's columns as they are; the row objects only if asked for.
+        rows.columns = dict(zip(columns, zip(*data, strict=True), strict=True))
+        rows.make_rows = lambda: [dict(zip(columns, values, strict=True)) for values in data]
+    if rows.columns is None:
+        rows.rows = [
+            _split_row(r, values, columns, known, problems) for r, values in enumerate(data)
+        ]
     rows.locate = lambda row, feature: (
         f"dataframe_split.data[{row}]" + (f"[{first[feature]}]" if feature is not None else "")
     )
     return rows
+
+
+def _split_row(
+    r: int, values: Any, columns: list[str], known: list[tuple[int, str]], problems: Problems
+) -> Any:
+    """One data row as an object of its known features, or REPORTED with its problem."""
+    if type(values) is not list or len(values) != len(columns):
+        shown = f"{len(values)} values" if type(values) is list else describe(values)
+        problems.append(
+            Problem(
+                f"expected an array of {len(columns)} values (one per column), got {shown}",
+                row=r,
+                field=f"dataframe_split.data[{r}]",
+            )
+        )
+        return REPORTED
+    return {c: values[j] for j, c in known}
 
 
 def _columns(
@@ -214,7 +237,8 @@ def _columns(
     columns = list(lengths)
     rows = _known_columns(columns, schema, problems, lambda i, c: f"inputs.{c}")
     known = [c for c in columns if c in schema.by_name]
-    rows.rows = [{c: value[c][r] for c in known} for r in range(count)]
-    rows.format = "inputs"
+    rows.columns = {c: value[c] for c in known}
+    rows.make_rows = lambda: [{c: value[c][r] for c in known} for r in range(count)]
+    rows.format, rows.count = "inputs", count
     rows.locate = lambda row, feature: "inputs" if feature is None else f"inputs.{feature}[{row}]"
     return rows

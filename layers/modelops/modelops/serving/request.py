@@ -2,23 +2,28 @@
 
 Everything is checked before any inference and every problem is reported with its row and
 field, so a client fixes a bad batch in one round trip. Whatever the request's format
-(modelops.serving.formats), the validated rows go straight to per-feature columns (lists of
-raw values, None for missing): no pandas on this path. A required feature a row leaves out
-(or sends as null) is a problem; an optional one is imputed by the model and listed per row.
-The words of every problem come from modelops.messages, shared with feedback.
+(modelops.serving.formats), the rows become per-feature numpy columns as the model takes
+them: no pandas on this path. A batch is checked a column at a time
+(modelops.serving.columns); a batch with any problem is checked again cell by cell (the
+exact path, `columnar=False`), which names each problem. A required feature a row leaves
+out (or sends as null) is a problem; an optional one is imputed by the model and listed per
+row. The words of every problem come from modelops.messages, shared with feedback.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from modelops import messages
 from modelops.capture import new_uuids
 from modelops.errors import Problem, Problems
 from modelops.messages import FLOAT32_MAX, describe
 from modelops.schema import FeatureKind, ModelSchema
+from modelops.serving.columns import Columns, columnar, exact_columns, gather
 from modelops.serving.formats import FORMATS, REPORTED, Rows, read_rows
 
 __all__ = ["PredictRequest", "describe", "parse_predict_request"]
@@ -29,17 +34,26 @@ OBJECT_KEYS = 'one of "instances", "dataframe_split", "dataframe_records" or "in
 
 @dataclass(frozen=True)
 class PredictRequest:
-    """A validated request: the rows as objects, per-feature columns, one id per row, and
-    per row the optional features the model imputed (rows with none are left out)."""
+    """A validated request: the model's input columns (modelops.serving.columns), one id
+    per row, per row the optional features the model imputed (rows with none are left out),
+    and the rows as sent (objects of features, built on first use for column-wise formats)."""
 
-    instances: list[dict[str, Any]]
-    columns: dict[str, list[Any]]
+    columns: dict[str, np.ndarray]
     inference_ids: list[str]
-    imputed: dict[int, list[str]] = field(default_factory=dict)
-    format: str = "instances"
+    imputed: dict[int, list[str]]
+    format: str
+    sent: Rows
+
+    @property
+    def instances(self) -> list[dict[str, Any]]:
+        return self.sent.rows
+
+    def feeds(self) -> dict[str, np.ndarray]:
+        """The ONNX model's inputs: the columns as [n, 1] tensors."""
+        return {name: column.reshape(-1, 1) for name, column in self.columns.items()}
 
     def __len__(self) -> int:
-        return len(self.instances)
+        return self.sent.count
 
 
 def _numeric_problem(value: Any) -> str | None:
@@ -58,8 +72,11 @@ def parse_predict_request(
     *,
     max_rows: int,
     new_inference_ids: Callable[[int], list[str]] = new_uuids,
+    columnar: bool = True,
 ) -> PredictRequest:
-    """Validate `payload` (the parsed body or direct-invocation event) or raise InvalidInput."""
+    """Validate `payload` (the parsed body or direct-invocation event) or raise InvalidInput.
+    `columnar`: check a batch a column at a time where it applies (False: cell by cell only,
+    the reference the columnar path must agree with)."""
     if not isinstance(payload, Mapping):
         raise messages.not_an_object(payload, OBJECT_KEYS)
     problems = Problems(
@@ -70,15 +87,20 @@ def parse_predict_request(
     rows = read_rows(payload, schema, max_rows, problems)
     if rows is None:
         raise messages.invalid(problems)
-    imputed = _check_rows(rows, schema, problems)
+    checked = _columnar(rows, schema) if columnar and not problems else None
+    imputed = _check_rows(rows, schema, problems) if checked is None else checked[1]
     inference_ids = _inference_ids(
-        payload.get("inference_ids"), len(rows.rows), problems, new_inference_ids
+        payload.get("inference_ids"), rows.count, problems, new_inference_ids
     )
     if problems:
         raise messages.invalid(problems)
-    instances = rows.rows
-    columns = {name: [row.get(name) for row in instances] for name in schema.feature_names}
-    return PredictRequest(instances, columns, inference_ids, imputed, rows.format)
+    columns = exact_columns(rows.rows, schema) if checked is None else checked[0]
+    return PredictRequest(columns, inference_ids, imputed, rows.format, rows)
+
+
+def _columnar(rows: Rows, schema: ModelSchema) -> Columns | None:
+    raw = rows.columns if rows.columns is not None else gather(rows.rows, schema.feature_names)
+    return None if raw is None else columnar(raw, rows.count, schema)
 
 
 def _check_rows(rows: Rows, schema: ModelSchema, problems: Problems) -> dict[int, list[str]]:

@@ -198,7 +198,7 @@ class PredictService:
         self._metrics.add_dimension(name="ModelVersion", value=str(loaded.version))
         request = parse_predict_request(payload, loaded.schema, max_rows=self.max_batch_rows)
         scoring = time.perf_counter()
-        outputs = prediction_outputs(loaded.schema, loaded.model.predict_columns(request.columns))
+        outputs = prediction_outputs(loaded.schema, loaded.model.run(request.feeds()))
         served = (
             self.rollout.serve(
                 loaded,

@@ -1,0 +1,138 @@
+"""A request's validated rows as the model's input columns, checked a column at a time.
+
+`columnar` gathers each feature's values in one pass (or takes them as sent, for column-wise
+formats) and checks each column whole: the set of its value types, float32's range, NaN only
+where the client sent null or left the feature out, integers that float64 holds exactly,
+required features present. It gives up (None) at the first column holding anything the exact
+cell-by-cell validation (modelops.serving.request) would have to name, so every problem is
+still reported in that path's words, order and places; valid batches never pay for it.
+
+Both paths give the same columns, as the model takes them (ModelSchema.to_onnx_feeds'
+conversion, which `exact_columns` applies to rows already checked): float32 with NaN for a
+missing value, categories as strings with MISSING_CATEGORY for a missing one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import compress
+from types import NoneType
+from typing import Any
+
+import numpy as np
+
+from modelops.messages import FLOAT32_MAX
+from modelops.schema import MISSING_CATEGORY, FeatureKind, ModelSchema, categorical_token
+
+__all__ = ["Columns", "columnar", "exact_columns", "gather"]
+
+# (columns, per row the imputed optional features in schema order; rows with none left out)
+Columns = tuple[dict[str, np.ndarray], dict[int, list[str]]]
+
+NUMBER_TYPES = frozenset({float, int, NoneType})
+CATEGORY_TYPES = frozenset({str, int, bool, NoneType})
+# Beyond this an integer's float64 is rounded: float32 conversion and the range check are the
+# exact path's (Python's int comparisons are exact).
+EXACT_INTEGERS = 2.0**53
+
+
+def gather(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]] | None:
+    """Each feature's values from row objects (None for null or absent), or None when a row
+    is not an object or holds a key that is not a feature."""
+    if {*map(type, rows)} != {dict}:
+        return None
+    if sum(map(len, rows)) == len(names) * len(rows):
+        try:
+            # Every row holds every feature (and so nothing else): the common batch.
+            return {name: [row[name] for row in rows] for name in names}
+        except KeyError:
+            pass  # a row has an unknown key in place of a feature
+    if not set(names).issuperset(set().union(*rows)):
+        return None
+    return {name: [row.get(name) for row in rows] for name in names}
+
+
+def columnar(raw: Mapping[str, Sequence[Any]], count: int, schema: ModelSchema) -> Columns | None:
+    """The model's columns from `count` rows' values per feature (a feature not in `raw` is
+    missing from every row), or None when any column needs the exact path."""
+    columns: dict[str, np.ndarray] = {}
+    missing: list[tuple[int, np.ndarray]] = []
+    for j, spec in enumerate(schema.features):
+        values = raw.get(spec.name)
+        if values is None:
+            values = [None] * count
+        kinds = {*map(type, values)}
+        if spec.kind is FeatureKind.NUMERIC:
+            column = _numbers(values, kinds)
+        else:
+            column = _categories(values, kinds)
+        if column is None:
+            return None
+        columns[spec.name], absent = column
+        if absent is not None:
+            if spec.required:
+                return None
+            missing.append((j, absent))
+    return columns, _imputed(missing, schema.feature_names, count)
+
+
+def _numbers(values: Sequence[Any], kinds: set[type]) -> tuple[np.ndarray, Any] | None:
+    if not kinds <= NUMBER_TYPES:
+        return None
+    try:
+        wide = np.array(values, dtype=np.float64)  # None becomes NaN
+    except OverflowError:  # an integer beyond float64
+        return None
+    magnitude = np.abs(wide)
+    in_range = magnitude <= FLOAT32_MAX  # False for NaN and infinities
+    absent = None
+    if NoneType in kinds:
+        absent = ~in_range
+        # Every null is out of range; anything else out of range is a problem to name.
+        if int(np.count_nonzero(absent)) != values.count(None):
+            return None
+    elif not in_range.all():
+        return None
+    if int in kinds and (magnitude >= EXACT_INTEGERS).any() and _inexact_integer(values):
+        return None
+    return wide.astype(np.float32), absent
+
+
+def _inexact_integer(values: Sequence[Any]) -> bool:
+    # Only where the column holds a large magnitude: a float may be the large one.
+    return any(type(v) is int and abs(v) >= EXACT_INTEGERS for v in values)
+
+
+def _categories(values: Sequence[Any], kinds: set[type]) -> tuple[np.ndarray, Any] | None:
+    if not kinds <= CATEGORY_TYPES:
+        return None
+    if kinds == {str}:
+        return np.array(values, dtype=object), None
+    if kinds == {str, NoneType}:
+        tokens = np.array(values, dtype=object)
+        absent = np.equal(tokens, None)
+        tokens[absent] = MISSING_CATEGORY
+        return tokens, absent
+    absent = np.array([v is None for v in values]) if NoneType in kinds else None
+    return np.array([categorical_token(v) for v in values], dtype=object), absent
+
+
+def _imputed(missing: list[tuple[int, np.ndarray]], names: Sequence[str], count: int) -> dict:
+    if not missing:
+        return {}
+    matrix = np.zeros((count, len(names)), dtype=bool)
+    for j, absent in missing:
+        matrix[:, j] = absent
+    rows = np.flatnonzero(matrix.any(axis=1))
+    return {
+        row: list(compress(names, flags))
+        for row, flags in zip(rows.tolist(), matrix[rows].tolist(), strict=True)
+    }
+
+
+def exact_columns(rows: Sequence[Mapping[str, Any]], schema: ModelSchema) -> dict[str, np.ndarray]:
+    """The model's columns from rows the exact path checked (missing: None or absent)."""
+    feeds = schema.to_onnx_feeds(
+        {name: [row.get(name) for row in rows] for name in schema.feature_names}
+    )
+    return {name: feed.reshape(-1) for name, feed in feeds.items()}

@@ -34,6 +34,7 @@ CATEGORY_TYPES = frozenset({str, int, bool, NoneType})
 # Beyond this an integer's float64 is rounded: float32 conversion and the range check are the
 # exact path's (Python's int comparisons are exact).
 EXACT_INTEGERS = 2.0**53
+_NULL = np.array(None, dtype=object)
 
 
 def gather(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]] | None:
@@ -110,7 +111,7 @@ def _categories(values: Sequence[Any], kinds: set[type]) -> tuple[np.ndarray, An
         return np.array(values, dtype=object), None
     if kinds == {str, NoneType}:
         tokens = np.array(values, dtype=object)
-        absent = np.equal(tokens, None)
+        absent = np.equal(tokens, _NULL)
         tokens[absent] = MISSING_CATEGORY
         return tokens, absent
     absent = np.array([v is None for v in values]) if NoneType in kinds else None

@@ -24,12 +24,14 @@ flagged (`fit_line`), never dropped.
 from __future__ import annotations
 
 import json
+import operator
 import os
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any, Protocol, TextIO
 
 import numpy as np
@@ -123,6 +125,7 @@ def encode_record(record: Mapping[str, Any]) -> bytes:
 # the first key every record has. JSON escapes every quote inside a string, and no record
 # holds a list of objects, so these bytes occur at record boundaries only (and fit_lines
 # checks the count anyway).
+_FIRST_KEY = "eventVersion"
 _BOUNDARY = b'},{"eventVersion":'
 _LINE_BREAK = b'}\n{"eventVersion":'
 
@@ -132,7 +135,8 @@ def fit_lines(records: Sequence[Mapping[str, Any]], max_bytes: int) -> bytes:
     for the whole list, its record boundaries turned into line breaks, when that is exactly
     the per-record encoding (every record starts with eventVersion, orjson accepts every
     value, every line fits `max_bytes`); record by record otherwise."""
-    if records and all(next(iter(r), None) == "eventVersion" for r in records):
+    firsts = map(next, map(iter, records), repeat(None))  # each record's first key, in C
+    if records and all(map(operator.eq, repeat(_FIRST_KEY), firsts)):
         try:
             encoded = orjson.dumps(records)
         except orjson.JSONEncodeError:
@@ -186,19 +190,54 @@ def prediction_record(
     event_id: str | None = None,
 ) -> dict[str, Any]:
     """A captured prediction, contract section 5 (a new eventId unless one is given)."""
-    return {
-        "eventVersion": EVENT_VERSION,
-        "eventMetadata": {
-            "eventId": event_id or new_uuid(),
-            "inferenceId": inference_id,
-            "inferenceTime": inference_time,
-            "requestId": request_id,
-            "source": source,
-        },
-        "model": {"name": model_name, "version": model_version},
-        "input": dict(features),
-        "output": dict(output),
-    }
+    (record,) = prediction_records(
+        event_ids=[event_id or new_uuid()],
+        inference_ids=[inference_id],
+        inference_time=inference_time,
+        request_id=request_id,
+        source=source,
+        model_name=model_name,
+        model_versions=[model_version],
+        inputs=[dict(features)],
+        outputs=[dict(output)],
+    )
+    return record
+
+
+def prediction_records(
+    *,
+    event_ids: Sequence[str],
+    inference_ids: Sequence[str],
+    inference_time: str,
+    request_id: str,
+    source: str,
+    model_name: str,
+    model_versions: Sequence[int],
+    inputs: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Mapping[str, Any]],
+) -> list[dict[str, Any]]:
+    """The captured predictions of one request, record i from the i-th of each sequence. The
+    inputs and outputs are the records' own (not copied: they must not change afterwards),
+    and rows of one version share their `model` object."""
+    models = {v: {"name": model_name, "version": v} for v in set(model_versions)}
+    return [
+        {
+            "eventVersion": EVENT_VERSION,
+            "eventMetadata": {
+                "eventId": event_id,
+                "inferenceId": inference_id,
+                "inferenceTime": inference_time,
+                "requestId": request_id,
+                "source": source,
+            },
+            "model": models[version],
+            "input": features,
+            "output": output,
+        }
+        for event_id, inference_id, version, features, output in zip(
+            event_ids, inference_ids, model_versions, inputs, outputs, strict=True
+        )
+    ]
 
 
 def feedback_record(

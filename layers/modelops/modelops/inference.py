@@ -82,10 +82,10 @@ class OnnxModel:
         raw_labels, probabilities = self.session.run(self._output_names[:2], dict(feeds))
         # ONNX gives int64 or string labels; map them onto the metadata's classes so the label
         # has the type the metadata records (and JSON shows 1, not "1", for integer classes).
-        labels = np.asarray(
-            [self._class_by_key[str(v)] for v in np.asarray(raw_labels).reshape(-1).tolist()],
-            dtype=object,
-        )
+        # Mapped by C loops (map), not a Python loop per row.
+        keys = map(str, np.asarray(raw_labels).reshape(-1).tolist())
+        labels = np.empty(len(raw_labels), dtype=object)
+        labels[:] = list(map(self._class_by_key.__getitem__, keys))
         return Predictions(labels=labels, probabilities=np.asarray(probabilities, dtype=np.float32))
 
     def predict_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Predictions:

@@ -6,6 +6,7 @@ records' `output`, so what was served and what was recorded cannot disagree.
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,11 @@ def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[di
     probabilities = np.round(
         predictions.probabilities.astype(np.float64), PROBABILITY_DECIMALS
     ).tolist()
+    if probabilities and len(probabilities[0]) != len(keys):
+        raise ValueError(f"{len(probabilities[0])} probabilities for {len(keys)} classes")
+    # The rows' objects made by C loops (map), not by a Python loop per row and class.
+    by_class = map(dict, map(zip, repeat(keys), probabilities))
     return [
-        {"label": label, "probabilities": dict(zip(keys, row, strict=True))}
-        for label, row in zip(predictions.labels.tolist(), probabilities, strict=True)
+        {"label": label, "probabilities": row}
+        for label, row in zip(predictions.labels.tolist(), by_class, strict=True)
     ]

@@ -28,7 +28,7 @@ from modelops.capture import (
     dead_letter_prefix,
     iso_timestamp,
     new_uuids,
-    prediction_record,
+    prediction_records,
 )
 from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError, Problem
 from modelops.jsonio import direct_payload
@@ -296,21 +296,20 @@ class PredictService:
             return
         inference_time = iso_timestamp(self._now())
         rows = self._sampled_rows(len(request))
-        event_ids = new_uuids(len(rows))
-        records = [
-            prediction_record(
-                event_id=event_ids[i],
-                inference_id=request.inference_ids[row],
-                inference_time=inference_time,
-                request_id=request_id,
-                source=source,
-                model_name=loaded.name,
-                model_version=loaded.version if served is None else served.versions[row],
-                features=request.instances[row],
-                output=outputs[row],
-            )
-            for i, row in enumerate(rows)
-        ]
+        instances, ids = request.instances, request.inference_ids
+        versions = [loaded.version] * len(request) if served is None else served.versions
+        every = isinstance(rows, range)  # every row: the request's own lists, not copies
+        records = prediction_records(
+            event_ids=new_uuids(len(rows)),
+            inference_ids=ids if every else [ids[row] for row in rows],
+            inference_time=inference_time,
+            request_id=request_id,
+            source=source,
+            model_name=loaded.name,
+            model_versions=versions if every else [versions[row] for row in rows],
+            inputs=instances if every else [instances[row] for row in rows],
+            outputs=outputs if every else [outputs[row] for row in rows],
+        )
         if served is not None:
             for record, row in zip(records, rows, strict=True):
                 record.update(served.capture_extras[row])

@@ -188,3 +188,44 @@ def test_batches_are_grouped_exactly_as_line_by_line(
     assert inside == 1 + sum(1 for i in range(1_200) if 600 <= i * 7 < 4200)
     assert outside == 1_200 + 2 - malformed - inside
     assert set(whole.versions) == {1, 2}
+
+
+@pytest.mark.parametrize("value", [[1.0], {"x": 1}, 10**400, "abc"])
+def test_a_numeric_value_that_is_not_a_number_makes_its_row_malformed_in_any_batch(
+    binary_champion: dict[str, Any], value: Any
+) -> None:
+    """In every row of a batch (the fast path must not turn `[1.0]` into a 2-D column) or in
+    one row of it: that row is skipped and counted, the others are kept."""
+    schema = VersionWindow(1, binary_champion, ScanSettings()).schema
+    names = list(schema.feature_names)
+    kinds = {s.name: s.kind.value for s in schema.features}
+    numeric = next(n for n in names if kinds[n] == "numeric")
+    outputs = [{"label": "no", "probabilities": {"no": 0.7, "yes": 0.3}}] * 40
+    ids = [f"id-{i}" for i in range(40)]
+    everywhere = _rows(40, 5, names, kinds)
+    for row in everywhere:
+        row[numeric] = value
+    window = VersionWindow(1, binary_champion, ScanSettings())
+    assert window.add(everywhere, outputs, ids, FeedbackIndex.empty()) == 40
+    assert window.rows == 0
+    one = _rows(40, 5, names, kinds)
+    one[7][numeric] = value
+    window = VersionWindow(1, binary_champion, ScanSettings())
+    assert window.add(one, outputs, ids, FeedbackIndex.empty()) == 1
+    assert window.rows == 39
+    assert window.numeric[numeric].rows == 39
+
+
+def test_a_bool_in_a_numeric_column_counts_as_0_or_1_in_any_batch(
+    binary_champion: dict[str, Any],
+) -> None:
+    schema = VersionWindow(1, binary_champion, ScanSettings()).schema
+    names = list(schema.feature_names)
+    kinds = {s.name: s.kind.value for s in schema.features}
+    numeric = next(n for n in names if kinds[n] == "numeric")
+    outputs = [{"label": "no", "probabilities": {"no": 0.7, "yes": 0.3}}] * 3
+    rows = _rows(3, 6, names, kinds)
+    rows[0][numeric], rows[1][numeric], rows[2][numeric] = True, False, "x"
+    window = VersionWindow(1, binary_champion, ScanSettings())
+    assert window.add(rows, outputs, ["a", "b", "c"], FeedbackIndex.empty()) == 1
+    assert window.numeric[numeric].total == 1.0

@@ -76,6 +76,13 @@ def bin_counts(edges: np.ndarray | list[float], values: np.ndarray) -> np.ndarra
     return np.bincount(bin_index(edges, values), minlength=len(edges) + 1)
 
 
+def sorted_bin_counts(edges: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+    """`bin_counts` of values already sorted: the edges are searched in the values
+    (edges × log n) instead of every value in the edges (n × log edges)."""
+    below = np.searchsorted(ordered, edges, side="right")  # values <= each edge
+    return np.diff(below, prepend=0, append=ordered.size)
+
+
 def numeric_baseline(
     values: Iterable[Any],
     *,

@@ -32,8 +32,8 @@ from modelops.baseline import (
     FLOAT64,
     as_representation,
     bin_counts,
-    bin_index,
     numeric_representation,
+    sorted_bin_counts,
 )
 from modelops.monitoring.exact import ExactBinSums
 from modelops.monitoring.exact import value as exact_value
@@ -44,17 +44,23 @@ DEFAULT_MAX_CATEGORIES = 1000
 OVERFLOW_CATEGORY = "__overflow__"
 
 
-class _TwoSums(dict[int, np.ndarray]):
-    """Bin indexes [0] * n + [1] * n, cached per batch size (the batches repeat sizes)."""
+class _MomentBins(dict[int, np.ndarray]):
+    """Bin indexes of a batch's moments, cached per batch size (the batches repeat sizes):
+    [0] * n + [1] * n (values, then squares), or [1] * n (squares alone)."""
+
+    def __init__(self, bins: tuple[int, ...]) -> None:
+        super().__init__()
+        self.bins = np.array(bins, dtype=np.int64)
 
     def __missing__(self, n: int) -> np.ndarray:
-        bins = np.repeat(np.array([0, 1], dtype=np.int64), n)
+        bins = np.repeat(self.bins, n)
         if len(self) < 64:
             self[n] = bins
         return bins
 
 
-_TWO_SUMS = _TwoSums()
+_TWO_SUMS = _MomentBins((0, 1))
+_SQUARES = _MomentBins((1,))
 
 
 class NumericAccumulator:
@@ -79,7 +85,8 @@ class NumericAccumulator:
         self.rows = 0
         self.missing = 0
         # Exact, so one pass, workers and state machine shards report the same mean and std.
-        self.sums = ExactBinSums(2)  # bin 0: the values, bin 1: their squares
+        # Bin 0: the values (kept by the fine bins when there are fine bins), 1: their squares.
+        self.sums = ExactBinSums(2)
         self.minimum = math.inf
         self.maximum = -math.inf
         self.sample_size = sample_size
@@ -109,9 +116,17 @@ class NumericAccumulator:
         self.missing += int(values.size - present.size)
         if present.size == 0:
             return
-        self.counts += bin_counts(self.edges, present)
         if self.fine is not None:
-            self.fine.add(present)
+            # Sorted once, every count is a search of the edges in the batch, and the fine
+            # bins' exact sums are the values' sum: only the squares are summed apart.
+            present = np.sort(present)
+            self.counts += sorted_bin_counts(self.edges, present)
+            self.fine.add_sorted(present)
+            self.sums.add(present * present, _SQUARES[present.size])
+            self.minimum = min(self.minimum, float(present[0]))
+            self.maximum = max(self.maximum, float(present[-1]))
+            return
+        self.counts += bin_counts(self.edges, present)
         self.sums.add(np.concatenate([present, present * present]), _TWO_SUMS[present.size])
         self.minimum = min(self.minimum, float(present.min()))
         self.maximum = max(self.maximum, float(present.max()))
@@ -165,13 +180,26 @@ class NumericAccumulator:
             np.concatenate([self._sample, values]), np.concatenate([self._sample_keys, keys])
         )
 
+    def moment_totals(self) -> list[int]:
+        """Exact [sum of the values, sum of their squares], in units of exact.OFFSET."""
+        values, squares = self.sums.totals()
+        if self.fine is not None:
+            values += sum(self.fine.exact_sums.totals())
+        return [values, squares]
+
+    def carry_moments(self, totals: list[int]) -> None:
+        """Add exact moment totals read back from a partial state (whose fine sums, when
+        there are fine bins, already carry the values)."""
+        values, squares = totals
+        self.sums.carry([0 if self.fine is not None else values, squares])
+
     @property
     def total(self) -> float:
-        return exact_value(self.sums.totals()[0])
+        return exact_value(self.moment_totals()[0])
 
     @property
     def total_squares(self) -> float:
-        return exact_value(self.sums.totals()[1])
+        return exact_value(self.moment_totals()[1])
 
     def mean(self) -> float | None:
         return self.total / self.present if self.present else None
@@ -179,7 +207,7 @@ class NumericAccumulator:
     def std(self) -> float | None:
         if not self.present:
             return None
-        total, squares = (exact_value(t) for t in self.sums.totals())
+        total, squares = (exact_value(t) for t in self.moment_totals())
         mean = total / self.present
         return math.sqrt(max(squares / self.present - mean * mean, 0.0))
 
@@ -193,12 +221,16 @@ class FineBins:
         self.edges = np.asarray(edges, dtype=np.float64)
         self.counts = np.zeros(self.edges.size + 1, dtype=np.int64)
         self.exact_sums = ExactBinSums(self.edges.size + 1)
+        self._bin_numbers = np.arange(self.edges.size + 1, dtype=np.int64)
 
     def add(self, present: np.ndarray) -> None:
-        index = bin_index(self.edges, present)
-        size = self.edges.size + 1
-        self.counts += np.bincount(index, minlength=size)
-        self.exact_sums.add(present, index)
+        self.add_sorted(np.sort(present))
+
+    def add_sorted(self, ordered: np.ndarray) -> None:
+        """Add present values sorted ascending: each bin's values are one run of them."""
+        counts = sorted_bin_counts(self.edges, ordered)
+        self.counts += counts
+        self.exact_sums.add(ordered, np.repeat(self._bin_numbers, counts))
 
     def merge(self, other: FineBins) -> None:
         self.counts += other.counts

@@ -73,10 +73,12 @@ class ExactBinSums:
         self._high = np.zeros((size, 0), dtype=np.int64)
         self._bits = np.zeros((size, 0), dtype=np.int64)
         self._carried = [0] * size
+        self._totals: list[int] | None = None  # read once per report, several times
 
     def add(self, values: np.ndarray, bins: np.ndarray | None = None) -> None:
         if values.size == 0:
             return
+        self._totals = None
         fraction, exponent = np.frexp(values)
         mantissa = np.ldexp(fraction, 53).astype(np.int64)
         shift = exponent.astype(np.int64) - 53 + OFFSET
@@ -110,6 +112,8 @@ class ExactBinSums:
 
     def totals(self) -> list[int]:
         """Each bin's exact sum, in units of 2^-OFFSET."""
+        if self._totals is not None:
+            return list(self._totals)
         totals = list(self._carried)
         if self._low is not None:
             rows, cols = np.nonzero((self._high != 0) | (self._bits != 0))
@@ -118,7 +122,8 @@ class ExactBinSums:
                 totals[row] += (int(self._high[row, col]) << (_HALF + shift)) + (
                     int(self._bits[row, col]) << shift
                 )
-        return totals
+        self._totals = totals
+        return list(totals)
 
     def merge(self, other: ExactBinSums) -> None:
         self.carry(other.totals())
@@ -126,6 +131,7 @@ class ExactBinSums:
     def carry(self, totals: list[int]) -> None:
         """Add exact sums (another worker's, or a partial state's)."""
         self._carried = [a + b for a, b in zip(self._carried, totals, strict=True)]
+        self._totals = None
 
     def values(self) -> np.ndarray:
         """The sums as floats, each correctly rounded."""

@@ -59,7 +59,7 @@ def _numeric(acc: NumericAccumulator) -> dict[str, Any]:
         "counts": acc.counts.tolist(),
         "rows": acc.rows,
         "missing": acc.missing,
-        "sums": [encode_exact(t) for t in acc.sums.totals()],
+        "sums": [encode_exact(t) for t in acc.moment_totals()],
         "minimum": _finite(acc.minimum),
         "maximum": _finite(acc.maximum),
         "fine_counts": acc.fine.counts.tolist() if acc.fine is not None else None,
@@ -74,7 +74,7 @@ def _numeric(acc: NumericAccumulator) -> dict[str, Any]:
 def _load_numeric(acc: NumericAccumulator, doc: Mapping[str, Any]) -> None:
     acc.counts = np.asarray(doc["counts"], dtype=np.int64)
     acc.rows, acc.missing = int(doc["rows"]), int(doc["missing"])
-    acc.sums.carry([decode_exact(pair) for pair in doc["sums"]])
+    acc.carry_moments([decode_exact(pair) for pair in doc["sums"]])
     acc.minimum = math.inf if doc["minimum"] is None else float(doc["minimum"])
     acc.maximum = -math.inf if doc["maximum"] is None else float(doc["maximum"])
     if acc.fine is not None:

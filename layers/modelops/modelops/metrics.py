@@ -251,7 +251,7 @@ def _one_hot(true: np.ndarray, classes: Sequence[Any]) -> np.ndarray:
 
 def _keys(values: np.ndarray) -> np.ndarray:
     # Labels compare as strings: feedback may send "1" for class 1, JSON keys are strings.
-    return np.asarray([str(v) for v in values.tolist()], dtype=object)
+    return np.asarray(list(map(str, values.tolist())), dtype=object)
 
 
 # ---- the set for a task ----------------------------------------------------------------

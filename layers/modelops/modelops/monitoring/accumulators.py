@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import math
+import operator
 import random
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -287,6 +288,10 @@ def _identity_key(identity: str) -> float:
     return (int.from_bytes(digest, "big") >> 11) / float(1 << 53)
 
 
+_TRUTH = operator.itemgetter(2)
+_OUTPUT = operator.itemgetter(3)
+
+
 class LabeledRows:
     """True labels with the model's outputs for rows whose feedback joined (bounded sample).
 
@@ -300,6 +305,7 @@ class LabeledRows:
         # Max-heap by key (negated) of (key, order, truth, output): the largest key leaves first.
         self._heap: list[tuple[float, int, Any, dict[str, Any]]] = []
         self._random = random.Random(seed)
+        self._sorted: list[tuple[float, int, Any, dict[str, Any]]] | None = None
 
     def add(self, truth: Any, output: dict[str, Any], identity: str | None = None) -> None:
         """`identity` (the row's inference id) gives the row its key: the same rows are kept,
@@ -310,6 +316,7 @@ class LabeledRows:
 
     def _offer(self, negated_key: float, truth: Any, output: dict[str, Any]) -> None:
         item = (negated_key, self.seen, truth, output)
+        self._sorted = None
         if len(self._heap) < self.capacity:
             heapq.heappush(self._heap, item)
         elif negated_key > self._heap[0][0]:
@@ -336,15 +343,18 @@ class LabeledRows:
 
     def _ordered(self) -> list[tuple[float, int, Any, dict[str, Any]]]:
         # By key, not heap order: float metrics add in one order whatever the merge order.
-        return sorted(self._heap, key=lambda item: item[0])
+        # Sorted once per report (truth and outputs are read several times).
+        if self._sorted is None:
+            self._sorted = sorted(self._heap, key=operator.itemgetter(0))
+        return self._sorted
 
     @property
     def truth(self) -> list[Any]:
-        return [item[2] for item in self._ordered()]
+        return list(map(_TRUTH, self._ordered()))
 
     @property
     def outputs(self) -> list[dict[str, Any]]:
-        return [item[3] for item in self._ordered()]
+        return list(map(_OUTPUT, self._ordered()))
 
     def __len__(self) -> int:
         return len(self._heap)

@@ -10,6 +10,7 @@ labeled rows.
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,15 +84,17 @@ def _metrics(schema: ModelSchema, labeled: LabeledRows) -> dict[str, float]:
         values = np.asarray([float(o["value"]) for o in labeled.outputs], dtype=np.float64)
         return _finite_only(compute_metrics(schema.task, truth, values=values))
     classes = list(schema.classes or ())
-    truth_keys = np.asarray([class_key(t) for t in labeled.truth], dtype=object)
-    predicted = np.asarray([class_key(o["label"]) for o in labeled.outputs], dtype=object)
+    outputs = labeled.outputs
+    # C-level passes (map) over up to a million labeled rows, not Python loops per row.
+    truth_keys = np.asarray(list(map(class_key, labeled.truth)), dtype=object)
+    predicted = np.asarray(list(map(class_key, map(_LABEL, outputs))), dtype=object)
     keys = [class_key(c) for c in classes]
     probabilities = None
-    if all(isinstance(o.get("probabilities"), dict) for o in labeled.outputs):
-        probabilities = np.asarray(
-            [[float(o["probabilities"].get(k, 0.0)) for k in keys] for o in labeled.outputs],
-            dtype=np.float64,
-        )
+    scores = list(map(_SCORES, outputs))
+    if all(p.__class__ is dict for p in scores):
+        probabilities = np.empty((len(scores), len(keys)), dtype=np.float64)
+        for column, key in enumerate(keys):
+            probabilities[:, column] = list(map(operator.methodcaller("get", key, 0.0), scores))
     return _finite_only(
         compute_metrics(
             schema.task, truth_keys, labels=predicted, probabilities=probabilities, classes=keys
@@ -104,16 +107,24 @@ def confusion_matrix(schema: ModelSchema, labeled: LabeledRows) -> dict[str, Any
     class, columns the predicted one, in the schema's class order; a class seen in the labels
     or outputs but not in the schema is appended, so every evaluated row is counted once."""
     labels = [class_key(c) for c in schema.classes or ()]
-    truth = [class_key(t) for t in labeled.truth]
-    predicted = [class_key(o["label"]) for o in labeled.outputs]
-    for key in (*truth, *predicted):
+    truth = list(map(class_key, labeled.truth))
+    predicted = list(map(class_key, map(_LABEL, labeled.outputs)))
+    for key in dict.fromkeys((*truth, *predicted)):  # first-seen order, each key once
         if key not in labels:
             labels.append(key)
     index = {key: i for i, key in enumerate(labels)}
     matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
     if truth:
-        np.add.at(matrix, ([index[k] for k in truth], [index[k] for k in predicted]), 1)
+        np.add.at(
+            matrix,
+            (list(map(index.__getitem__, truth)), list(map(index.__getitem__, predicted))),
+            1,
+        )
     return {"labels": labels, "matrix": matrix.tolist()}
+
+
+_LABEL = operator.itemgetter("label")
+_SCORES = operator.methodcaller("get", "probabilities")
 
 
 def _finite(value: Any) -> bool:

@@ -15,9 +15,10 @@ holdout the calibration map is fitted on (and NannyML's reference) has 400 or 2 
 
 Side by side on each window, against the realized value computed from the window's labels:
 - "ours": the monitor's path, EstimationAccumulator.add_outputs on the captured output
-  dicts with the version's stored calibration map (centred isotonic), then cbpe.estimate;
-- "ours, plain isotonic": the same with scikit-learn's isotonic thresholds as the map
-  (what NannyML fits), to show what the centred map changes;
+  dicts with the version's stored calibration map (scikit-learn's isotonic regression on
+  the holdout), then cbpe.estimate;
+- "ours, centred isotonic": the same with the former default map (each isotonic step
+  replaced by one knot at its mean score), to show what it changed;
 - "NannyML": nannyml.CBPE(roc_auc, accuracy, f1) fitted on the holdout (reference), one
   chunk per window, in a child process of a benchmark-only venv (/tmp/nannyml-venv, created
   on first use by benchmarks/side_venv.py: NannyML 0.13.1 needs pandas<3 and Python 3.12).
@@ -144,13 +145,20 @@ def ours(calibration: CalibrationMap, scored: Scored, classes: list[str]) -> dic
     }
 
 
-def plain_isotonic(reference: Scored, classes: list[str]) -> CalibrationMap:
-    fitted = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
-    fitted.fit(reference.score, reference.truth == "yes")
+def centred_isotonic(reference: Scored, classes: list[str]) -> CalibrationMap:
+    """The former default map: each isotonic step replaced by one knot at its mean score,
+    linear in between (kept here to show what it changes)."""
+    order = np.argsort(reference.score, kind="mergesort")
+    x = reference.score[order]
+    hits = (reference.truth == "yes")[order].astype(np.float64)
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, hits)
+    starts = np.concatenate(([True], np.diff(fitted) != 0))
+    block = np.cumsum(starts) - 1
+    knots = np.bincount(block, weights=x) / np.bincount(block)
     return CalibrationMap(
         tuple(classes),
-        {"yes": (fitted.X_thresholds_.astype(np.float64), fitted.y_thresholds_.astype(np.float64))},
-        method="isotonic",
+        {"yes": (knots, np.asarray(fitted[starts], dtype=np.float64))},
+        method="centered_isotonic",
     )
 
 
@@ -259,7 +267,7 @@ def measure(
     reference = Scored(model, trained.holdout, trained.y_holdout)
     maps = {
         "ours": CalibrationMap.from_metadata(trained.metadata["calibration"], classes),
-        "ours_isotonic": plain_isotonic(reference, classes),
+        "ours_centred": centred_isotonic(reference, classes),
     }
     windows, labels = [], []
     for s, (shift, params) in enumerate(shifts.items()):
@@ -287,8 +295,8 @@ def measure(
 
 
 def report(rows: list[dict[str, Any]], sizes: list[int]) -> None:
-    methods = [m for m in ("ours", "nannyml", "ours_isotonic") if m in rows[0]]
-    names = {"ours": "ours", "nannyml": "NannyML CBPE", "ours_isotonic": "ours, plain isotonic"}
+    methods = [m for m in ("ours", "nannyml", "ours_centred") if m in rows[0]]
+    names = {"ours": "ours", "nannyml": "NannyML CBPE", "ours_centred": "ours, centred isotonic"}
 
     def errors(group: list[dict[str, Any]], method: str, metric: str) -> np.ndarray:
         return np.array([abs(r[method][metric] - r["realized"][metric]) for r in group])

@@ -13,7 +13,7 @@ from modelops.estimation.accumulator import for_version
 from modelops.estimation.calibration import CalibrationError, CalibrationMap
 from modelops.estimation.verdict import REGRESSION_REASON, estimated_performance
 from modelops.schema import ModelSchema, Task
-from modelops_train.calibration import centered_isotonic, fit_calibration
+from modelops_train.calibration import fit_calibration, isotonic_knots
 from tests.models import trained_model
 
 
@@ -35,7 +35,7 @@ def test_scikit_learn_isotonic_thresholds_apply_as_scikit_learn_predicts() -> No
     assert np.allclose(applied[:, 1], regression.predict(fresh), atol=1e-12)
 
 
-def test_binary_map_round_trips_through_metadata_and_is_centred_isotonic() -> None:
+def test_binary_map_round_trips_through_metadata_and_predicts_as_scikit_learn_isotonic() -> None:
     rng = np.random.default_rng(11)
     positive = rng.random(3_000) ** 2
     truth = np.where(rng.random(3_000) < np.sqrt(positive), "yes", "no")
@@ -43,22 +43,20 @@ def test_binary_map_round_trips_through_metadata_and_is_centred_isotonic() -> No
     fitted = fit_calibration(scores, truth, ("no", "yes"))
     stored = json.loads(json.dumps(fitted.as_metadata(), allow_nan=False))
     loaded = CalibrationMap.from_metadata(stored, ("no", "yes"))
+    assert stored["method"] == "isotonic"
     assert set(stored["classes"]) == {"yes"} and stored["rows"] == 3_000
     fresh = rng.random(5_000) * 1.2 - 0.1  # also outside the fitted range: clipped
     fresh_scores = np.column_stack((1.0 - fresh, fresh))
-    # Centred isotonic: one knot per isotonic step, at the step's mean score, with the step's
-    # value (the share of positives among its rows), linear in between, flat outside.
-    steps = IsotonicRegression(y_min=0.0, y_max=1.0).fit(positive, truth == "yes")
-    order = np.argsort(positive)
-    step_of = steps.predict(positive[order])
-    values, first = np.unique(step_of, return_index=True)
-    knots = [positive[order][step_of == v].mean() for v in values]
-    hits = (truth == "yes")[order]
-    assert np.allclose(values, [hits[step_of == v].mean() for v in values])
-    expected = np.interp(fresh, knots, values)
-    assert np.allclose(loaded.apply(fresh_scores)[:, 1], expected, atol=1e-12)
+    # What scikit-learn's isotonic regression, fitted on the same rows, predicts.
+    reference = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    reference.fit(positive, truth == "yes")
+    assert np.allclose(loaded.apply(fresh_scores)[:, 1], reference.predict(fresh), atol=1e-12)
     assert np.all(np.diff(stored["classes"]["yes"]["x"]) > 0)
-    assert first.size == len(stored["classes"]["yes"]["x"])
+    # calibrated: on the holdout itself, each step's value is the share of positives in it
+    on_holdout = loaded.apply(scores)[:, 1]
+    for value in np.unique(on_holdout):
+        rows = on_holdout == value
+        assert np.isclose(value, np.mean(truth[rows] == "yes"), atol=1e-9)
     assert np.allclose(loaded.apply(fresh_scores).sum(axis=1), 1.0)
     assert np.array_equal(loaded.apply(fresh_scores), fitted.apply(fresh_scores))
 
@@ -76,7 +74,7 @@ def test_multiclass_map_is_one_vs_rest_and_renormalised() -> None:
     assert set(fitted.as_metadata()["classes"]) == {"0", "1", "2"}
     assert np.allclose(calibrated.sum(axis=1), 1.0)
     raw = np.column_stack(
-        [np.interp(scores[:, c], *centered_isotonic(scores[:, c], truth == c)) for c in range(3)]
+        [np.interp(scores[:, c], *isotonic_knots(scores[:, c], truth == c)) for c in range(3)]
     )
     assert np.allclose(calibrated, raw / raw.sum(axis=1, keepdims=True), atol=1e-12)
 
@@ -103,7 +101,7 @@ def test_a_malformed_map_is_refused_with_the_problem_named(change: Any, problem:
 def test_the_training_job_stores_a_map_for_classifiers_only() -> None:
     binary = trained_model("binary")
     stored = json.loads(json.dumps(binary.metadata["calibration"]))
-    assert stored["method"] == "centered_isotonic" and set(stored["classes"]) == {"yes"}
+    assert stored["method"] == "isotonic" and set(stored["classes"]) == {"yes"}
     assert stored["rows"] == len(binary.y_holdout)
     schema = ModelSchema.from_metadata(binary.metadata)
     acc, reason = for_version(1, binary.metadata, schema)
@@ -135,3 +133,15 @@ def test_regression_gets_no_estimate_in_plain_words() -> None:
     block = estimated_performance(Task.REGRESSION, None, baseline={"rmse": 1.0}, tolerance=0.05)
     assert block["method"] is None and block["value"] is None
     assert block["reason"] == "no label-free estimate is made for regression"
+
+
+def test_a_centred_map_stored_by_an_earlier_version_still_applies() -> None:
+    stored = {
+        "method": "centered_isotonic",
+        "classes": {"yes": {"x": [0.1, 0.4, 0.8], "y": [0.05, 0.3, 0.9]}},
+    }
+    applied = CalibrationMap.from_metadata(stored, ("no", "yes")).apply(
+        np.array([[0.95, 0.05], [0.75, 0.25], [0.4, 0.6], [0.0, 1.0]])
+    )
+    assert np.allclose(applied[:, 1], [0.05, 0.175, 0.6, 0.9])
+    assert np.allclose(applied[:, 0], 1.0 - applied[:, 1])

@@ -3,15 +3,12 @@ without labels (modelops.estimation).
 
 Fitted on the holdout rows (never on training rows, where the model is overconfident): the
 positive class for a binary model, every class one-vs-rest for a multiclass one, as
-NannyML's CBPE does. The map is centred isotonic regression (Oron & Flournoy, 2017): the
-isotonic fit of "is class k" on the model's score of class k, with each of its flat steps
-replaced by one knot at the step's mean score and straight lines between knots. Plain
-isotonic regression is flat within a step, which throws away the model's ranking inside it;
-the centred map keeps it and is still monotone and calibrated at every knot. That this makes
-the estimate more accurate is NOT shown: benchmarks/bench_cbpe.py found it as accurate as
-plain isotonic with a 2,000-row holdout and less accurate with a 400-row one
-(docs/PERFORMANCE.md, "Estimated performance").
-Stored as plain arrays that the monitor applies with np.interp.
+NannyML's CBPE does. The map is scikit-learn's isotonic regression of "is class k" on the
+model's score of class k, stored as its thresholds (X_thresholds_, y_thresholds_), which the
+monitor applies with np.interp exactly as IsotonicRegression(out_of_bounds="clip") predicts.
+A centred variant (each flat step replaced by one knot at its mean score) was the default
+before: benchmarks/bench_cbpe.py found it less accurate than plain isotonic regression on
+the churn data and no better elsewhere (docs/PERFORMANCE.md, "Estimated performance").
 """
 
 from __future__ import annotations
@@ -26,15 +23,14 @@ from modelops.estimation.calibration import CalibrationMap
 from modelops.schema import class_key
 
 
-def centered_isotonic(scores: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Knots (x increasing, y in [0, 1]) of the centred isotonic fit of hits on scores."""
-    order = np.argsort(scores, kind="mergesort")
-    x = np.asarray(scores, dtype=np.float64)[order]
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(x, np.asarray(hits)[order])
-    starts = np.concatenate(([True], np.diff(fitted) != 0))
-    block = np.cumsum(starts) - 1
-    knots = np.bincount(block, weights=x) / np.bincount(block)
-    return knots, np.asarray(fitted[starts], dtype=np.float64)
+def isotonic_knots(scores: np.ndarray, hits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Knots (x increasing, y in [0, 1]) of the isotonic fit of hits on scores."""
+    fitted = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+    fitted.fit(np.asarray(scores, dtype=np.float64), np.asarray(hits, dtype=np.float64))
+    return (
+        np.asarray(fitted.X_thresholds_, dtype=np.float64),
+        np.asarray(fitted.y_thresholds_, dtype=np.float64),
+    )
 
 
 def fit_calibration(
@@ -46,7 +42,6 @@ def fit_calibration(
     truth = np.asarray([class_key(v) for v in np.asarray(y_true).tolist()], dtype=object)
     fitted = range(1, 2) if len(keys) == 2 else range(len(keys))
     curves = {
-        keys[i]: centered_isotonic(scores[:, i], (truth == keys[i]).astype(np.float64))
-        for i in fitted
+        keys[i]: isotonic_knots(scores[:, i], (truth == keys[i]).astype(np.float64)) for i in fitted
     }
-    return CalibrationMap(keys, curves, method="centered_isotonic", rows=int(scores.shape[0]))
+    return CalibrationMap(keys, curves, method="isotonic", rows=int(scores.shape[0]))

@@ -2,16 +2,17 @@
 
 Stored in the version's metadata under `calibration`:
 
-    {"method": "centered_isotonic", "fitted_on": "holdout", "rows": 4000,
+    {"method": "isotonic", "fitted_on": "holdout", "rows": 4000,
      "classes": {"<class key>": {"x": [...], "y": [...]}, ...}}
 
 Binary models have one entry, the positive class (the model's second class); multiclass
 models one per class (one-vs-rest). `x` are increasing score knots and `y` the calibrated
 probability at each; between knots the map interpolates linearly and outside them it
 clips (np.interp), so the training job fits with scikit-learn and the monitor applies the
-map without it. "isotonic" (scikit-learn's X_thresholds_ / y_thresholds_, which
-IsotonicRegression(out_of_bounds="clip") applies the same way) is read too. Multiclass
-calibrated scores are renormalised to sum to one, as NannyML's CBPE does.
+map without it: "isotonic" is scikit-learn's X_thresholds_ / y_thresholds_, which
+IsotonicRegression(out_of_bounds="clip") applies the same way; "centered_isotonic" (one
+knot per isotonic step at its mean score), which versions trained earlier store, is read
+too. Multiclass calibrated scores are renormalised to sum to one, as NannyML's CBPE does.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class CalibrationError(ValueError):
 class CalibrationMap:
     classes: tuple[str, ...]  # the model's classes as keys, in output order
     curves: Mapping[str, tuple[np.ndarray, np.ndarray]]  # class key -> (x, y)
-    method: str = "centered_isotonic"
+    method: str = "isotonic"
     rows: int = 0
 
     @property

@@ -165,6 +165,25 @@ def test_a_valid_batch_in_every_format_takes_the_columnar_path() -> None:
         assert outcome(payload, columnar=True) == outcome(payload, columnar=False)
 
 
+@pytest.mark.parametrize("kind", [FeatureKind.NUMERIC, FeatureKind.CATEGORICAL])
+def test_a_schema_of_one_kind_of_feature_takes_the_columnar_path(kind: FeatureKind) -> None:
+    schema = ModelSchema(
+        features=(FeatureSpec("a", kind, required=True), FeatureSpec("b", kind)),
+        task=Task.REGRESSION,
+    )
+    value = 1.5 if kind is FeatureKind.NUMERIC else "x"
+    rows = [{"a": value, "b": value}, {"a": value}]
+    raw = gather(rows, schema.feature_names)
+    assert raw is not None
+    checked = columnar(raw, 2, schema)
+    assert checked is not None and checked[1] == {1: ["b"]}
+    exact = parse_predict_request({"instances": rows}, schema, max_rows=2, columnar=False)
+    for name, column in checked[0].items():
+        assert column.tolist() == exact.columns[name].tolist() or kind is FeatureKind.NUMERIC
+        assert column.dtype == exact.columns[name].dtype
+        assert column.tobytes() == exact.columns[name].tobytes() or kind is FeatureKind.CATEGORICAL
+
+
 # ---- generated batches: both paths agree ------------------------------------------------
 
 GOOD_NUMBERS = st.one_of(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from enum import StrEnum
 from typing import Any
 
@@ -76,11 +77,12 @@ class ModelSchema:
         if self.task.is_classification and not self.classes:
             raise ValueError(f"a {self.task} model needs its classes")
 
-    @property
+    # Cached: read on every request (the schema is immutable).
+    @cached_property
     def feature_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
-    @property
+    @cached_property
     def required_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features if f.required)
 

@@ -15,7 +15,7 @@ missing value, categories as strings with MISSING_CATEGORY for a missing one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from itertools import compress
+from itertools import chain, compress
 from types import NoneType
 from typing import Any
 
@@ -56,41 +56,48 @@ def gather(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]] | 
 def columnar(raw: Mapping[str, Sequence[Any]], count: int, schema: ModelSchema) -> Columns | None:
     """The model's columns from `count` rows' values per feature (a feature not in `raw` is
     missing from every row), or None when any column needs the exact path."""
+    absent_column = [None] * count
+    numeric = [spec for spec in schema.features if spec.kind is FeatureKind.NUMERIC]
+    # The numeric features as one block: each check is one numpy call per request, not per
+    # column (what a small request's cost is made of).
+    block = _numbers([raw.get(spec.name, absent_column) for spec in numeric])
+    if block is None:
+        return None
+    numbers, numbers_absent = block
+    found = {spec.name: (numbers[i], numbers_absent[i]) for i, spec in enumerate(numeric)}
     columns: dict[str, np.ndarray] = {}
     missing: list[tuple[int, np.ndarray]] = []
     for j, spec in enumerate(schema.features):
-        values = raw.get(spec.name)
-        if values is None:
-            values = [None] * count
-        kinds = {*map(type, values)}
-        if spec.kind is FeatureKind.NUMERIC:
-            column = _numbers(values, kinds)
-        else:
-            column = _categories(values, kinds)
+        column = found.get(spec.name) or _categories(raw.get(spec.name, absent_column))
         if column is None:
             return None
         columns[spec.name], absent = column
-        if absent is not None:
+        if absent is not None and absent.any():
             if spec.required:
                 return None
             missing.append((j, absent))
     return columns, _imputed(missing, schema.feature_names, count)
 
 
-def _numbers(values: Sequence[Any], kinds: set[type]) -> tuple[np.ndarray, Any] | None:
+def _numbers(values: list[Sequence[Any]]) -> tuple[np.ndarray, Any] | None:
+    """The numeric features' values (one sequence each) as a float32 [features, rows] block
+    and where each is missing (None: nowhere), or None if any value needs the exact path."""
+    if not values:
+        return np.empty((0, 0), dtype=np.float32), []
+    kinds = {*map(type, chain.from_iterable(values))}
     if not kinds <= NUMBER_TYPES:
         return None
     try:
-        wide = np.array(values, dtype=np.float64)  # None becomes NaN
+        wide = np.array(values, dtype=np.float64).reshape(len(values), -1)  # None becomes NaN
     except OverflowError:  # an integer beyond float64
         return None
     magnitude = np.abs(wide)
     in_range = magnitude <= FLOAT32_MAX  # False for NaN and infinities
-    absent = None
+    absent: Any = [None] * len(values)
     if NoneType in kinds:
         absent = ~in_range
         # Every null is out of range; anything else out of range is a problem to name.
-        if int(np.count_nonzero(absent)) != values.count(None):
+        if np.count_nonzero(absent, axis=1).tolist() != [v.count(None) for v in values]:
             return None
     elif not in_range.all():
         return None
@@ -99,12 +106,13 @@ def _numbers(values: Sequence[Any], kinds: set[type]) -> tuple[np.ndarray, Any] 
     return wide.astype(np.float32), absent
 
 
-def _inexact_integer(values: Sequence[Any]) -> bool:
-    # Only where the column holds a large magnitude: a float may be the large one.
-    return any(type(v) is int and abs(v) >= EXACT_INTEGERS for v in values)
+def _inexact_integer(values: list[Sequence[Any]]) -> bool:
+    # Only where a column holds a large magnitude: a float may be the large one.
+    return any(type(v) is int and abs(v) >= EXACT_INTEGERS for v in chain.from_iterable(values))
 
 
-def _categories(values: Sequence[Any], kinds: set[type]) -> tuple[np.ndarray, Any] | None:
+def _categories(values: Sequence[Any]) -> tuple[np.ndarray, Any] | None:
+    kinds = {*map(type, values)}
     if not kinds <= CATEGORY_TYPES:
         return None
     if kinds == {str}:

@@ -89,7 +89,11 @@ def resource(logical_id: str, template: dict[str, Any] | None = None) -> dict[st
 
 def parameter_default(name: str, template: dict[str, Any] | None = None) -> Any:
     doc = template or load_template()
-    return doc["Parameters"][name].get("Default")
+    parameter = doc["Parameters"][name]
+    default = parameter.get("Default")
+    if parameter.get("Type") == "CommaDelimitedList" and isinstance(default, str):
+        return default.split(",")  # as CloudFormation's !Ref gives it: a list
+    return default
 
 
 def function_environment(logical_id: str, template: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -155,7 +159,12 @@ def resolve(value: Any, refs: dict[str, Any], template: dict[str, Any] | None = 
             return resolve(if_true if _condition(condition, refs, doc) else if_false, refs, doc)
         if value.tag == "Join":
             separator, parts = value.value
-            return separator.join(str(p) for p in resolve(parts, refs, doc))
+            return str(resolve(separator, refs, doc)).join(
+                str(p) for p in resolve(parts, refs, doc)
+            )
+        if value.tag == "Split":
+            separator, source = value.value
+            return str(resolve(source, refs, doc)).split(separator)
         raise ValueError(f"cannot resolve !{value.tag} locally: {value.value!r}")
     if isinstance(value, dict):
         resolved = {k: resolve(v, refs, doc) for k, v in value.items()}

@@ -184,6 +184,94 @@ def test_when_an_id_is_labeled_twice_the_latest_received_label_wins(
     assert positions[2] == -1
 
 
+@pytest.mark.parametrize("duplicated", ["id-1", "id-2"])
+@pytest.mark.parametrize("labels_of_duplicate", [2, 3])
+def test_the_latest_of_two_or_three_labels_wins_whichever_id_sorts_last(
+    duplicated: str, labels_of_duplicate: int
+) -> None:
+    """Three records (one id labeled twice, another once) and four (one id three times): the
+    index keeps exactly one entry per id, the latest. Ids are hashed with a per-process salt,
+    so both ids take a turn at being the one labeled several times: in one of the two cases it
+    sorts last in the index."""
+    single = "id-2" if duplicated == "id-1" else "id-1"
+    received = [f"2026-11-26T12:00:00.00{n}Z" for n in range(labels_of_duplicate)]
+    values = ["no", "yes", "maybe"][:labels_of_duplicate]
+    lines = [label(duplicated, value, at) for value, at in zip(values, received, strict=True)]
+    lines.append(label(single, "single", "2026-11-26T11:00:00.000Z"))
+    for order in (lines, lines[::-1]):
+        index = FeedbackIndex.from_records([order])
+        assert len(index) == 2
+        assert sorted(index.hashes.tolist()) == index.hashes.tolist()
+        positions = index.lookup([duplicated, single])
+        assert index.truths(positions) == [values[-1], "single"]
+
+
+def test_one_id_labeled_three_times_keeps_only_the_latest() -> None:
+    times = ["2026-11-26T12:00:00.002Z", "2026-11-26T12:00:00.000Z", "2026-11-26T12:00:00.001Z"]
+    lines = [label("id-1", value, at) for value, at in zip(["c", "a", "b"], times, strict=True)]
+    index = FeedbackIndex.from_records([lines])
+    assert len(index) == 1
+    assert index.truth(int(index.lookup(["id-1"])[0])) == "c"
+
+
+# Each line is one way a stored feedback record can be unreadable (contract section 5 records:
+# inferenceId, label or value, receivedTime). Every one is skipped and counted once.
+MALFORMED_FEEDBACK: dict[str, bytes] = {
+    "not JSON": b'{"inferenceId": "bad-1", ',
+    "not an object": b'["bad-2", "no", "2026-11-26T12:00:00Z"]',
+    "a bare string": b'"bad-3"',
+    "no inferenceId": b'{"label": "no", "receivedTime": "2026-11-26T12:00:00Z"}',
+    "empty inferenceId": b'{"inferenceId": "", "label": "no", "receivedTime": "2026-11-26T12:00:00Z"}',
+    "numeric inferenceId": b'{"inferenceId": 7, "label": "no", "receivedTime": "2026-11-26T12:00:00Z"}',
+    "no receivedTime": b'{"inferenceId": "bad-7", "label": "no"}',
+    "bad receivedTime": b'{"inferenceId": "bad-8", "label": "no", "receivedTime": "yesterday"}',
+    "numeric receivedTime": b'{"inferenceId": "bad-9", "label": "no", "receivedTime": 5}',
+    "label a list": b'{"inferenceId": "bad-10", "label": ["no"], "receivedTime": "2026-11-26T12:00:00Z"}',
+    "label an object": b'{"inferenceId": "bad-11", "label": {"a": 1}, "receivedTime": "2026-11-26T12:00:00Z"}',
+    "null label, no value": b'{"inferenceId": "bad-12", "label": null, "receivedTime": "2026-11-26T12:00:00Z"}',
+    "neither label nor value": b'{"inferenceId": "bad-13", "receivedTime": "2026-11-26T12:00:00Z"}',
+    "value not a number": b'{"inferenceId": "bad-14", "value": "much", "receivedTime": "2026-11-26T12:00:00Z"}',
+    "value null": b'{"inferenceId": "bad-15", "value": null, "receivedTime": "2026-11-26T12:00:00Z"}',
+}
+GOOD_FEEDBACK = [
+    b'{"inferenceId": "good-label", "label": "no", "receivedTime": "2026-11-26T12:00:00Z"}',
+    b'{"inferenceId": "good-zero", "label": 0, "receivedTime": "2026-11-26T12:00:00Z"}',
+    b'{"inferenceId": "good-false", "label": false, "receivedTime": "2026-11-26T12:00:00Z"}',
+    b'{"inferenceId": "good-value", "value": 0.0, "receivedTime": "2026-11-26T12:00:00Z"}',
+    b'{"inferenceId": "good-null-label", "label": null, "value": 17.5, "receivedTime": "2026-11-26T12:00:00Z"}',
+]
+GOOD_IDS = ["good-label", "good-zero", "good-false", "good-value", "good-null-label"]
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED_FEEDBACK))
+def test_each_malformed_feedback_line_is_counted_once_and_skipped(kind: str) -> None:
+    line = MALFORMED_FEEDBACK[kind]
+    index = FeedbackIndex.from_records([[GOOD_FEEDBACK[0], line, GOOD_FEEDBACK[3]]])
+    assert index.malformed == 1
+    assert len(index) == 2
+    assert index.truths(index.lookup(["good-label", "good-value"])) == ["no", 0.0]
+
+
+def test_malformed_feedback_is_counted_across_batches_and_the_good_lines_all_join() -> None:
+    bad = list(MALFORMED_FEEDBACK.values())
+    index = FeedbackIndex.from_records(
+        [bad[:7] + GOOD_FEEDBACK[:2], GOOD_FEEDBACK[2:] + bad[7:], []]
+    )
+    assert index.malformed == 15
+    assert len(index) == 5
+    truths = index.truths(index.lookup(GOOD_IDS))
+    assert truths == ["no", 0, False, 0.0, 17.5]
+    assert [type(t) for t in truths] == [str, int, bool, float, float]
+    # nothing of a skipped line reached the index
+    assert index.lookup([f"bad-{n}" for n in range(1, 16)]).tolist() == [-1] * 15
+
+
+def test_only_malformed_feedback_gives_an_empty_index_that_counts_them() -> None:
+    index = FeedbackIndex.from_records([list(MALFORMED_FEEDBACK.values())[:2]])
+    assert (len(index), index.malformed) == (0, 2)
+    assert index.lookup(["bad-2"]).tolist() == [-1]
+
+
 # ---- the 31-day window limit ---------------------------------------------------------------
 
 START = datetime(2026, 10, 1, tzinfo=UTC)

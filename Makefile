@@ -29,7 +29,7 @@ TOOLS_REQS := requirements/tools.txt
 help:
 	@echo "make demo   set up, then run the model lifecycle locally against embedded AWS (moto)"
 	@echo "make demo-scale  batch scoring and a sharded monitoring window, through the state machines"
-	@echo "make test   set up, then run lint and every test"
+	@echo "make test   set up, then run lint and every test, on every core [WORKERS=n]"
 	@echo "make scan   cfn-lint and checkov on template.yaml (part of make test)"
 	@echo "make bench  run every benchmark under benchmarks/"
 	@echo "make fuzz   client input: 10,000 generated HTTP requests per route, and many more properties"
@@ -85,8 +85,10 @@ scan: $(VENV_TOOLS)/.installed
 	$(VENV_TOOLS)/bin/cfn-lint template.yaml
 	$(VENV_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
+# The suite runs on every core (pytest-xdist; WORKERS=1 for one process). `--dist loadgroup`
+# keeps the tests that share one set-up (the sam build, a module's stack) on one worker.
 test: setup browser lint scan
-	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest
+	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest -n $(or $(WORKERS),auto) --dist loadgroup
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.
 fuzz: setup

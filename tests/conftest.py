@@ -45,6 +45,16 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`make test` runs on every core (pytest-xdist, `--dist loadgroup`): a group runs on one
+    worker, in one process, so a set-up shared by its tests is made once. Every user of the
+    session's `sam build` is one group; a module whose fixture serves a whole stack names its
+    own group (`pytest.mark.xdist_group`)."""
+    for item in items:
+        if "sam_build_dir" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group("sam-build"))
+
+
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Fake credentials, a fixed region and no real endpoint for every test."""

@@ -26,7 +26,8 @@ import pytest
 
 from embedded_aws.local_api import RunningApi, stack_api
 
-pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
+# The module shares one stack (fixture `running`): its tests run on one xdist worker.
+pytestmark = [pytest.mark.integration, pytest.mark.fuzz, pytest.mark.xdist_group("fuzz-api")]
 KEY = "fuzz-key"
 REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "150"))  # per route
 SEED = int(os.environ.get("FUZZ_SEED", "20261130"))

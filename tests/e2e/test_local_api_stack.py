@@ -14,7 +14,8 @@ import pytest
 
 from embedded_aws.local_api import RunningApi, stack_api
 
-pytestmark = pytest.mark.integration
+# The module shares one stack (fixture `running`): its tests run on one xdist worker.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("e2e-api")]
 KEY = "e2e-key"
 
 

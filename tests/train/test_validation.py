@@ -197,3 +197,35 @@ def test_an_optional_name_that_is_not_a_feature_is_invalid_data() -> None:
         {"field": "plan", "problem": "optional column is not one of the features"},
         {"field": "x", "problem": "optional column is not one of the features"},
     ]
+
+
+def classes_target(
+    distinct: int, *, seed: int, offset: float = 0.0, text: bool = False
+) -> pd.DataFrame:
+    """`distinct` target values, MIN_ROWS_PER_CLASS rows each (at least MIN_ROWS rows)."""
+    per_class = max(MIN_ROWS_PER_CLASS, -(-MIN_ROWS // distinct))
+    values: list[Any] = [
+        f"class-{v}" if text else v + offset for v in range(distinct) for _ in range(per_class)
+    ]
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"amount": rng.normal(50, 10, len(values)).round(2), "label": values})
+
+
+@pytest.mark.parametrize(
+    ("data", "task"),
+    [
+        (classes_target(2, seed=21), "binary"),
+        (classes_target(3, seed=22), "multiclass"),
+        (classes_target(20, seed=23), "multiclass"),  # at most 20 whole numbers: classes
+        (classes_target(21, seed=24), "regression"),  # one more: a quantity
+        (classes_target(20, seed=25, offset=0.0).astype({"label": float}), "multiclass"),
+        (classes_target(3, seed=26, offset=0.5), "regression"),  # not whole numbers
+        (classes_target(25, seed=27, text=True), "multiclass"),  # any text target
+    ],
+    ids=["2", "3", "20", "21", "20-as-floats", "fractions", "25-texts"],
+)
+def test_the_task_is_inferred_from_the_target_as_documented(data: pd.DataFrame, task: str) -> None:
+    """docs/TRAINING.md, `--task`: a numeric target of whole numbers with at most 20 distinct
+    values, or any text target, is classification (binary if 2 classes); anything else
+    numeric is regression."""
+    assert resolve_spec(data, target="label").task.value == task

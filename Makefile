@@ -85,10 +85,10 @@ scan: $(VENV_TOOLS)/.installed
 	$(VENV_TOOLS)/bin/cfn-lint template.yaml
 	$(VENV_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
-# The suite runs on every core (pytest-xdist; WORKERS=1 for one process). `--dist loadgroup`
-# keeps the tests that share one set-up (the sam build, a module's stack) on one worker.
+# The suite runs on every core (pytest-xdist; WORKERS=1 for one process). `--dist loadfile`
+# keeps each file on one worker, so a module-scoped set-up (a served stack) is made once.
 test: setup browser lint scan
-	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest -n $(or $(WORKERS),auto) --dist loadgroup
+	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest -n $(or $(WORKERS),auto) --dist loadfile
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.
 fuzz: setup

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,16 +45,6 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs on every core (pytest-xdist, `--dist loadgroup`): a group runs on one
-    worker, in one process, so a set-up shared by its tests is made once. Every user of the
-    session's `sam build` is one group; a module whose fixture serves a whole stack names its
-    own group (`pytest.mark.xdist_group`)."""
-    for item in items:
-        if "sam_build_dir" in item.fixturenames:
-            item.add_marker(pytest.mark.xdist_group("sam-build"))
 
 
 @pytest.fixture(autouse=True)
@@ -145,9 +137,22 @@ def on_moto_server(moto_server_endpoint: str, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.fixture(scope="session")
 def sam_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`sam build` of the whole template, once per session; tests read the built artifacts."""
-    build_dir = tmp_path_factory.mktemp("sam-build")
-    home = tmp_path_factory.mktemp("sam-home")
-    result = run_sam(["build", "--build-dir", str(build_dir)], home)
-    assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
+    """`sam build` of the whole template, once per run; tests read the built artifacts.
+
+    `make test` runs on every core (pytest-xdist): the workers share one build in the run's
+    common temporary directory, made by the first worker that needs it while the others wait
+    on a lock (a build costs tens of seconds of CPU; two would only slow each other)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's directory, above each worker's own
+    build_dir, built = root / "sam-build", root / "sam-build.ok"
+    with (root / "sam-build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.exists():
+            shutil.rmtree(build_dir, ignore_errors=True)  # what a failed build left
+            home = root / "sam-home"
+            home.mkdir(exist_ok=True)
+            result = run_sam(["build", "--build-dir", str(build_dir)], home)
+            assert result.returncode == 0, f"sam build failed:\n{result.stdout}\n{result.stderr}"
+            built.touch()
     return build_dir

@@ -23,8 +23,7 @@ from embedded_aws.local_api import RunningApi, routes_from_template, stack_api
 from embedded_aws.template import REPO_ROOT
 from modelops.registry import ModelRegistry
 
-# The module shares one stack (fixture `running`): its tests run on one xdist worker.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("contract-api")]
+pytestmark = pytest.mark.integration
 KEY = "contract-key"
 DOC = yaml.safe_load((REPO_ROOT / "docs" / "openapi.yaml").read_text())
 URI = "urn:modelops:openapi"

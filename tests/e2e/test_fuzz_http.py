@@ -26,8 +26,7 @@ import pytest
 
 from embedded_aws.local_api import RunningApi, stack_api
 
-# The module shares one stack (fixture `running`): its tests run on one xdist worker.
-pytestmark = [pytest.mark.integration, pytest.mark.fuzz, pytest.mark.xdist_group("fuzz-api")]
+pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 KEY = "fuzz-key"
 REQUESTS = int(os.environ.get("FUZZ_REQUESTS", "150"))  # per route
 SEED = int(os.environ.get("FUZZ_SEED", "20261130"))

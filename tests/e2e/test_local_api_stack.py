@@ -14,8 +14,7 @@ import pytest
 
 from embedded_aws.local_api import RunningApi, stack_api
 
-# The module shares one stack (fixture `running`): its tests run on one xdist worker.
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("e2e-api")]
+pytestmark = pytest.mark.integration
 KEY = "e2e-key"
 
 

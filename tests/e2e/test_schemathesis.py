@@ -28,12 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from embedded_aws.local_api import RunningApi, stack_api
 from embedded_aws.template import REPO_ROOT
 
-# The module shares one stack (fixture `running`): its tests run on one xdist worker.
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.fuzz,
-    pytest.mark.xdist_group("schemathesis-api"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.fuzz]
 KEY = "schemathesis-key"
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 

@@ -86,9 +86,11 @@ scan: $(VENV_TOOLS)/.installed
 	$(VENV_TOOLS)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # The suite runs on every core (pytest-xdist; WORKERS=1 for one process). `--dist loadfile`
-# keeps each file on one worker, so a module-scoped set-up (a served stack) is made once.
+# keeps each file on one worker, so a module-scoped set-up (a served stack) is made once;
+# files start in collection order (e2e first), not many-tests-first, so the longest single
+# test (the demo loop) starts early instead of running alone at the end.
 test: setup browser lint scan
-	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest -n $(or $(WORKERS),auto) --dist loadfile
+	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest -n $(or $(WORKERS),auto) --dist loadfile --no-loadscope-reorder
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.
 fuzz: setup

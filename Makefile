@@ -89,7 +89,10 @@ scan: $(VENV_TOOLS)/.installed
 # keeps each file on one worker, so a module-scoped set-up (a served stack) is made once;
 # files start in collection order (e2e first), not many-tests-first, so the longest single
 # test (the demo loop) starts early instead of running alone at the end.
-test: setup browser lint scan
+# The three environments install side by side, then lint and scan run side by side (each
+# line of output kept with its target); then the suite on every core.
+test:
+	@$(MAKE) --no-print-directory --jobs=3 --output-sync=target setup browser lint scan
 	SAM_CLI=$(CURDIR)/$(SAM) $(PY) -m pytest -n $(or $(WORKERS),auto) --dist loadfile --no-loadscope-reorder
 
 # The fuzz tier: the tests `make test` runs with a bounded budget, at full size.

@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from modelops.errors import IntegrityError, ModelNotFoundError, NoChampionError, StaleAliasError
-from modelops.registry import CHAMPION, ModelRegistry
+from modelops.registry import CHAMPION, ModelRegistry, default_actor
 
 METADATA = {
     "task": "binary",
@@ -255,3 +255,11 @@ def test_invalid_names_are_rejected(registry: ModelRegistry) -> None:
         registry.list_versions("../etc")
     with pytest.raises(ValueError, match="alias"):
         registry.get_alias("churn", "Champion!")
+
+
+@pytest.mark.parametrize("actor", [None, "ci@build-7"])
+def test_a_version_records_who_published_it_given_or_defaulted(
+    registry: ModelRegistry, actor: str | None
+) -> None:
+    version = registry.publish("churn", b"bytes", METADATA, actor=actor).version
+    assert registry.get_metadata("churn", version)["published_by"] == (actor or default_actor())

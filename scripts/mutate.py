@@ -67,7 +67,11 @@ SHARDS = (
     Shard(
         "registry",
         f"{MODELOPS}/registry.py",
-        ("tests/registry/test_write_races.py", "tests/registry/test_registry.py"),
+        (
+            "tests/registry/test_write_races.py",
+            "tests/registry/test_registry.py",
+            "tests/registry/test_error_classification.py",
+        ),
         (
             "<module>",
             "_is_conflict",

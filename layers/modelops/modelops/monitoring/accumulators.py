@@ -224,9 +224,6 @@ class FineBins:
         self.exact_sums = ExactBinSums(self.edges.size + 1)
         self._bin_numbers = np.arange(self.edges.size + 1, dtype=np.int64)
 
-    def add(self, present: np.ndarray) -> None:
-        self.add_sorted(np.sort(present))
-
     def add_sorted(self, ordered: np.ndarray) -> None:
         """Add present values sorted ascending: each bin's values are one run of them."""
         counts = sorted_bin_counts(self.edges, ordered)

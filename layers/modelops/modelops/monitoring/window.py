@@ -427,7 +427,7 @@ class WindowScan:
             try:
                 group[0].append(group[4](row))
             except KeyError:  # a feature absent: missing
-                group[0].append(tuple(map(row.get, group[3].feature_names)))  # type: ignore[union-attr]
+                group[0].append(group[3].row_values(row))  # type: ignore[union-attr]
             group[1].append(output)
             group[2].append(inference_id)
         return grouped

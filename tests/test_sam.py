@@ -59,6 +59,9 @@ def test_serving_layers_carry_no_training_libraries(sam_build_dir: Path) -> None
     }
     assert names["OnnxRuntimeLayer"] == {"onnxruntime"}
     assert names["TracingLayer"] == {"aws_xray_sdk", "wrapt"}
+    # pyarrow is batch scoring's alone: no serving layer carries it
+    assert not any("pyarrow" in found for found in names.values())
+    assert importable_names(sam_build_dir / "ParquetLayer" / "python") == {"pyarrow"}
     assert names["ModelOpsLayer"] == {"modelops"}
     assert (sam_build_dir / "ModelOpsLayer" / "python" / "modelops" / "registry.py").is_file()
 
@@ -69,7 +72,13 @@ def test_runtime_layers_fit_lambda_limits(sam_build_dir: Path) -> None:
     assert size_mb < 150, f"the layers are {size_mb:.1f} MB unzipped"
 
 
-FUNCTIONS = ("PredictFunction", "PreTrafficHookFunction", "FeedbackFunction", "MonitorFunction")
+FUNCTIONS = (
+    "PredictFunction",
+    "PreTrafficHookFunction",
+    "FeedbackFunction",
+    "MonitorFunction",
+    "BatchScoringFunction",
+)
 
 
 def test_only_the_functions_that_run_a_model_carry_onnxruntime() -> None:
@@ -79,6 +88,7 @@ def test_only_the_functions_that_run_a_model_carry_onnxruntime() -> None:
         "PreTrafficHookFunction": ["RuntimeLayer", "OnnxRuntimeLayer", "ModelOpsLayer"],
         "FeedbackFunction": ["RuntimeLayer", "ModelOpsLayer"],
         "MonitorFunction": ["RuntimeLayer", "ModelOpsLayer"],
+        "BatchScoringFunction": ["RuntimeLayer", "ParquetLayer", "ModelOpsLayer"],
     }
 
 

@@ -42,7 +42,7 @@ def _write_inputs(served: ServedStack) -> dict[str, Any]:
     jsonl = b"".join(json.dumps(r).encode() + b"\n" for r in instances[:20])
     s3.put_object(Bucket=bucket, Key=f"{PREFIX}b.jsonl", Body=jsonl)
     s3.put_object(Bucket=bucket, Key=f"{PREFIX}README.txt", Body=b"not data")
-    s3.put_object(Bucket=bucket, Key=f"{PREFIX}c.parquet", Body=b"PAR1")
+    s3.put_object(Bucket=bucket, Key=f"{PREFIX}c.csv.gz", Body=b"\x1f\x8b")
     offsets, offset = [], 0
     for line in jsonl.splitlines(keepends=True):
         offsets.append(offset)
@@ -108,8 +108,8 @@ def test_a_prefix_is_scored_captured_and_counted(served_stack: ServedStack) -> N
     )
     assert manifest["counts"] == {**summary["counts"], "failed_items": 0}
     skipped = {s["key"].removeprefix(PREFIX): s["reason"] for s in manifest["skipped_objects"]}
-    assert set(skipped) == {"README.txt", "c.parquet"}
-    assert "Parquet" in skipped["c.parquet"]
+    assert set(skipped) == {"README.txt", "c.csv.gz"}
+    assert "compressed" in skipped["c.csv.gz"]
 
     # captured with source "batch", so the monitor sees the run (the direct call: "direct")
     captured = _jsonl_under(served_stack.s3, bucket, "capture/churn/")

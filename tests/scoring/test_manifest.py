@@ -48,6 +48,7 @@ def test_every_item_done_is_success_with_summed_counts(s3: Any, bucket: str) -> 
         "scored": 36,
         "rejected": 4,
         "failed_items": 0,
+        "failed_objects": 0,
     }
 
 

@@ -2,7 +2,8 @@
 
     modelops score --input s3://bucket/datasets/2026-11-30/ [--model-version 3]
                    [--output s3://...] [--id-column customer_id] [--run-id nightly-2026-11-30]
-                   [--max-concurrency 50] [--tolerated-failure-percentage 1] [--no-wait]
+                   [--max-concurrency 50] [--tolerated-failure-percentage 1]
+                   [--output-format jsonl|parquet] [--no-wait]
 
 The state machine comes from --state-machine or MODELOPS_SCORING_STATE_MACHINE (the stack's
 BatchScoringStateMachineArn output). Prints the run's summary as one JSON line (with
@@ -55,7 +56,7 @@ def _percentage(value: str) -> float:
 def add_score_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     score = commands.add_parser(
         "score",
-        help="score an S3 prefix of CSV / JSON Lines files with the model (batch scoring)",
+        help="score an S3 prefix of CSV / JSON Lines / Parquet files with the model (batch scoring)",
         description=(__doc__ or "").split("\n\n")[0] + " See docs/SCORING.md.",
         epilog="exit codes:\n"
         + "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES.items()),
@@ -68,6 +69,11 @@ def add_score_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     score.add_argument(
         "--id-column", help="the column holding each row's id (default inference_id)"
+    )
+    score.add_argument(
+        "--output-format",
+        choices=("jsonl", "parquet"),
+        help="the results files' format (default jsonl)",
     )
     score.add_argument("--run-id", help="the run's name (default: the execution's name)")
     score.add_argument("--max-concurrency", type=_positive, help="Map children at once")
@@ -94,6 +100,7 @@ def execution_input(args: argparse.Namespace) -> dict[str, Any]:
         "run_id": args.run_id,
         "max_concurrency": args.max_concurrency,
         "tolerated_failure_percentage": args.tolerated_failure_percentage,
+        "output_format": args.output_format,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

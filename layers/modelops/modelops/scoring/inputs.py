@@ -1,5 +1,7 @@
 """Reading batch-scoring inputs: S3 locations, formats, row ranges and rows.
 
+Parquet files split by row group instead (modelops.scoring.parquet).
+
 Line-based formats (CSV with a header line, JSON Lines) split at byte offsets: a line belongs
 to the range that holds its first byte, so ranges can be read independently and every line is
 read exactly once. A CSV field holding a line break (quoted) cannot be split this way: such a
@@ -20,11 +22,10 @@ import orjson
 
 from modelops.schema import FeatureKind, ModelSchema
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet"}
 NOT_SUPPORTED = {
-    ".parquet": "Parquet is not read yet: the serving bundle ships no Parquet reader "
-    "(pyarrow); convert to CSV or JSON Lines",
-    ".gz": "compressed inputs cannot be split into row ranges; store them uncompressed",
+    ".gz": "compressed inputs cannot be split into row ranges; store them uncompressed "
+    "(or as Parquet, whose pages are compressed inside the file)",
 }
 # Lines are read past a range's end in pieces of this size until the last line ends.
 READ_AHEAD_BYTES = 64 * 1024
@@ -52,7 +53,7 @@ class S3Location:
 
 
 def input_format(key: str) -> str | None:
-    """ "csv" or "jsonl" by the key's extension; None when not a scoring input."""
+    """ "csv", "jsonl" or "parquet" by the key's extension; None when not a scoring input."""
     lowered = key.lower()
     for ext, fmt in FORMATS.items():
         if lowered.endswith(ext):
@@ -123,7 +124,8 @@ def read_header(s3: Any, bucket: str, key: str, size: int) -> list[str]:
 
 @dataclass(frozen=True)
 class Row:
-    """One input row: where it is, its id, and its values or what is wrong with it."""
+    """One input row: where it is (the byte offset of its line; a Parquet file's row number),
+    its id, and its values or what is wrong with it."""
 
     offset: int
     inference_id: str

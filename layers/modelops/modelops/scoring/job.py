@@ -4,9 +4,11 @@ Layout of a run under its output prefix (default s3://<bucket>/scoring/<model>/<
     _plan/plan.json            the run: input, model version, objects, skipped objects
     _plan/items.json           the Distributed Map's items: one per object row range
     results/part-NNNNN.jsonl   {"inference_id", <prediction>, "model": {...}} per scored row
-    rejected/part-NNNNN.jsonl  {"inference_id", "key", "offset", "problem"} per rejected row
+                               (output_format "parquet": part-NNNNN.parquet, typed columns)
+    rejected/part-NNNNN.jsonl  {"inference_id", "key", "offset" | "row", "problem"} per rejected row
     _parts/part-NNNNN.json     an item's counts (written last: an item is done when it exists)
-    manifest.json              the run's counts, failed items and skipped objects
+    _failed/part-NNNNN.json    why an item's last attempt failed (read by the manifest)
+    manifest.json              the run's counts, failed items and objects, skipped objects
 Every file an item writes has a name of its own, so a retried item overwrites only itself.
 """
 
@@ -24,7 +26,9 @@ import orjson
 from modelops.errors import InvalidInput, ModelOpsError, Problem
 from modelops.registry import CHAMPION, ModelRegistry
 from modelops.schema import ModelSchema
+from modelops.scoring import parquet
 from modelops.scoring.inputs import (
+    Row,
     S3Location,
     byte_ranges,
     input_format,
@@ -37,6 +41,7 @@ from modelops.scoring.inputs import (
 )
 
 MANIFEST_VERSION = 1
+OUTPUT_FORMATS = ("jsonl", "parquet")
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
@@ -50,6 +55,10 @@ class PredictError(ModelOpsError):
     def __init__(self, error_type: str, message: str) -> None:
         self.error_type = error_type
         super().__init__(f"{error_type}: {message}")
+
+
+class UnreadableInput(ModelOpsError):  # noqa: N818 - the errorType a failed item names
+    """An item's rows could not be decoded (a corrupt or truncated file)."""
 
 
 class IncompleteRun(ModelOpsError):  # noqa: N818 - the public errorType of the state machine
@@ -135,6 +144,9 @@ def plan(
     concurrency = event.get("max_concurrency", settings.max_concurrency)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         problems.append(Problem("expected a whole number >= 1", field="max_concurrency"))
+    output_format = event.get("output_format", "jsonl")
+    if output_format not in OUTPUT_FORMATS:
+        problems.append(Problem(f"expected one of {OUTPUT_FORMATS}", field="output_format"))
     requested = event.get("model_version")
     if requested is not None and (
         isinstance(requested, bool) or not isinstance(requested, int) or requested < 1
@@ -150,6 +162,7 @@ def plan(
     items: list[dict[str, Any]] = []
     objects: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
+    unreadable: list[dict[str, Any]] = []
     paginator = s3.get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=source.bucket, Prefix=source.prefix):
         for entry in page.get("Contents", []):
@@ -160,25 +173,31 @@ def plan(
             if fmt is None:
                 skipped.append({"key": key, "reason": unsupported_reason(key)})
                 continue
+            where = {"bucket": source.bucket, "key": key, "size": size, "format": fmt}
+            if fmt == "parquet":
+                try:
+                    groups = parquet.row_group_items(s3, source.bucket, key, size, chunk)
+                except parquet.READ_ERRORS as exc:
+                    unreadable.append({"key": key, "problem": f"unreadable Parquet file: {exc}"})
+                    continue
+                rows = sum(g["rows"] for g in groups)
+                objects.append({"key": key, "size": size, "format": fmt, "rows": rows})
+                items += [{"index": len(items) + i, **where, **g} for i, g in enumerate(groups)]
+                continue
             header = read_header(s3, source.bucket, key, size) if fmt == "csv" else None
             objects.append({"key": key, "size": size, "format": fmt})
             for start, end in byte_ranges(size, chunk):
                 items.append(
-                    {
-                        "index": len(items),
-                        "bucket": source.bucket,
-                        "key": key,
-                        "size": size,
-                        "format": fmt,
-                        "start": start,
-                        "end": end,
-                        "header": header,
-                    }
+                    {"index": len(items), **where, "start": start, "end": end, "header": header}
                 )
     if not items:
+        found = [Problem(f"{u['key']}: {u['problem']}", field="input") for u in unreadable]
         raise InvalidInput(
             "nothing to score",
-            [Problem(f"no CSV or JSON Lines objects under {source.uri()}", field="input")],
+            [
+                Problem(f"no CSV, JSON Lines or Parquet rows under {source.uri()}", field="input"),
+                *found,
+            ],
         )
     run = {
         "manifest_version": MANIFEST_VERSION,
@@ -190,6 +209,8 @@ def plan(
         "tolerated_failure_percentage": tolerated,
         "objects": objects,
         "skipped_objects": skipped,
+        "failed_objects": unreadable,
+        "output_format": output_format,
         "items": len(items),
         "planned_at": datetime.now(UTC).isoformat(),
     }
@@ -200,6 +221,7 @@ def plan(
         "output": output.uri(),
         "model": run["model"],
         "id_column": id_column,
+        "output_format": output_format,
         "items": len(items),
         "max_concurrency": concurrency,
         "tolerated_failure_percentage": tolerated,
@@ -217,40 +239,84 @@ def score_item(
     schema: ModelSchema,
     predict: Predict,
 ) -> dict[str, Any]:
-    """Score one item's rows through `predict` in batches; write its results and counts."""
+    """Score one item's rows through `predict` in batches; write its results and counts.
+    When it fails, why is written first (_failed/), for the manifest to say."""
     output = S3Location.parse(run["output"], what="output")
-    version = int(run["model"]["version"])
+    part = _part(int(item["index"]))
+    try:
+        return _score_item(item, run, settings, output, part, s3=s3, schema=schema, predict=predict)
+    except Exception as exc:
+        failure = {"error": type(exc).__name__, "message": str(exc)[:2000]}
+        _put_json(s3, output.bucket, output.key(f"_failed/{part}.json"), failure)
+        raise
+
+
+def _read_rows(
+    s3: Any, item: dict[str, Any], run: dict[str, Any], schema: ModelSchema
+) -> list[Row]:
+    id_column = run.get("id_column", "inference_id")
+    if item["format"] == "parquet":
+        try:
+            return parquet.read_rows(s3, item, list(schema.feature_names), id_column)
+        except parquet.READ_ERRORS as exc:
+            raise UnreadableInput(
+                f"s3://{item['bucket']}/{item['key']} row groups {item['start']} to "
+                f"{int(item['end']) - 1}: {exc}"
+            ) from exc
     lines = read_lines(s3, item["bucket"], item["key"], item["start"], item["end"], item["size"])
-    rows = list(
+    return list(
         parse_rows(
             lines,
             fmt=item["format"],
             header=item.get("header"),
             bucket=item["bucket"],
             key=item["key"],
-            id_column=run.get("id_column", "inference_id"),
+            id_column=id_column,
         )
     )
+
+
+def _score_item(
+    item: dict[str, Any],
+    run: dict[str, Any],
+    settings: ScoringSettings,
+    output: S3Location,
+    part: str,
+    *,
+    s3: Any,
+    schema: ModelSchema,
+    predict: Predict,
+) -> dict[str, Any]:
+    version = int(run["model"]["version"])
+    rows = _read_rows(s3, item, run, schema)
+    # Where a rejected row is: a line's byte offset, or a Parquet file's row number.
+    position = "row" if item["format"] == "parquet" else "offset"
     results: list[dict[str, Any]] = []
-    rejected = [
-        {
-            "inference_id": r.inference_id,
-            "key": item["key"],
-            "offset": r.offset,
-            "problem": r.problem,
-        }
-        for r in rows
-        if r.values is None
-    ]
+    rejected: list[dict[str, Any]] = []
+
+    def reject(row: Row, problem: str) -> None:
+        rejected.append(
+            {
+                "inference_id": row.inference_id,
+                "key": item["key"],
+                position: row.offset,
+                "problem": problem,
+            }
+        )
+
+    for row in rows:
+        if row.values is None:
+            reject(row, str(row.problem))
     readable = [r for r in rows if r.values is not None]
     csv_strings = item["format"] == "csv"
     for first in range(0, len(readable), settings.max_batch_rows):
         batch = readable[first : first + settings.max_batch_rows]
-        _score(batch, version, schema, csv_strings, predict, results, rejected, item["key"])
-    part = _part(int(item["index"]))
-    s3.put_object(
-        Bucket=output.bucket, Key=output.key(f"results/{part}.jsonl"), Body=jsonl(results)
-    )
+        _score(batch, version, schema, csv_strings, predict, results, reject)
+    if run.get("output_format", "jsonl") == "parquet":
+        name, body = f"results/{part}.parquet", parquet.results_parquet(results, schema)
+    else:
+        name, body = f"results/{part}.jsonl", jsonl(results)
+    s3.put_object(Bucket=output.bucket, Key=output.key(name), Body=body)
     if rejected:
         s3.put_object(
             Bucket=output.bucket, Key=output.key(f"rejected/{part}.jsonl"), Body=jsonl(rejected)
@@ -269,19 +335,18 @@ def score_item(
 
 
 def _score(
-    batch: list[Any],
+    batch: list[Row],
     version: int,
     schema: ModelSchema,
     csv_strings: bool,
     predict: Predict,
     results: list[dict[str, Any]],
-    rejected: list[dict[str, Any]],
-    key: str,
+    reject: Callable[[Row, str], None],
 ) -> None:
     """One request for the batch; a rejected request is halved until the bad rows are alone
     (each is then rejected with the door's own message), so no good row is lost."""
     event = {
-        "instances": [instance(r.values, schema, csv_strings=csv_strings) for r in batch],
+        "instances": [instance(r.values or {}, schema, csv_strings=csv_strings) for r in batch],
         "inference_ids": [r.inference_id for r in batch],
         "batch": {"model_version": version},
     }
@@ -291,19 +356,11 @@ def _score(
         if exc.error_type != "InvalidInput":
             raise  # the item fails (and is retried by the state machine)
         if len(batch) == 1:
-            row = batch[0]
-            rejected.append(
-                {
-                    "inference_id": row.inference_id,
-                    "key": key,
-                    "offset": row.offset,
-                    "problem": str(exc),
-                }
-            )
+            reject(batch[0], str(exc))
             return
         half = len(batch) // 2
-        _score(batch[:half], version, schema, csv_strings, predict, results, rejected, key)
-        _score(batch[half:], version, schema, csv_strings, predict, results, rejected, key)
+        _score(batch[:half], version, schema, csv_strings, predict, results, reject)
+        _score(batch[half:], version, schema, csv_strings, predict, results, reject)
         return
     model = response["model"]
     for prediction in response["predictions"]:
@@ -312,7 +369,8 @@ def _score(
 
 def finish(run: dict[str, Any], *, s3: Any) -> dict[str, Any]:
     """Count what every item wrote; write manifest.json. IncompleteRun when more items
-    failed (wrote no counts) than the run tolerates."""
+    failed (wrote no counts) than the run tolerates; an object that could not be read when
+    the run was planned (a corrupt Parquet footer) counts as one failed item."""
     output = S3Location.parse(run["output"], what="output")
     planned = _read_json(s3, output.bucket, output.key("_plan/plan.json"))
     items = _read_json(s3, output.bucket, output.key("_plan/items.json"))
@@ -323,21 +381,24 @@ def finish(run: dict[str, Any], *, s3: Any) -> dict[str, Any]:
         try:
             counts = _read_json(s3, output.bucket, key)
         except s3.exceptions.NoSuchKey:
-            failed.append({k: item[k] for k in ("index", "key", "start", "end")})
+            failed.append(_failed_item(s3, output, item))
             continue
         for name in ("rows", "scored", "rejected"):
             totals[name] += int(counts[name])
+    unreadable = planned.get("failed_objects", [])
+    units, failures = len(items) + len(unreadable), len(failed) + len(unreadable)
     tolerated = float(planned.get("tolerated_failure_percentage", 0))
-    share = 100.0 * len(failed) / len(items) if items else 0.0
+    share = 100.0 * failures / units if units else 0.0
     manifest = {
         "manifest_version": MANIFEST_VERSION,
         "run_id": planned["run_id"],
-        "status": "SUCCEEDED" if not failed else ("PARTIAL" if share <= tolerated else "FAILED"),
+        "status": "SUCCEEDED" if not failures else ("PARTIAL" if share <= tolerated else "FAILED"),
         "input": planned["input"],
         "output": planned["output"],
         "model": planned["model"],
-        "counts": {**totals, "failed_items": len(failed)},
+        "counts": {**totals, "failed_items": len(failed), "failed_objects": len(unreadable)},
         "failed_items": failed,
+        "failed_objects": unreadable,
         "skipped_objects": planned["skipped_objects"],
         "results": output.key("results/"),
         "rejected": output.key("rejected/") if totals["rejected"] else None,
@@ -346,11 +407,25 @@ def finish(run: dict[str, Any], *, s3: Any) -> dict[str, Any]:
     _put_json(s3, output.bucket, output.key("manifest.json"), manifest)
     summary = {k: manifest[k] for k in ("run_id", "status", "output", "model", "counts")}
     if manifest["status"] == "FAILED":
+        objects = f" and {len(unreadable)} objects could not be read" if unreadable else ""
         raise IncompleteRun(
-            f"{len(failed)} of {len(items)} items failed ({share:.1f}% > {tolerated}% tolerated); "
-            f"see {output.uri().rstrip('/')}/manifest.json"
+            f"{len(failed)} of {len(items)} items failed{objects} ({share:.1f}% > {tolerated}% "
+            f"tolerated); see {output.uri().rstrip('/')}/manifest.json"
         )
     return summary
+
+
+def _failed_item(s3: Any, output: S3Location, item: dict[str, Any]) -> dict[str, Any]:
+    """A failed item as the manifest lists it: where it is, and why its last attempt failed
+    when it could say (its _failed file)."""
+    entry = {k: item[k] for k in ("index", "key", "start", "end")}
+    try:
+        failure = _read_json(
+            s3, output.bucket, output.key(f"_failed/{_part(int(item['index']))}.json")
+        )
+    except s3.exceptions.NoSuchKey:
+        return entry
+    return {**entry, "problem": f"{failure['error']}: {failure['message']}"}
 
 
 def invoke_predict(lambda_client: Any, function: str) -> Predict:

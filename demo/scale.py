@@ -3,8 +3,9 @@ holding those rows monitored by MonitorStateMachine in shards, on embedded AWS.
 
 Both state machines run their own definition files (batch-scoring.asl.json,
 monitor.asl.json) on moto's Step Functions interpreter; their Lambda steps and
-PredictFunction run their real handlers (embedded_aws.lambda_bridge). Exits 0 only when every
-check passes: every row scored once with the champion, captured with source "batch", and
+PredictFunction run their real handlers (embedded_aws.lambda_bridge). The dataset is CSV,
+JSON Lines and Parquet files. Exits 0 only when every check passes: every row scored once
+with the champion (the Parquet file's by row groups), captured with source "batch", and
 the sharded window's report equal to the single-function report of the same window.
 """
 
@@ -22,6 +23,10 @@ from typing import Any
 
 ROWS = 6000
 FILES = 3
+PARQUET_KEY = "datasets/demo/tail.parquet"
+PARQUET_GROUP_ROWS = 200
+# Small items, so every file (the Parquet one too) is scored by several Map children.
+CHUNK_BYTES = 16 * 1024
 
 
 @dataclass
@@ -31,13 +36,17 @@ class Check:
     detail: str
 
 
-def _dataset(s3: Any, bucket: str, rows: int, seed: int) -> int:
-    """The churn generator's rows as CSV files (with a customer_id) and one JSON Lines file."""
+def _dataset(s3: Any, bucket: str, rows: int, seed: int) -> range:
+    """The churn generator's rows as CSV files (with a customer_id), one JSON Lines file and
+    one Parquet file of several row groups; returns the Parquet file's row numbers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     from embedded_aws.churn_data import FEATURES, TARGET, as_instances, generate_churn
 
     frame = generate_churn(rows, seed=seed, numeric_shift=15.0)
     instances = as_instances(frame, FEATURES)
-    per_file = -(-rows // (FILES + 1))
+    per_file = -(-rows // (FILES + 2))
     for part in range(FILES):
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
@@ -51,12 +60,36 @@ def _dataset(s3: Any, bucket: str, rows: int, seed: int) -> int:
         )
     lines = [
         json.dumps({"customer_id": f"cust-{i}", **instances[i]})
-        for i in range(FILES * per_file, rows)
+        for i in range(FILES * per_file, min((FILES + 1) * per_file, rows))
     ]
     s3.put_object(
         Bucket=bucket, Key="datasets/demo/rest.jsonl", Body=("\n".join(lines) + "\n").encode()
     )
-    return rows
+    in_parquet = range(min((FILES + 1) * per_file, rows), rows)
+    table = pa.Table.from_pylist([{"customer_id": f"cust-{i}", **instances[i]} for i in in_parquet])
+    out = io.BytesIO()
+    # Row groups of PARQUET_GROUP_ROWS: the file is scored by several Map children.
+    pq.write_table(table, out, row_group_size=PARQUET_GROUP_ROWS)
+    s3.put_object(Bucket=bucket, Key=PARQUET_KEY, Body=out.getvalue())
+    return in_parquet
+
+
+def _parquet_check(s3: Any, output: str, rows: int) -> Check:
+    """The Parquet file's items (row groups) each wrote counts, and they add up to its rows."""
+    bucket, _, prefix = output.removeprefix("s3://").partition("/")
+    parts = []
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{prefix}_parts/"
+    ):
+        for entry in page.get("Contents", []):
+            parts.append(json.loads(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read()))
+    mine = [p for p in parts if p["key"] == PARQUET_KEY]
+    scored = sum(p["scored"] for p in mine)
+    return Check(
+        "Parquet rows scored by row groups",
+        scored == rows and len(mine) > 1,
+        f"{scored} of {rows} rows of {PARQUET_KEY} scored in {len(mine)} Map items",
+    )
 
 
 def _captured(s3: Any, bucket: str, model: str) -> list[dict[str, Any]]:
@@ -95,7 +128,7 @@ def run(rows: int, seed: int, shards: int) -> list[Check]:
         version = ensure_champion(stack)
         s3 = boto3.client("s3")
         started = datetime.now(UTC)
-        _dataset(s3, stack.bucket, rows, seed)
+        in_parquet = _dataset(s3, stack.bucket, rows, seed)
         print(f"scoring {rows} generated rows (s3://{stack.bucket}/datasets/demo/) ...", flush=True)
         with serve_functions(stack, ["PredictFunction", "BatchScoringFunction", "MonitorFunction"]):
             summary = run_execution(
@@ -103,7 +136,7 @@ def run(rows: int, seed: int, shards: int) -> list[Check]:
                 {
                     "input": f"s3://{stack.bucket}/datasets/demo/",
                     "id_column": "customer_id",
-                    "chunk_bytes": 128 * 1024,
+                    "chunk_bytes": CHUNK_BYTES,
                 },
                 timeout=900,
             )
@@ -123,6 +156,7 @@ def run(rows: int, seed: int, shards: int) -> list[Check]:
                     f"v{summary['model']['version']} (champion v{version})",
                 )
             )
+            checks.append(_parquet_check(s3, summary["output"], len(in_parquet)))
             batch = [
                 c
                 for c in _captured(s3, stack.bucket, model)

@@ -131,22 +131,29 @@ def score(module: ModuleType, s3: MemoryS3, key: str, schema: ModelSchema, outpu
     return int(counts["scored"])
 
 
-def job_at(revision: str) -> ModuleType:
-    """modelops/scoring/job.py as it was at `revision`, importable beside today's."""
+def _module_at(revision: str, name: str, alias: str) -> ModuleType:
     source = subprocess.run(
-        ["git", "show", f"{revision}:layers/modelops/modelops/scoring/job.py"],
+        ["git", "show", f"{revision}:layers/modelops/modelops/scoring/{name}.py"],
         cwd=REPO,
         check=True,
         capture_output=True,
         text=True,
     ).stdout
-    path = Path(tempfile.mkdtemp()) / "job_before.py"
+    path = Path(tempfile.mkdtemp()) / f"{alias}.py"
     path.write_text(source)
-    spec = importlib.util.spec_from_file_location("job_before", path)
+    spec = importlib.util.spec_from_file_location(alias, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[alias] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def job_at(revision: str) -> ModuleType:
+    """modelops/scoring/job.py and parquet.py as they were at `revision`, beside today's."""
+    before = _module_at(revision, "job", "job_before")
+    before.parquet = _module_at(revision, "parquet", "parquet_before")
+    return before
 
 
 def main(argv: list[str] | None = None) -> int:

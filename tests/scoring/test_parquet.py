@@ -44,10 +44,7 @@ def _numbers(n: int) -> pa.Table:
 
 def _group_bytes(s3: Any, bucket: str, size: int) -> list[int]:
     metadata = parquet.open_file(s3, bucket, KEY, size).metadata
-    return [
-        sum(metadata.row_group(g).column(c).total_compressed_size for c in range(2))
-        for g in range(metadata.num_row_groups)
-    ]
+    return [metadata.row_group(g).total_byte_size for g in range(metadata.num_row_groups)]
 
 
 def _item(bucket: str, size: int, group: dict[str, int], index: int = 0) -> dict[str, Any]:
@@ -61,10 +58,18 @@ def _item(bucket: str, size: int, group: dict[str, int], index: int = 0) -> dict
     }
 
 
+def _results_file(records: list[dict[str, Any]], schema: ModelSchema) -> bytes:
+    return parquet.results_file([parquet.results_batch(records, schema)], schema)
+
+
+def _read_rows(s3: Any, item: dict[str, Any], columns: list[str], id_column: str) -> list[Any]:
+    return list(parquet.iter_rows(s3, item, columns, id_column, batch_rows=3))
+
+
 def _read_all(s3: Any, bucket: str, size: int, chunk: int) -> list[tuple[int, str, Any]]:
     rows = []
     for group in parquet.row_group_items(s3, bucket, KEY, size, chunk):
-        read = parquet.read_rows(s3, _item(bucket, size, group), ["x"], "name")
+        read = _read_rows(s3, _item(bucket, size, group), ["x"], "name")
         assert len(read) == group["rows"]
         rows += [(r.offset, r.inference_id, (r.values or {}).get("x")) for r in read]
     return rows
@@ -81,7 +86,7 @@ def test_a_file_without_row_groups_has_no_items_and_an_empty_table_one_empty_ite
     size = _put(s3, bucket, _numbers(0))  # pyarrow writes one row group of 0 rows
     items = parquet.row_group_items(s3, bucket, KEY, size, 1024)
     assert items == [{"start": 0, "end": 1, "first_row": 0, "rows": 0}]
-    assert parquet.read_rows(s3, _item(bucket, size, items[0]), ["x"], "name") == []
+    assert _read_rows(s3, _item(bucket, size, items[0]), ["x"], "name") == []
 
 
 def test_one_row_group_is_one_item_whatever_the_chunk(s3: Any, bucket: str) -> None:
@@ -147,7 +152,7 @@ def test_cells_become_request_values_and_ids_come_from_the_id_column_or_the_row(
     size = _put(s3, bucket, table)
     item = _item(bucket, size, parquet.row_group_items(s3, bucket, KEY, size, 1024)[0])
     columns = ["n", "i", "flag", "city", "price", "when", "blob", "absent"]
-    rows = parquet.read_rows(s3, item, columns, "id")
+    rows = _read_rows(s3, item, columns, "id")
     assert [r.inference_id for r in rows] == ["7", parquet.parquet_row_id(bucket, KEY, 1), "9"]
     assert parquet.parquet_row_id(bucket, KEY, 1) != parquet.parquet_row_id(bucket, KEY, 2)
     assert rows[0].values == {
@@ -199,7 +204,7 @@ def test_results_parquet_reads_back_as_the_records_with_typed_columns(n: int) ->
     records = _records(n)
     if n > 1:
         records[1]["imputed"] = ["x"]
-    body = parquet.results_parquet(records, SCHEMA)
+    body = _results_file(records, SCHEMA)
     table = pq.read_table(io.BytesIO(body))
     # every row has every column: "imputed" is null where a JSON line has none
     expected = [{**r, "imputed": r.get("imputed")} for r in records]
@@ -215,13 +220,13 @@ def test_results_parquet_reads_back_as_the_records_with_typed_columns(n: int) ->
 
 def test_results_parquet_refuses_a_field_it_would_drop() -> None:
     with pytest.raises(ValueError, match=r"\['variant'\]"):
-        parquet.results_parquet([{**_records(1)[0], "variant": "b"}], SCHEMA)
+        _results_file([{**_records(1)[0], "variant": "b"}], SCHEMA)
     nested = _records(1)[0]
     nested["model"] = {**nested["model"], "alias": "champion"}
     with pytest.raises(ValueError, match="do not fit the Parquet columns"):
-        parquet.results_parquet([nested], SCHEMA)
+        _results_file([nested], SCHEMA)
     regression = ModelSchema(features=SCHEMA.features, task=Task.REGRESSION)
-    body = parquet.results_parquet(
+    body = _results_file(
         [{"inference_id": "a", "value": 1.5, "model": {"name": "m", "version": 1}}], regression
     )
     assert pq.read_table(io.BytesIO(body)).schema.field("value").type == pa.float64()

@@ -14,9 +14,10 @@ Every file an item writes has a name of its own, so a retried item overwrites on
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,8 @@ from modelops.scoring.inputs import (
 
 MANIFEST_VERSION = 1
 OUTPUT_FORMATS = ("jsonl", "parquet")
+# Parquet rows decoded at a time (a record batch), whatever the row groups' size.
+READ_BATCH_ROWS = 10_000
 DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,79}$")
 
@@ -253,26 +256,29 @@ def score_item(
 
 def _read_rows(
     s3: Any, item: dict[str, Any], run: dict[str, Any], schema: ModelSchema
-) -> list[Row]:
+) -> Iterator[Row]:
+    """The item's rows, one at a time: an item is scored batch by batch, so its rows are
+    never all held at once (a Parquet item is decoded a batch at a time too)."""
     id_column = run.get("id_column", "inference_id")
     if item["format"] == "parquet":
         try:
-            return parquet.read_rows(s3, item, list(schema.feature_names), id_column)
+            yield from parquet.iter_rows(
+                s3, item, list(schema.feature_names), id_column, batch_rows=READ_BATCH_ROWS
+            )
         except parquet.READ_ERRORS as exc:
             raise UnreadableInput(
                 f"s3://{item['bucket']}/{item['key']} row groups {item['start']} to "
                 f"{int(item['end']) - 1}: {exc}"
             ) from exc
+        return
     lines = read_lines(s3, item["bucket"], item["key"], item["start"], item["end"], item["size"])
-    return list(
-        parse_rows(
-            lines,
-            fmt=item["format"],
-            header=item.get("header"),
-            bucket=item["bucket"],
-            key=item["key"],
-            id_column=id_column,
-        )
+    yield from parse_rows(
+        lines,
+        fmt=item["format"],
+        header=item.get("header"),
+        bucket=item["bucket"],
+        key=item["key"],
+        id_column=id_column,
     )
 
 
@@ -288,10 +294,8 @@ def _score_item(
     predict: Predict,
 ) -> dict[str, Any]:
     version = int(run["model"]["version"])
-    rows = _read_rows(s3, item, run, schema)
     # Where a rejected row is: a line's byte offset, or a Parquet file's row number.
     position = "row" if item["format"] == "parquet" else "offset"
-    results: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
 
     def reject(row: Row, problem: str) -> None:
@@ -304,18 +308,31 @@ def _score_item(
             }
         )
 
-    for row in rows:
-        if row.values is None:
-            reject(row, str(row.problem))
-    readable = [r for r in rows if r.values is not None]
+    as_parquet = run.get("output_format", "jsonl") == "parquet"
+    # Each batch's answers are encoded as they come (JSON Lines bytes or an Arrow record
+    # batch, a tenth of the objects' memory), so an item's peak memory is its encoded
+    # results, not every row and answer as Python objects.
+    encoded: list[Any] = []
+    rows = scored = 0
     csv_strings = item["format"] == "csv"
-    for first in range(0, len(readable), settings.max_batch_rows):
-        batch = readable[first : first + settings.max_batch_rows]
-        _score(batch, version, schema, csv_strings, predict, results, reject)
-    if run.get("output_format", "jsonl") == "parquet":
-        name, body = f"results/{part}.parquet", parquet.results_parquet(results, schema)
+    for batch in itertools.batched(
+        _read_rows(s3, item, run, schema), settings.max_batch_rows, strict=False
+    ):
+        rows += len(batch)
+        readable = []
+        for row in batch:
+            if row.values is None:
+                reject(row, str(row.problem))
+            else:
+                readable.append(row)
+        results: list[dict[str, Any]] = []
+        _score(readable, version, schema, csv_strings, predict, results, reject)
+        scored += len(results)
+        encoded.append(parquet.results_batch(results, schema) if as_parquet else jsonl(results))
+    if as_parquet:
+        name, body = f"results/{part}.parquet", parquet.results_file(encoded, schema)
     else:
-        name, body = f"results/{part}.jsonl", jsonl(results)
+        name, body = f"results/{part}.jsonl", b"".join(encoded)
     s3.put_object(Bucket=output.bucket, Key=output.key(name), Body=body)
     if rejected:
         s3.put_object(
@@ -326,8 +343,8 @@ def _score_item(
         "key": item["key"],
         "start": item["start"],
         "end": item["end"],
-        "rows": len(rows),
-        "scored": len(results),
+        "rows": rows,
+        "scored": scored,
         "rejected": len(rejected),
     }
     _put_json(s3, output.bucket, output.key(f"_parts/{part}.json"), counts)
@@ -345,6 +362,8 @@ def _score(
 ) -> None:
     """One request for the batch; a rejected request is halved until the bad rows are alone
     (each is then rejected with the door's own message), so no good row is lost."""
+    if not batch:
+        return
     event = {
         "instances": [instance(r.values or {}, schema, csv_strings=csv_strings) for r in batch],
         "inference_ids": [r.inference_id for r in batch],

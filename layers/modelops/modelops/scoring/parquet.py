@@ -4,10 +4,12 @@ pyarrow comes with BatchScoringFunction's own layer (ParquetLayer) and nowhere e
 modelops.scoring imports this module, so the serving functions never load it.
 
 Inputs split by row group, the unit a Parquet reader can decode alone: an item is a run of
-consecutive row groups of at most the run's chunk size (compressed bytes; a larger group is
-an item of its own). The footer is read at planning time, each item's column chunks by its
-child, through ranged S3 GETs (a file object over boto3, so no second S3 client or credential
-chain is involved). Only the model's feature columns and the id column are read.
+consecutive row groups of at most the run's chunk size, counted in decoded (uncompressed)
+bytes of all the file's columns, so an item's memory tracks the chunk size as a CSV range's
+does, whatever the codec; a larger group is an item of its own. The footer is read at
+planning time, each item's column chunks by its child, through ranged S3 GETs (a file
+object over boto3, so no second S3 client or credential chain is involved), a record batch
+at a time. Only the model's feature columns and the id column are read.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import datetime as dt
 import io
 import math
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -83,7 +86,7 @@ def row_group_items(
     current_bytes = 0
     for index in range(metadata.num_row_groups):
         group = metadata.row_group(index)
-        group_bytes = sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+        group_bytes = group.total_byte_size  # decoded: what a child holds, not what it fetches
         if current is None or current_bytes + group_bytes > chunk_bytes:
             current = {"start": index, "end": index, "first_row": first_row, "rows": 0}
             current_bytes = 0
@@ -118,26 +121,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_rows(s3: Any, item: dict[str, Any], columns: list[str], id_column: str) -> list[Row]:
-    """The item's rows, read from `columns` (those the file has) and the id column; each
-    Row's offset is its row number in the file. Raises one of READ_ERRORS when the item's
-    pages cannot be decoded."""
+def iter_rows(
+    s3: Any, item: dict[str, Any], columns: list[str], id_column: str, *, batch_rows: int
+) -> Iterator[Row]:
+    """The item's rows, read from `columns` (those the file has) and the id column, decoded
+    `batch_rows` at a time; each Row's offset is its row number in the file. Raises one of
+    READ_ERRORS when the item's pages cannot be decoded."""
     parquet = open_file(s3, item["bucket"], item["key"], int(item["size"]))
     present = set(parquet.schema_arrow.names)
     wanted = [c for c in dict.fromkeys([*columns, id_column]) if c in present]
     groups = list(range(int(item["start"]), int(item["end"])))
-    table = parquet.read_row_groups(groups, columns=wanted, use_threads=False)
-    rows = []
-    for number, cells in enumerate(table.to_pylist(), start=int(item["first_row"])):
-        given = cells.get(id_column)
-        inference_id = (
-            str(given)
-            if given not in (None, "")
-            else parquet_row_id(item["bucket"], item["key"], number)
-        )
-        values, problem = _plain_row(cells)
-        rows.append(Row(number, inference_id, values, problem))
-    return rows
+    number = int(item["first_row"])
+    if not groups:
+        return
+    batches = parquet.iter_batches(
+        batch_size=batch_rows, row_groups=groups, columns=wanted, use_threads=False
+    )
+    for batch in batches:
+        for cells in batch.to_pylist():
+            given = cells.get(id_column)
+            inference_id = (
+                str(given)
+                if given not in (None, "")
+                else parquet_row_id(item["bucket"], item["key"], number)
+            )
+            values, problem = _plain_row(cells)
+            yield Row(number, inference_id, values, problem)
+            number += 1
 
 
 def _plain_row(cells: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
@@ -169,18 +179,25 @@ def results_schema(schema: ModelSchema) -> pa.Schema:
     return pa.schema(fields)
 
 
-def results_parquet(records: list[dict[str, Any]], schema: ModelSchema) -> bytes:
-    """The scored rows as one Parquet file (one row group, Snappy). A field the typed columns
-    do not hold would be dropped by the conversion: it is refused instead."""
+def results_batch(records: list[dict[str, Any]], schema: ModelSchema) -> pa.RecordBatch:
+    """One batch of scored rows in the typed columns. A field the columns do not hold would
+    be dropped by the conversion: it is refused instead."""
     columns = results_schema(schema)
     known = set(columns.names)
     for record in records:
         extra = set(record) - known
         if extra:
             raise ValueError(f"result fields without a Parquet column: {sorted(extra)}")
-    table = pa.Table.from_pylist(records, schema=columns)
-    if table.to_pylist() != [{"imputed": None, **r} for r in records]:  # a nested field lost
+    batch = pa.RecordBatch.from_pylist(records, schema=columns)
+    if batch.to_pylist() != [{"imputed": None, **r} for r in records]:  # a nested field lost
         raise ValueError("result fields do not fit the Parquet columns " + str(columns))
+    return batch
+
+
+def results_file(batches: list[pa.RecordBatch], schema: ModelSchema) -> bytes:
+    """An item's results as one Parquet file (Snappy; row groups of pyarrow's default size):
+    the same columns in every file of a run, an empty item's file included."""
+    table = pa.Table.from_batches(batches, schema=results_schema(schema))
     out = io.BytesIO()
     pq.write_table(table, out, compression="snappy")
     return out.getvalue()

@@ -18,7 +18,14 @@ from moto import mock_aws
 
 from embedded_aws.churn_data import TARGET, as_instances, generate_churn
 from embedded_aws.provision import LocalStack, provision_stack
-from modelops.capture import encode_record, feedback_record, iso_timestamp, prediction_record
+from modelops.capture import (
+    encode_record,
+    feedback_record,
+    iso_timestamp,
+    output_columns,
+    prediction_record,
+    request_record,
+)
 from modelops.inference import OnnxModel
 from modelops.monitoring.monitor import Monitor, MonitorSettings
 from modelops.registry import ModelRegistry
@@ -77,25 +84,51 @@ class CaptureWriter:
         spread: timedelta = timedelta(minutes=55),
         compress: bool = False,
         objects: int = 1,
+        ids: Sequence[str] | None = None,
+        per_request: int = 0,
     ) -> list[str]:
-        """Serve `frame`'s rows with the real model, write their capture records; their ids."""
+        """Serve `frame`'s rows with the real model, write their capture records; their ids.
+        `per_request` > 0: as format-2 records of that many rows each (the request's time is
+        its first row's)."""
         model = self.model(version)
         schema = model.schema
         instances = as_instances(frame, schema.feature_names)
         predicted = model.predict_columns({f: frame[f].to_numpy() for f in schema.feature_names})
         keys = [class_key(c) for c in schema.classes or ()]
-        ids = [f"inf-{uuid.uuid4().hex[:12]}" for _ in instances]
+        if ids is None:
+            ids = [f"inf-{uuid.uuid4().hex[:12]}" for _ in instances]
         step = spread / max(len(instances), 1)
         lines = []
-        for i, (instance, inference_id) in enumerate(zip(instances, ids, strict=True)):
+        outputs = []
+        for i in range(len(instances)):
             assert predicted.labels is not None and predicted.probabilities is not None
-            output = {
-                "label": predicted.labels[i],
-                "probabilities": {
-                    k: round(float(p), 6)
-                    for k, p in zip(keys, predicted.probabilities[i], strict=True)
-                },
-            }
+            outputs.append(
+                {
+                    "label": predicted.labels[i],
+                    "probabilities": {
+                        k: round(float(p), 6)
+                        for k, p in zip(keys, predicted.probabilities[i], strict=True)
+                    },
+                }
+            )
+        for first in range(0, len(instances) if per_request else 0, per_request or 1):
+            rows = range(first, min(first + per_request, len(instances)))
+            record = request_record(
+                event_id=str(uuid.uuid4()),
+                inference_ids=[ids[i] for i in rows],
+                inference_time=iso_timestamp(start + step * first),
+                request_id=str(uuid.uuid4()),
+                source="api",
+                model_name=self.name,
+                model_version=version,
+                inputs={n: [instances[i].get(n) for i in rows] for n in schema.feature_names},
+                outputs=output_columns([outputs[i] for i in rows]),
+            )
+            lines.append(encode_record(record))
+        for i, (instance, inference_id) in enumerate(zip(instances, ids, strict=True)):
+            if per_request:
+                break
+            output = outputs[i]
             record = prediction_record(
                 inference_id=inference_id,
                 inference_time=iso_timestamp(start + step * i),

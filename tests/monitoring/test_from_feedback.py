@@ -73,3 +73,23 @@ def test_from_feedback_without_labels_is_a_clear_error(
         == EXIT_INVALID_DATA
     )
     assert "have feedback labels yet" in capsys.readouterr().err
+
+
+def test_captures_of_either_format_give_the_same_training_rows(
+    writer: CaptureWriter, registry: ModelRegistry, s3: Any, bucket: str
+) -> None:
+    from modelops_train.feedback import FeedbackDataSource
+
+    frame = churn(300, seed=72)
+    ids = [f"t-{i}" for i in range(300)]
+    writer.feedback(ids, truth(frame), received=WINDOW_START + timedelta(hours=2))
+    source = FeedbackDataSource(registry, "churn", since=WINDOW_START, s3_client=s3)
+    loaded = {}
+    for per_request in (0, 7):
+        for item in s3.list_objects_v2(Bucket=bucket, Prefix="capture/").get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=item["Key"])
+        writer.predictions(frame, ids=ids, per_request=per_request)
+        data = source.load()
+        loaded[per_request] = data.frame.sort_index(axis=1).reset_index(drop=True)
+        assert len(data.frame) == 300
+    assert loaded[0].equals(loaded[7])

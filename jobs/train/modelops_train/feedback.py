@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from modelops import aws
+from modelops.capture import row_records
 from modelops.monitoring.join import FeedbackIndex
 from modelops.monitoring.objects import iter_line_batches, list_partition_keys
 from modelops.registry import CHAMPION, ModelRegistry
@@ -144,21 +145,33 @@ class FeedbackDataSource:
             for lines in iter_line_batches(self._s3, self.registry.bucket, key):
                 for line in lines:
                     try:
-                        record = json.loads(line)
-                        meta = record["eventMetadata"]
-                        inference_id, when, inputs = (
-                            str(meta["inferenceId"]),
-                            str(meta.get("inferenceTime", "")),
-                            record["input"],
-                        )
-                        if not isinstance(inputs, dict):
-                            raise TypeError("input")
+                        rows = row_records(json.loads(line))  # a request record: its rows
                     except (ValueError, KeyError, TypeError):
                         malformed["count"] += 1
                         continue
-                    if inference_id not in latest or when >= latest[inference_id][0]:
-                        latest[inference_id] = (when, inputs)
+                    for record in rows:
+                        self._latest(record, latest, malformed)
         return {k: v[1] for k, v in latest.items()}
+
+    @staticmethod
+    def _latest(
+        record: Any, latest: dict[str, tuple[str, dict[str, Any]]], malformed: dict[str, int]
+    ) -> None:
+        """Keep the record's input if it is the latest one of its inference id."""
+        try:
+            meta = record["eventMetadata"]
+            inference_id, when, inputs = (
+                str(meta["inferenceId"]),
+                str(meta.get("inferenceTime", "")),
+                record["input"],
+            )
+            if not isinstance(inputs, dict):
+                raise TypeError("input")
+        except (ValueError, KeyError, TypeError):
+            malformed["count"] += 1
+            return
+        if inference_id not in latest or when >= latest[inference_id][0]:
+            latest[inference_id] = (when, inputs)
 
     @property
     def _first(self) -> datetime:

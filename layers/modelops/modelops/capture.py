@@ -43,6 +43,9 @@ from modelops.errors import ModelOpsError
 from modelops.jsonio import encode_json
 
 EVENT_VERSION = "1"
+# Format 2: one record per request (and model version), the rows as columns.
+REQUEST_EVENT_VERSION = "2"
+CAPTURE_FORMATS = ("rows", "requests")
 
 # Firehose limits (https://docs.aws.amazon.com/firehose/latest/dev/limits.html).
 FIREHOSE_MAX_BATCH_RECORDS = 500
@@ -151,10 +154,15 @@ def fit_lines(records: Sequence[Mapping[str, Any]], max_bytes: int) -> bytes:
 def fit_line(record: Mapping[str, Any], max_bytes: int) -> bytes:
     """The record's line, at most `max_bytes` long: a larger record is captured truncated
     (string inputs cut to TRUNCATED_VALUE_CHARS, then the inputs left out if still too
-    large) and flagged `truncated: true` with its `originalBytes`, so it is never dropped."""
+    large) and flagged `truncated: true` with its `originalBytes`, so it is never dropped.
+    A larger request record (format 2) becomes several lines of fewer rows each, and a row
+    too large alone the truncated format-1 line of that row: `fit_line` may return more than
+    one line, but never loses a row."""
     line = encode_record(record)
     if len(line) <= max_bytes:
         return line
+    if record.get("eventVersion") == REQUEST_EVENT_VERSION:
+        return _fit_request(record, max_bytes, len(line))
     flags = {"truncated": True, "originalBytes": len(line)}
     out = dict(record)
     if isinstance(record.get("eventMetadata"), Mapping):
@@ -238,6 +246,145 @@ def prediction_records(
             event_ids, inference_ids, model_versions, inputs, outputs, strict=True
         )
     ]
+
+
+def request_record(
+    *,
+    event_id: str,
+    inference_ids: Sequence[str],
+    inference_time: str,
+    request_id: str,
+    source: str,
+    model_name: str,
+    model_version: int,
+    inputs: Mapping[str, Sequence[Any]],
+    outputs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A request's captured predictions as one record (format 2): `inputs` holds one list
+    per feature (null where a row had no value), `outputs` one list per output field (a
+    nested object such as probabilities: one list per key), row i of every list being the
+    row answered under inference_ids[i]. The lists are the record's own (not copied)."""
+    return {
+        "eventVersion": REQUEST_EVENT_VERSION,
+        "eventMetadata": {
+            "eventId": event_id,
+            "inferenceTime": inference_time,
+            "requestId": request_id,
+            "source": source,
+        },
+        "model": {"name": model_name, "version": model_version},
+        "inferenceIds": inference_ids,
+        "input": inputs,
+        "output": outputs,
+    }
+
+
+def output_columns(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Rows' output objects ({"label", "probabilities"} or {"value"}) as format 2's columns:
+    one list per field, a nested object one list per key (C-level passes, no row loop)."""
+    if not outputs:
+        return {}
+    columns: dict[str, Any] = {}
+    for key, first in outputs[0].items():
+        column = list(map(operator.itemgetter(key), outputs))
+        if isinstance(first, Mapping):
+            columns[key] = {k: list(map(operator.itemgetter(k), column)) for k in first}
+        else:
+            columns[key] = column
+    return columns
+
+
+def request_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A format-2 record as the format-1 records of its rows (the request's eventId on each),
+    for readers that take records a row at a time. Raises ValueError (or KeyError,
+    TypeError) when the record is not a well-formed format-2 record."""
+    ids = record["inferenceIds"]
+    if ids.__class__ is not list:
+        raise ValueError("inferenceIds is not a list")
+    count = len(ids)
+    inputs = _rows_of(record["input"], count, nested=False)
+    outputs = _rows_of(record["output"], count, nested=True)
+    meta = record["eventMetadata"]
+    rows = []
+    for inference_id, features, output in zip(ids, inputs, outputs, strict=True):
+        row = dict(record)
+        del row["inferenceIds"]
+        row["eventVersion"] = EVENT_VERSION
+        # Format 1's order of keys: the expanded row encodes as a format-1 line would.
+        row["eventMetadata"] = {
+            "eventId": meta["eventId"],
+            "inferenceId": inference_id,
+            **{k: v for k, v in meta.items() if k != "eventId"},
+        }
+        row["input"] = features
+        row["output"] = output
+        rows.append(row)
+    return rows
+
+
+def row_records(record: Any) -> list[Any]:
+    """A captured record as its rows' format-1 records: a format-2 record expanded
+    (`request_rows`), any other record as it is (its reader checks it)."""
+    if record.__class__ is dict and record.get("eventVersion") == REQUEST_EVENT_VERSION:
+        return request_rows(record)
+    return [record]
+
+
+def output_rows(columns: Any, count: int) -> list[dict[str, Any]]:
+    """Format 2's output columns as the rows' output objects (ValueError when they do not
+    hold `count` rows)."""
+    return _rows_of(columns, count, nested=True)
+
+
+def _rows_of(columns: Any, count: int, *, nested: bool) -> list[dict[str, Any]]:
+    """Per-row objects from format 2's columns (a feature whose value is null is left out
+    of its row, as format 1 records a value the client did not send)."""
+    if columns.__class__ is not dict:
+        raise ValueError("expected an object of columns")
+    names = list(columns)
+    lists = []
+    for name in names:
+        column = columns[name]
+        if nested and column.__class__ is dict:
+            keys = list(column)
+            parts = [column[k] for k in keys]
+            if not keys or any(p.__class__ is not list or len(p) != count for p in parts):
+                raise ValueError(f"column {name!r} does not hold {count} rows")
+            column = [dict(zip(keys, row, strict=True)) for row in zip(*parts, strict=True)]
+        if column.__class__ is not list or len(column) != count:
+            raise ValueError(f"column {name!r} does not hold {count} rows")
+        lists.append(column)
+    rows = zip(*lists, strict=True) if names else ((),) * count
+    if nested:
+        return [dict(zip(names, row, strict=True)) for row in rows]
+    return [{n: v for n, v in zip(names, row, strict=True) if v is not None} for row in rows]
+
+
+def _fit_request(record: Mapping[str, Any], max_bytes: int, size: int) -> bytes:
+    """A too-large request record as lines of consecutive rows, each within `max_bytes`."""
+    ids = record["inferenceIds"]
+    if len(ids) == 1:
+        (row,) = request_rows(record)
+        return fit_line(row, max_bytes)
+    # As many parts as the size asks for, with room for uneven rows; a part still too large
+    # is split again by the recursion.
+    parts = min(len(ids), -(-size * 5 // (max_bytes * 4)))
+    step = -(-len(ids) // parts)
+    return b"".join(
+        fit_line(_request_slice(record, start, start + step), max_bytes)
+        for start in range(0, len(ids), step)
+    )
+
+
+def _request_slice(record: Mapping[str, Any], start: int, stop: int) -> dict[str, Any]:
+    def cut(columns: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: cut(v) if isinstance(v, Mapping) else v[start:stop] for k, v in columns.items()}
+
+    part = dict(record)
+    part["inferenceIds"] = record["inferenceIds"][start:stop]
+    part["input"] = cut(record["input"])
+    part["output"] = cut(record["output"])
+    return part
 
 
 def feedback_record(

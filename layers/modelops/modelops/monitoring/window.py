@@ -21,6 +21,7 @@ from typing import Any, cast
 import numpy as np
 import orjson
 
+from modelops.capture import REQUEST_EVENT_VERSION, output_rows
 from modelops.errors import InvalidInput, ModelNotFoundError, Problem
 from modelops.estimation.accumulator import for_version
 from modelops.monitoring.accumulators import CategoricalAccumulator, LabeledRows, NumericAccumulator
@@ -413,7 +414,12 @@ class WindowScan:
                     raise ValueError
                 if len(when) != 24 or when[-1] != "Z":  # not the canonical form: compare as time
                     when = iso_millis(parse_time(when))
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except KeyError:
+                # A format-2 record (a request's rows as columns) has no per-row id here.
+                if not self._add_request(record, grouped):
+                    self.malformed += 1
+                continue
+            except (ValueError, TypeError, AttributeError):
                 self.malformed += 1
                 continue
             if not (start <= when < end):
@@ -421,9 +427,7 @@ class WindowScan:
                 continue
             group = grouped.get(version)
             if group is None:
-                target = self._version(version)
-                extract = target.extract if target is not None else _whole_row
-                group = grouped[version] = ([], [], [], target, extract)
+                group = self._group_of(grouped, version)
             try:
                 group[0].append(group[4](row))
             except KeyError:  # a feature absent: missing
@@ -431,6 +435,56 @@ class WindowScan:
             group[1].append(output)
             group[2].append(inference_id)
         return grouped
+
+    def _group_of(self, grouped: _Grouped, version: int) -> Any:
+        target = self._version(version)
+        extract = target.extract if target is not None else _whole_row
+        grouped[version] = ([], [], [], target, extract)
+        return grouped[version]
+
+    def _add_request(self, record: Any, grouped: _Grouped) -> bool:
+        """Add a format-2 record's rows to their version's group; False when the record is
+        not one. A record that is one but not well formed is counted malformed once."""
+        if record.get("eventVersion") != REQUEST_EVENT_VERSION:
+            return False
+        try:
+            when = record["eventMetadata"]["inferenceTime"]
+            model = record["model"]
+            version = model["version"]
+            ids = record["inferenceIds"]
+            inputs = record["input"]
+            if (
+                model["name"] != self.model_name
+                or version.__class__ is not int
+                or ids.__class__ is not list
+                or inputs.__class__ is not dict
+                or not {*map(type, ids)} <= {str}
+            ):
+                raise ValueError
+            count = len(ids)
+            outputs = output_rows(record["output"], count)
+            if len(when) != 24 or when[-1] != "Z":
+                when = iso_millis(parse_time(when))
+            if not (self._start <= when < self._end):
+                self.outside_window += count
+                return True
+            group = grouped.get(version) or self._group_of(grouped, version)
+            target = group[3]
+            if target is None:  # rows of a version the registry lacks are only counted
+                values: list[Any] = [()] * count
+            else:
+                absent = [None] * count
+                columns = [inputs.get(name, absent) for name in target.feature_names]
+                if any(c.__class__ is not list or len(c) != count for c in columns):
+                    raise ValueError
+                values = list(zip(*columns, strict=True))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            self.malformed += 1
+            return True
+        group[0].extend(values)
+        group[1].extend(outputs)
+        group[2].extend(ids)
+        return True
 
     def _version(self, version: int) -> VersionWindow | None:
         if version in self.versions:

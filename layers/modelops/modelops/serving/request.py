@@ -12,7 +12,7 @@ row. The words of every problem come from modelops.messages, shared with feedbac
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,8 @@ from modelops.capture import new_uuids
 from modelops.errors import Problem, Problems
 from modelops.messages import FLOAT32_MAX, describe
 from modelops.schema import FeatureKind, ModelSchema
-from modelops.serving.columns import Columns, columnar, exact_columns, gather
+from modelops.serving.columns import columnar as columnar_columns
+from modelops.serving.columns import exact_columns, gather
 from modelops.serving.formats import FORMATS, REPORTED, Rows, read_rows
 
 __all__ = ["PredictRequest", "describe", "parse_predict_request"]
@@ -43,6 +44,9 @@ class PredictRequest:
     imputed: dict[int, list[str]]
     format: str
     sent: Rows
+    # Each feature's values as sent (None for null or absent), when the columnar check took
+    # them; None when the request went cell by cell.
+    sent_columns: Mapping[str, Sequence[Any]] | None = None
 
     @property
     def instances(self) -> list[dict[str, Any]]:
@@ -87,7 +91,8 @@ def parse_predict_request(
     rows = read_rows(payload, schema, max_rows, problems)
     if rows is None:
         raise messages.invalid(problems)
-    checked = _columnar(rows, schema) if columnar and not problems else None
+    raw = _raw_columns(rows, schema) if columnar and not problems else None
+    checked = None if raw is None else columnar_columns(raw, rows.count, schema)
     imputed = _check_rows(rows, schema, problems) if checked is None else checked[1]
     inference_ids = _inference_ids(
         payload.get("inference_ids"), rows.count, problems, new_inference_ids
@@ -95,12 +100,12 @@ def parse_predict_request(
     if problems:
         raise messages.invalid(problems)
     columns = exact_columns(rows.rows, schema) if checked is None else checked[0]
-    return PredictRequest(columns, inference_ids, imputed, rows.format, rows)
+    sent = raw if checked is not None else None
+    return PredictRequest(columns, inference_ids, imputed, rows.format, rows, sent)
 
 
-def _columnar(rows: Rows, schema: ModelSchema) -> Columns | None:
-    raw = rows.columns if rows.columns is not None else gather(rows.rows, schema.feature_names)
-    return None if raw is None else columnar(raw, rows.count, schema)
+def _raw_columns(rows: Rows, schema: ModelSchema) -> Mapping[str, Sequence[Any]] | None:
+    return rows.columns if rows.columns is not None else gather(rows.rows, schema.feature_names)
 
 
 def _check_rows(rows: Rows, schema: ModelSchema, problems: Problems) -> dict[int, list[str]]:

@@ -27,8 +27,11 @@ from modelops.capture import (
     SpillingSink,
     dead_letter_prefix,
     iso_timestamp,
+    new_uuid,
     new_uuids,
+    output_columns,
     prediction_records,
+    request_record,
 )
 from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError, Problem
 from modelops.jsonio import direct_payload
@@ -57,6 +60,7 @@ class PredictService:
         max_batch_rows: int,
         sink: RecordSink | None,
         sample_rate: float,
+        capture_format: str = "rows",
         metrics: Metrics = default_metrics,
         sample: Callable[[], float] = random.random,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -71,6 +75,7 @@ class PredictService:
         self.max_batch_rows = max_batch_rows
         self.sink = sink
         self.sample_rate = sample_rate
+        self.capture_format = capture_format
         self._metrics = metrics
         # The draw in [0, 1) that decides whether a row is captured (replaceable: a seam).
         self.sample = sample
@@ -168,6 +173,7 @@ class PredictService:
             max_batch_rows=settings.max_batch_rows,
             sink=sink if sink is not None else sink_from_settings(settings),
             sample_rate=settings.capture_sample_rate,
+            capture_format=settings.capture_format,
             metrics=metrics,
             rollout=rollout,
             pinned_cache=pinned_cache,
@@ -296,6 +302,20 @@ class PredictService:
             return
         inference_time = iso_timestamp(self._now())
         rows = self._sampled_rows(len(request))
+        if self.capture_format == "requests" and served is None:
+            # A rollout's rows stay one record each: they carry per-row rollout details.
+            if rows:
+                record = request_capture(
+                    request,
+                    outputs,
+                    rows,
+                    loaded,
+                    inference_time=inference_time,
+                    source=source,
+                    request_id=request_id,
+                )
+                self._write([record], model_name=loaded.name)
+            return
         instances, ids = request.instances, request.inference_ids
         versions = [loaded.version] * len(request) if served is None else served.versions
         every = isinstance(rows, range)  # every row: the request's own lists, not copies
@@ -313,6 +333,10 @@ class PredictService:
         if served is not None:
             for record, row in zip(records, rows, strict=True):
                 record.update(served.capture_extras[row])
+        self._write(records, model_name=loaded.name)
+
+    def _write(self, records: list[dict[str, Any]], *, model_name: str) -> None:
+        assert self.sink is not None
         try:
             self.sink.write(records)
         except Exception as exc:
@@ -324,7 +348,41 @@ class PredictService:
                 extra={"sink": self.sink.name, "failed_records": failed},
                 exc_info=exc,
             )
-            emit_model_metric("CaptureFailures", failed, model_name=loaded.name)
+            emit_model_metric("CaptureFailures", failed, model_name=model_name)
+
+
+def request_capture(
+    request: PredictRequest,
+    outputs: list[dict[str, Any]],
+    rows: Sequence[int],
+    loaded: LoadedModel,
+    *,
+    inference_time: str,
+    source: str,
+    request_id: str,
+) -> dict[str, Any]:
+    """The request's captured rows as one format-2 record: the features' values as sent
+    (one list each), the outputs as columns."""
+    inputs = request.sent_columns
+    if inputs is None:  # checked cell by cell: the columns from the rows
+        instances = request.instances
+        inputs = {n: [row.get(n) for row in instances] for n in loaded.schema.feature_names}
+    ids = request.inference_ids
+    if not isinstance(rows, range):  # a sample of the rows
+        inputs = {name: [column[row] for row in rows] for name, column in inputs.items()}
+        ids = [ids[row] for row in rows]
+        outputs = [outputs[row] for row in rows]
+    return request_record(
+        event_id=new_uuid(),
+        inference_ids=ids,
+        inference_time=inference_time,
+        request_id=request_id,
+        source=source,
+        model_name=loaded.name,
+        model_version=loaded.version,
+        inputs=inputs,
+        outputs=output_columns(outputs),
+    )
 
 
 def split_batch_options(payload: Any) -> tuple[Any, int | None]:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from modelops.capture import CAPTURE_FORMATS
 from modelops.config import StackSettings, env_choice, env_float, env_int, env_str
 from modelops.errors import ConfigurationError
 from modelops.registry import ALIAS_PATTERN
@@ -29,6 +30,8 @@ class ServingSettings:
     capture_sink: str
     capture_sample_rate: float
     capture_stream: str | None  # the Firehose delivery stream (firehose sink only)
+    # rows: a record per served row (format 1); requests: a record per request (format 2).
+    capture_format: str = "rows"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ServingSettings:
@@ -59,4 +62,5 @@ class ServingSettings:
             capture_sink=sink,
             capture_sample_rate=env_float("CAPTURE_SAMPLE_RATE", source, minimum=0.0, maximum=1.0),
             capture_stream=stream,
+            capture_format=env_choice("CAPTURE_FORMAT", CAPTURE_FORMATS, source, default="rows"),
         )

@@ -151,10 +151,22 @@ def publish_model(registry: Any) -> dict[str, Any]:
 
 
 def write_window(
-    s3: Any, registry: Any, metadata: dict[str, Any], cols: dict[str, Any], hour: int
+    s3: Any,
+    registry: Any,
+    metadata: dict[str, Any],
+    cols: dict[str, Any],
+    hour: int,
+    per_request: int = 0,
 ) -> dict[str, Any]:
-    """Serve the rows with the real model, write gzip capture objects and 10 % feedback."""
-    from modelops.capture import feedback_record, iso_timestamp, prediction_record
+    """Serve the rows with the real model, write gzip capture objects and 10 % feedback.
+    `per_request` > 0: capture format 2, a record per request of that many rows."""
+    from modelops.capture import (
+        feedback_record,
+        iso_timestamp,
+        output_columns,
+        prediction_record,
+        request_record,
+    )
     from modelops.inference import OnnxModel
     from modelops.schema import ModelSchema, class_key
 
@@ -183,6 +195,7 @@ def write_window(
         categorical = {f: cols[f][lo:hi].tolist() for f in CATEGORICAL}
         lines = []
         feedback = []
+        requests: list[dict[str, Any]] = []
         for j in range(hi - lo):
             row = lo + j
             when = iso_timestamp(base.fromtimestamp(start + 3599.0 * row / n, UTC))
@@ -204,7 +217,27 @@ def write_window(
                     ),
                 },
             )
-            lines.append(json.dumps(record, separators=(",", ":")))
+            if per_request:
+                requests.append(record)
+                if len(requests) == per_request or j == hi - lo - 1:
+                    first = requests[0]["eventMetadata"]
+                    grouped = request_record(
+                        event_id=first["eventId"],
+                        inference_ids=[r["eventMetadata"]["inferenceId"] for r in requests],
+                        inference_time=first["inferenceTime"],
+                        request_id="bench",
+                        source="api",
+                        model_name=MODEL,
+                        model_version=version,
+                        inputs={
+                            f: [r["input"][f] for r in requests] for f in NUMERIC + CATEGORICAL
+                        },
+                        outputs=output_columns([r["output"] for r in requests]),
+                    )
+                    lines.append(json.dumps(grouped, separators=(",", ":")))
+                    requests = []
+            else:
+                lines.append(json.dumps(record, separators=(",", ":")))
             if labeled[row]:
                 feedback.append(
                     json.dumps(
@@ -355,6 +388,13 @@ def main() -> None:
     parser.add_argument("--workers", default="1,2", help="MONITOR_WORKERS values to measure")
     parser.add_argument("--child-monitor", nargs=4, metavar=("ENDPOINT", "START", "END", "WORKERS"))
     parser.add_argument("--compare-with", help="git revision whose monitor to time side by side")
+    parser.add_argument(
+        "--per-request",
+        type=int,
+        default=0,
+        help="also capture the same rows as format-2 records of this many rows each (a second "
+        "window), timed side by side with format 1",
+    )
     args = parser.parse_args()
     if args.child_monitor:
         child_monitor(*args.child_monitor)
@@ -393,6 +433,11 @@ def main() -> None:
             cols = generate(n, 100 + hour, drift=True)
             window = write_window(s3, registry, metadata, cols, hour * 2)
             print(f"{n:,} rows written in {window['write_seconds']:.1f} s", file=sys.stderr)
+            by_request = None
+            if args.per_request:
+                by_request = write_window(
+                    s3, registry, metadata, cols, hour * 2 + 1, per_request=args.per_request
+                )
             row: dict[str, Any] = {"rows": n, "monitor": {}}
             for workers in args.workers.split(","):
                 child = [
@@ -404,6 +449,15 @@ def main() -> None:
                     window["end"],
                     workers,
                 ]
+                if by_request is not None:
+                    # Interleaved: format 1, format 2, format 1, ...
+                    other = [*child[:4], by_request["start"], by_request["end"], workers]
+                    label = f"{workers} requests of {args.per_request}"
+                    row["monitor"][workers], row["monitor"][label] = [], []
+                    for _ in range(args.runs):
+                        row["monitor"][workers].append(run_child(child))
+                        row["monitor"][label].append(run_child(other))
+                    continue
                 if before_root is None:
                     row["monitor"][workers] = [run_child(child) for _ in range(args.runs)]
                     continue
@@ -472,6 +526,16 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         m = summarize(row)["monitor"]
         for workers in [w for w in m if not w.endswith("(before)")]:
+            if " requests of " in workers:
+                rows_1, rows_2 = m[workers.split()[0]], m[workers]
+                print(
+                    f"{row['rows']:,} records, {workers.split()[0]} worker(s): format 1 / "
+                    f"format 2 ({workers.split(' ', 1)[1]} rows) = "
+                    f"{rows_1['seconds'] / rows_2['seconds']:.2f}x wall "
+                    f"({rows_1['seconds']:.2f} s -> {rows_2['seconds']:.2f} s), "
+                    f"{rows_1['cpu_seconds'] / rows_2['cpu_seconds']:.2f}x CPU; load average at "
+                    f"each run's start: {rows_1['loads']}, {rows_2['loads']}"
+                )
             if f"{workers} (before)" in m:
                 before, after = m[f"{workers} (before)"], m[workers]
                 ratio = before["seconds"] / after["seconds"]

@@ -350,13 +350,14 @@ def _rows_of(columns: Any, count: int, *, nested: bool) -> list[dict[str, Any]]:
             parts = [column[k] for k in keys]
             if not keys or any(p.__class__ is not list or len(p) != count for p in parts):
                 raise ValueError(f"column {name!r} does not hold {count} rows")
-            column = [dict(zip(keys, row, strict=True)) for row in zip(*parts, strict=True)]
+            # C-level passes (map), not a Python loop per row: the monitor reads every row.
+            column = list(map(dict, map(zip, repeat(keys), zip(*parts, strict=True))))
         if column.__class__ is not list or len(column) != count:
             raise ValueError(f"column {name!r} does not hold {count} rows")
         lists.append(column)
     rows = zip(*lists, strict=True) if names else ((),) * count
     if nested:
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return list(map(dict, map(zip, repeat(names), rows)))
     return [{n: v for n, v in zip(names, row, strict=True) if v is not None} for row in rows]
 
 

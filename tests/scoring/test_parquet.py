@@ -367,3 +367,29 @@ def test_a_corrupt_page_fails_its_item_and_the_manifest_says_why(s3: Any, bucket
     assert (failed["index"], failed["start"], failed["end"]) == (1, 1, 2)
     assert failed["problem"].startswith(f"UnreadableInput: s3://{bucket}/{KEY} row groups 1 to 1")
     assert manifest["counts"]["rows"] == 1000
+
+
+@pytest.mark.parametrize(
+    ("classes", "label_type"),
+    [((0, 1, 2), pa.int64()), (("a", "b", "c"), pa.string()), ((False, True), pa.bool_())],
+)
+def test_results_columns_take_the_classes_type_and_keys(
+    classes: tuple[Any, ...], label_type: pa.DataType
+) -> None:
+    from modelops.schema import class_key
+
+    schema = ModelSchema(features=SCHEMA.features, task=Task.MULTICLASS, classes=classes)
+    share = round(1 / len(classes), 6)
+    records = [
+        {
+            "inference_id": f"r{i}",
+            "label": label,
+            "probabilities": {class_key(c): share for c in classes},
+            "model": {"name": "wine", "version": 2},
+        }
+        for i, label in enumerate(classes)
+    ]
+    table = pq.read_table(io.BytesIO(_results_file(records, schema)))
+    assert table.schema.field("label").type == label_type
+    assert table.schema.field("probabilities").type.names == [class_key(c) for c in classes]
+    assert table.to_pylist() == [{**r, "imputed": None} for r in records]

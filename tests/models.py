@@ -16,6 +16,9 @@ import dataclasses
 import functools
 import io
 import math
+import os
+import pickle
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -44,9 +47,31 @@ def training_frame(kind: str) -> tuple[pd.DataFrame, str]:
     raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
 
 
+# `make mutate` (scripts/mutate.py) trains each model once per shard instead of once per
+# mutant: with this variable naming a directory, a model saved there is read back (pickled:
+# it is rebuilt from the classes of the code under test), else trained and saved there.
+MODEL_CACHE_VARIABLE = "MODELOPS_TEST_MODELS"
+
+
 @functools.cache
 def trained_model(kind: str) -> TrainedModel:
     """The kind's model, trained (and parity-checked) once per session."""
+    directory = os.environ.get(MODEL_CACHE_VARIABLE)
+    if not directory:
+        return train_kind(kind)
+    saved = Path(directory) / f"{kind}.pickle"
+    if saved.exists():
+        loaded: TrainedModel = pickle.loads(saved.read_bytes())
+        return loaded
+    model = train_kind(kind)
+    partial = saved.with_suffix(f".{os.getpid()}")
+    partial.write_bytes(pickle.dumps(model))
+    partial.replace(saved)
+    return model
+
+
+def train_kind(kind: str) -> TrainedModel:
+    """Train (and parity-check) the kind's model."""
     frame, target = training_frame(kind)
     options = TrainOptions(data=frame, target=target, model_name=MODEL_NAMES[kind], seed=0)
     # One thread: HistGradientBoosting's OpenMP pool thrashes on a busy CI machine.

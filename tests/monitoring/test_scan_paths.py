@@ -103,6 +103,23 @@ def test_blank_lines_and_concatenated_records_are_read_alike(compress: bool) -> 
     assert read["joined"] == records
 
 
+@pytest.mark.parametrize("compress", [False, True])
+def test_batches_of_large_lines_are_bounded_by_bytes_not_only_lines(compress: bool) -> None:
+    """Request records (many rows a line): 3,000 lines of 10 kB are 30 MB, under the 5,000
+    lines of a batch; each batch stays within its bytes (plus one read's worth of text)."""
+    rng = np.random.default_rng(7)  # hex digits: gzip keeps about half of them
+    lines = [b'{"n":%d,"pad":"%s"}' % (i, rng.bytes(5_000).hex().encode()) for i in range(3_000)]
+    body = b"\n".join(lines) + b"\n"
+    data = gzip.compress(body, compresslevel=1) if compress else body
+    batches = list(iter_line_batches(_S3(data), "b", "k", batch_bytes=2 << 20))
+    assert [line for batch in batches for line in batch] == lines
+    sizes = [sum(map(len, batch)) for batch in batches]
+    assert len(batches) >= 8  # 30 MB in batches of 2-4 MB
+    # A read gives at most 1 MiB, about 2 MiB of these lines once gunzipped.
+    bound = (2 << 20) + (1 << 20) * (1 if not compress else 3) + 2 * len(lines[0])
+    assert max(sizes) <= bound
+
+
 def test_labels_looked_up_in_bulk_equal_one_at_a_time() -> None:
     lines = [
         b'{"inferenceId":"a","receivedTime":"2026-11-26T12:00:00Z","label":"yes"}',

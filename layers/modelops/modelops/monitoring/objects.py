@@ -17,6 +17,8 @@ from queue import Full, Queue
 from typing import Any
 
 CHUNK_BYTES = 1 << 20
+# About 5,000 format-1 records of a 20-feature model.
+BATCH_BYTES = 4 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -48,23 +50,28 @@ def list_partition_keys(
 
 
 def iter_line_batches(
-    s3: Any, bucket: str, key: str, *, batch_lines: int = 5_000
+    s3: Any, bucket: str, key: str, *, batch_lines: int = 5_000, batch_bytes: int = BATCH_BYTES
 ) -> Iterator[list[bytes]]:
-    """The object's non-empty lines, in batches, streamed and gunzipped when needed."""
+    """The object's non-empty lines, in batches of at most about `batch_lines` lines or
+    `batch_bytes` bytes (a request record holds many rows: batches by lines alone would hold
+    a hundred times the rows), streamed and gunzipped when needed."""
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     pending = b""
     batch: list[bytes] = []
+    size = 0
     for data in _decompressed(_chunks(body)):
         text = pending + data
         lines = text.split(b"\n")
         pending = lines.pop()
+        size += len(text) - len(pending)
         if b'}{"' in text:
             _add_records(batch, lines)
         else:  # the usual case: one record per line; blank lines dropped at C speed
             batch.extend(filter(bytes.strip, lines))
-        if len(batch) >= batch_lines:
+        if len(batch) >= batch_lines or size >= batch_bytes:
             yield batch
             batch = []
+            size = 0
     _add_records(batch, [pending])
     if batch:
         yield batch

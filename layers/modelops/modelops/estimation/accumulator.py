@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from modelops.capture import OutputColumns
 from modelops.estimation.calibration import CalibrationError, CalibrationMap
 from modelops.schema import ModelSchema, Task, class_key
 
@@ -110,11 +111,17 @@ class EstimationAccumulator:
         # times faster than a row of k per output.
         needed = keys[1:] if len(keys) == 2 else keys
         try:
-            probabilities = list(map(_PROBABILITIES, outputs))
-            columns = [
-                np.array(list(map(operator.itemgetter(key), probabilities)), dtype=np.float64)
-                for key in needed
-            ]
+            if outputs.__class__ is OutputColumns:  # format 2: the columns as captured
+                nested = outputs.nested
+                columns = [
+                    np.array(nested("probabilities", key), dtype=np.float64) for key in needed
+                ]
+            else:
+                probabilities = list(map(_PROBABILITIES, outputs))
+                columns = [
+                    np.array(list(map(operator.itemgetter(key), probabilities)), dtype=np.float64)
+                    for key in needed
+                ]
             scores = np.column_stack(columns)
         except (KeyError, TypeError, ValueError):
             scores = np.array([_row_scores(o, needed) for o in outputs], dtype=np.float64)

@@ -22,7 +22,7 @@ from typing import Any, cast
 import numpy as np
 import orjson
 
-from modelops.capture import REQUEST_EVENT_VERSION, output_rows
+from modelops.capture import REQUEST_EVENT_VERSION, OutputColumns, check_output_columns
 from modelops.errors import InvalidInput, ModelNotFoundError, Problem
 from modelops.estimation.accumulator import for_version
 from modelops.monitoring.accumulators import CategoricalAccumulator, LabeledRows, NumericAccumulator
@@ -205,12 +205,13 @@ class VersionWindow:
     def add_columns(
         self,
         features: Sequence[Sequence[Any]],
-        outputs: list[Any],
+        outputs: Sequence[Any],
         ids: list[str],
         feedback: FeedbackIndex,
     ) -> int:
         """Add a batch of rows given as one list per feature (schema order); returns how many
-        were malformed (skipped)."""
+        were malformed (skipped). `outputs`: the rows' output objects, or format 2's
+        `OutputColumns` (read column by column; a row's object is made for labeled rows)."""
         columns, bad = self._columns(features, outputs)
         malformed = int(bad.sum()) if bad is not None else 0
         if bad is not None and malformed:
@@ -237,7 +238,7 @@ class VersionWindow:
         return malformed
 
     def _columns(
-        self, features: Sequence[Sequence[Any]], outputs: list[Any]
+        self, features: Sequence[Sequence[Any]], outputs: Sequence[Any]
     ) -> tuple[dict[str, Any], np.ndarray | None]:
         bad: np.ndarray | None = None
         columns: dict[str, Any] = {}
@@ -250,15 +251,13 @@ class VersionWindow:
                 bad = column_bad if bad is None else bad | column_bad
         output_bad: np.ndarray | None
         if self.schema.task is Task.REGRESSION:
-            columns["__prediction__"], output_bad = _numeric(
-                [o.get("value", _ABSENT) for o in outputs]
-            )
+            columns["__prediction__"], output_bad = _numeric(_field_or(outputs, "value", _ABSENT))
         else:
-            labels = _present(outputs, "label")
+            labels = _field(outputs, "label")
             if labels is not None:
                 columns["__labels__"] = labels  # also the estimate's predicted classes
             columns["__prediction__"], output_bad = _categories(
-                labels if labels is not None else [o.get("label", _ABSENT) for o in outputs],
+                labels if labels is not None else _field_or(outputs, "label", _ABSENT),
                 allow_missing=False,
             )
         if output_bad is not None:
@@ -269,12 +268,22 @@ class VersionWindow:
 _ABSENT = object()  # a required output field that is not there
 
 
-def _present(rows: list[dict[str, Any]], key: str) -> list[Any] | None:
-    """Every row's `key` (one C-level pass), or None when a row lacks it."""
+def _field(outputs: Sequence[Any], key: str) -> list[Any] | None:
+    """Every output's `key` (one C-level pass, or format 2's column), or None when a row
+    lacks it."""
+    if outputs.__class__ is OutputColumns:
+        return outputs.column(key)
     try:
-        return list(map(operator.itemgetter(key), rows))
+        return list(map(operator.itemgetter(key), outputs))
     except KeyError:
         return None
+
+
+def _field_or(outputs: Sequence[Any], key: str, default: Any) -> list[Any]:
+    """Every output's `key`, `default` where a row lacks it."""
+    if outputs.__class__ is OutputColumns:
+        return outputs.column_or(key, default)
+    return [o.get(key, default) for o in outputs]
 
 
 def _numeric(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
@@ -337,7 +346,7 @@ _Grouped = dict[
 
 # Rows of format-2 records by model version: one list per feature, outputs, inference ids
 # and the version's window (None: only counted).
-_Requests = dict[int, tuple[list[list[Any]], list[Any], list[str], "VersionWindow | None"]]
+_Requests = dict[int, tuple[list[list[Any]], OutputColumns, list[str], "VersionWindow | None"]]
 
 
 def _whole_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -401,11 +410,11 @@ class WindowScan:
                 self.unknown_version[version] = self.unknown_version.get(version, 0) + len(values)
                 continue
             self.malformed += target.add_values(values, outputs, ids, self.feedback)
-        for version, (columns, outputs, ids, window) in requests.items():
+        for version, (columns, request_outputs, ids, window) in requests.items():
             if window is None:
                 self.unknown_version[version] = self.unknown_version.get(version, 0) + len(ids)
                 continue
-            self.malformed += window.add_columns(columns, outputs, ids, self.feedback)
+            self.malformed += window.add_columns(columns, request_outputs, ids, self.feedback)
 
     def _group(self, lines: Sequence[bytes | str], requests: _Requests) -> _Grouped:
         """Parse the lines, skip (and count) malformed ones and rows outside the window, and
@@ -485,7 +494,8 @@ class WindowScan:
             ):
                 raise ValueError
             count = len(ids)
-            outputs = output_rows(record["output"], count)
+            outputs = record["output"]
+            check_output_columns(outputs, count)
             if len(when) != 24 or when[-1] != "Z":
                 when = iso_millis(parse_time(when))
             if not (self._start <= when < self._end):
@@ -495,7 +505,7 @@ class WindowScan:
             if group is None:
                 window = self._version(version)
                 names = window.feature_names if window is not None else ()
-                group = requests[version] = ([[] for _ in names], [], [], window)
+                group = requests[version] = ([[] for _ in names], OutputColumns(), [], window)
             if group[3] is not None:
                 absent = [None] * count
                 columns = [inputs.get(name, absent) for name in group[3].feature_names]
@@ -506,7 +516,7 @@ class WindowScan:
         except (ValueError, KeyError, TypeError, AttributeError):
             self.malformed += 1
             return True
-        group[1].extend(outputs)
+        group[1].add(outputs, count)
         group[2].extend(ids)
         return True
 

@@ -171,7 +171,7 @@ SHARDS = (
     Shard(
         "retraining_markers",
         f"{MODELOPS}/monitoring/markers.py",
-        ("tests/monitoring/test_retraining.py",),
+        ("tests/monitoring/test_window_markers.py", "tests/monitoring/test_retraining.py"),
         ("<module>", "WindowMarker", "WindowMarkers.claim", "is_conflict"),
     ),
     Shard(
@@ -183,7 +183,11 @@ SHARDS = (
     Shard(
         "metric_comparison",
         f"{MODELOPS}/metrics.py",
-        ("tests/train/test_promotion_boundary.py", "tests/train/test_metrics.py"),
+        (
+            "tests/train/test_promotion_boundary.py",
+            "tests/train/test_metrics.py",
+            "tests/monitoring/test_degradation_tolerance.py",
+        ),
         ("is_better_or_equal", "tolerance_verdict"),
     ),
     Shard(

@@ -8,13 +8,16 @@ HTTP status alone) is a conflict, any other error is not."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
-from modelops.monitoring.markers import WindowMarker, is_conflict
+from modelops.monitoring.markers import WindowMarker, WindowMarkers, is_conflict
 
 CLAIMED = datetime(2026, 11, 26, 13, 5, tzinfo=UTC)
 TWENTY_MINUTES = timedelta(minutes=20)
@@ -92,3 +95,34 @@ def test_only_a_lost_conditional_write_is_a_conflict(
     code: str | None, status: int | None, conflict: bool
 ) -> None:
     assert is_conflict(error(code, status)) is conflict
+
+
+def test_a_claim_lost_to_another_run_is_none_and_any_other_error_raises() -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    markers = WindowMarkers(s3, "bucket", "churn")
+    record = {"state": "pending", "triggered_at": "2026-11-26T13:05:00.000Z"}
+    put = {
+        "Bucket": "bucket",
+        "Key": "reports/churn/retraining/windows/w.json",
+        "Body": json.dumps(record).encode(),
+        "ContentType": "application/json",
+    }
+    read = WindowMarker({"state": "failed"}, '"read"')
+    with Stubber(s3) as stub:
+        # a first claim creates, a later one replaces exactly the marker read
+        stub.add_client_error(
+            "put_object", "PreconditionFailed", http_status_code=412,
+            expected_params=put | {"IfNoneMatch": "*"},
+        )  # fmt: skip
+        stub.add_client_error(
+            "put_object", "ConditionalRequestConflict", http_status_code=409,
+            expected_params=put | {"IfMatch": '"read"'},
+        )  # fmt: skip
+        stub.add_client_error("put_object", "InternalError", http_status_code=500)
+        stub.add_response("put_object", {"ETag": '"claimed"'}, put | {"IfMatch": '"read"'})
+        assert markers.claim("w", record, None) is None
+        assert markers.claim("w", record, read) is None
+        with pytest.raises(ClientError, match="InternalError"):
+            markers.claim("w", record, read)
+        assert markers.claim("w", record, read) == '"claimed"'
+        stub.assert_no_pending_responses()

@@ -100,6 +100,7 @@ SHARDS = (
             "tests/serving/test_refresh_not_modified.py",
             "tests/serving/test_model_cache.py",
             "tests/serving/test_backoff.py",
+            "tests/serving/test_backoff_defaults.py",
         ),
     ),
     Shard(

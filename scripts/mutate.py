@@ -106,7 +106,11 @@ SHARDS = (
     Shard(
         "request_validation",
         f"{MODELOPS}/serving/request.py",
-        ("tests/serving/test_documented_limits.py", "tests/serving/test_request.py"),
+        (
+            "tests/serving/test_documented_limits.py",
+            "tests/serving/test_request.py",
+            "tests/serving/test_missing_beside_bad_values.py",
+        ),
     ),
     Shard(
         "body_limits",

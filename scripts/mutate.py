@@ -101,6 +101,7 @@ SHARDS = (
             "tests/serving/test_model_cache.py",
             "tests/serving/test_backoff.py",
             "tests/serving/test_backoff_defaults.py",
+            "tests/serving/test_load_deadline.py",
         ),
     ),
     Shard(

@@ -7,6 +7,7 @@ call, no failure counted, the warm model keeps serving). Client budget: 1 attemp
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -73,3 +74,13 @@ def test_a_warm_refresh_starts_with_time_for_one_call_and_not_with_less(
     with deadline_of(Remaining(ENOUGH)):
         assert cache.get().version == version
     assert (counting_registry.alias_reads, events.failures) == (reads + 1, [])
+
+
+def test_the_load_time_is_the_time_the_load_took(counting_registry: CountingRegistry) -> None:
+    """ModelLoadTime (docs/METRICS.md): metadata and model download, check, session build."""
+    publish_trained(counting_registry, "binary")
+    cache = make_cache(counting_registry, FakeClock(), Events())
+    started = time.perf_counter()
+    loaded = cache.get()
+    took = time.perf_counter() - started
+    assert 0.0 < loaded.load_seconds <= took

@@ -47,6 +47,7 @@ import pandas as pd  # noqa: E402
 from sklearn.isotonic import IsotonicRegression  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from benchmarks.machine import cpu_name  # noqa: E402
 from benchmarks.side_venv import ensure_venv, run_child  # noqa: E402
 from embedded_aws.churn_data import TARGET as CHURN_TARGET  # noqa: E402
 from embedded_aws.churn_data import generate_churn  # noqa: E402
@@ -229,8 +230,7 @@ def main() -> None:
         except Exception as exc:  # measured without it, and said so
             nannyml_problem = f"NannyML could not be installed: {exc}"
             print(nannyml_problem, file=sys.stderr)
-    with Path("/proc/cpuinfo").open() as info:
-        cpu = next((line.split(":", 1)[1].strip() for line in info if "model name" in line), "?")
+    cpu = cpu_name()
     print(
         f"machine: {platform.machine()} {cpu}, {os.cpu_count()} cores; python {platform.python_version()}"
     )

@@ -35,7 +35,6 @@ import importlib.util
 import io
 import json
 import os
-import platform
 import pstats
 import statistics
 import subprocess
@@ -58,6 +57,7 @@ import orjson  # noqa: E402
 import pandas as pd  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from benchmarks.machine import machine  # noqa: E402
 from embedded_aws.bundle import (  # noqa: E402
     built_handler_command,
     bundle_size,
@@ -306,18 +306,6 @@ def import_breakdown(command: list[str], env: dict[str, str], cwd: str) -> list[
         )
         by_package[group] = by_package.get(group, 0.0) + int(self_us) / 1000
     return sorted(by_package.items(), key=lambda item: -item[1])
-
-
-def machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def load() -> str:

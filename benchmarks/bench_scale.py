@@ -22,7 +22,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import platform
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from benchmarks.bench_monitor import (  # noqa: E402
     generate,
     publish_model,
 )
+from benchmarks.machine import cpu_name  # noqa: E402
 
 POOL = 100_000
 BATCH = 5_000  # lines per add_lines call, as the scan reads them
@@ -239,14 +239,7 @@ def main() -> None:
     from modelops.monitoring.settings import MonitorSettings
     from modelops.registry import ModelRegistry
 
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpu = cpu_name()
     print(
         f"machine: {cpu}, {os.cpu_count()} cores; {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; load average {os.getloadavg()}"
     )

@@ -42,6 +42,7 @@ sys.path.insert(0, str(REPO))
 import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
+from benchmarks.machine import cpu_name  # noqa: E402
 from embedded_aws.churn_data import FEATURES, as_instances, generate_churn  # noqa: E402
 from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task  # noqa: E402
 from modelops.scoring import job  # noqa: E402
@@ -162,14 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--compare-with", help="a git revision of modelops/scoring/job.py")
     args = parser.parse_args(argv)
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpu = cpu_name()
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, pyarrow {pa.__version__}"

@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import io
 import os
-import platform
 import statistics
 import sys
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from benchmarks.machine import cpu_name  # noqa: E402
 from embedded_aws.churn_data import TARGET, generate_churn  # noqa: E402
 from embedded_aws.provision import create_bucket  # noqa: E402
 from modelops.capture import LogSink  # noqa: E402
@@ -112,14 +112,7 @@ def main() -> None:
                 )
     p50 = {name: statistics.median(v) * 1e6 for name, v in times.items()}
     base = p50["no challenger"]
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpu = cpu_name()
     print(
         f"load average {load_before} before, {os.getloadavg()} after; {cpu}; "
         f"{datetime.now(UTC):%Y-%m-%d}; {blocks}x{per_block} requests each, interleaved"

@@ -30,6 +30,7 @@ natural log; ours base 2, converted). Prints Markdown tables for docs/PERFORMANC
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import io
 import json
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -284,6 +286,60 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and every process below it (the monitor's forked workers)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        for task in Path(f"/proc/{pids[i]}/task").glob("*/children"):
+            with contextlib.suppress(OSError):  # a process that just ended
+                pids.extend(int(c) for c in task.read_text().split())
+        i += 1
+    return pids
+
+
+def _tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(sum of Pss, sum of Rss) of the process tree, MB. Pss shares each page among the
+    processes mapping it: what the tree holds in RAM, pages shared after fork counted once."""
+    pss = rss = 0
+    for p in _tree(pid):
+        try:
+            text = Path(f"/proc/{p}/smaps_rollup").read_text()
+        except OSError:
+            continue  # a worker that just ended
+        for line in text.splitlines():
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1])
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1])
+    return pss / 1024, rss / 1024
+
+
+def run_monitor_child(args: list[str], *, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`run_child`, sampling the child's process tree every 20 ms: its peak Pss sum (the
+    honest figure: what the function's memory holds at once) and peak Rss sum."""
+    proc = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
+    )
+    peak_pss = peak_rss = 0.0
+    with ThreadPoolExecutor(1) as pool:
+        output = pool.submit(proc.communicate)
+        while proc.poll() is None:
+            pss, rss = _tree_memory_mb(proc.pid)
+            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+            time.sleep(0.02)
+        stdout, stderr = output.result()
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, args, stdout, stderr)
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+    result["tree_pss_peak_mb"] = peak_pss
+    result["tree_rss_peak_mb"] = peak_rss
+    return result
+
+
 def child_monitor(endpoint: str, start: str, end: str, workers: str) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     import modelops
@@ -455,19 +511,19 @@ def main() -> None:
                     label = f"{workers} requests of {args.per_request}"
                     row["monitor"][workers], row["monitor"][label] = [], []
                     for _ in range(args.runs):
-                        row["monitor"][workers].append(run_child(child))
-                        row["monitor"][label].append(run_child(other))
+                        row["monitor"][workers].append(run_monitor_child(child))
+                        row["monitor"][label].append(run_monitor_child(other))
                     continue
                 if before_root is None:
-                    row["monitor"][workers] = [run_child(child) for _ in range(args.runs)]
+                    row["monitor"][workers] = [run_monitor_child(child) for _ in range(args.runs)]
                     continue
                 # Interleaved, so both see the same load: before, after, before, after...
                 row["monitor"][workers], row["monitor"][f"{workers} (before)"] = [], []
                 for _ in range(args.runs):
                     row["monitor"][f"{workers} (before)"].append(
-                        run_child(child, env=revision_env(before_root))
+                        run_monitor_child(child, env=revision_env(before_root))
                     )
-                    row["monitor"][workers].append(run_child(child))
+                    row["monitor"][workers].append(run_monitor_child(child))
 
             if evidently is not None:
                 current_csv = Path(tmp, f"current-{n}.csv")
@@ -491,6 +547,11 @@ def main() -> None:
     print_tables(rows)
 
 
+# The monitor's targets: this many times Evidently's speed, within this much memory.
+TARGET_RATIO = 10.0
+TARGET_MB = 300
+
+
 def summarize(row: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": row["rows"], "monitor": {}}
     for workers, runs in row["monitor"].items():
@@ -505,6 +566,10 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
             "cpu_seconds": statistics.median(r.get("cpu_seconds", math.nan) for r in runs),
             "loads": [round(r.get("load_before", math.nan), 2) for r in runs],
             "peak_mb": total_mb,
+            "pss_mb": max(r["tree_pss_peak_mb"] for r in runs),
+            "rss_sum_mb": max(r["tree_rss_peak_mb"] for r in runs),
+            # records per CPU-second (parent and workers): per core, whatever the wall time
+            "per_core": statistics.median(r["rows"] / r["cpu_seconds"] for r in runs),
             "runs": len(runs),
         }
     if "evidently" in row:
@@ -523,6 +588,29 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
         "?",
     )
     print(f"\nload average at the end: {os.getloadavg()}")
+    for row in rows:
+        s = summarize(row)
+        for workers, m in s["monitor"].items():
+            count, _, layout = workers.partition(" ")
+            shape = f", format 2 ({layout} rows)" if layout else ""
+            line = f"{s['rows']:,} records, {count} worker(s){shape}: "
+            if "evidently_s" in s:
+                ratio = s["evidently_s"] / m["seconds"]
+                verdict = (
+                    "met" if ratio >= TARGET_RATIO else f"missed by {TARGET_RATIO / ratio:.2f}x"
+                )
+                line += (
+                    f"Evidently / monitor = {ratio:.2f}x (target {TARGET_RATIO:g}x: {verdict}); "
+                )
+            memory = (
+                "met" if m["pss_mb"] <= TARGET_MB else f"missed by {m['pss_mb'] - TARGET_MB:.0f} MB"
+            )
+            print(
+                line + f"peak Pss of the process tree {m['pss_mb']:.0f} MB (target {TARGET_MB} MB: "
+                f"{memory}; conservative RSS {m['peak_mb']:.0f} MB); "
+                f"{m['per_core']:,.0f} records per CPU-second; load average at each run's start "
+                f"{m['loads']}"
+            )
     for row in rows:
         m = summarize(row)["monitor"]
         for workers in [w for w in m if not w.endswith("(before)")]:
@@ -551,9 +639,11 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
         f"\n{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores {platform.machine()} ({cpu}), Python {platform.python_version()}\n"
     )
     print(
-        "| records | monitor workers | runs | monitor (s) | monitor peak RSS (MB) | Evidently (s) | Evidently peak RSS (MB) | Evidently / monitor |"
+        "| records | monitor workers | runs | monitor (s) | monitor CPU (s) | records / s / core | "
+        "peak Pss, process tree (MB) | peak RSS, conservative (MB) | Evidently (s) | "
+        "Evidently peak RSS (MB) | Evidently / monitor |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         s = summarize(row)
         for workers, m in s["monitor"].items():
@@ -562,7 +652,9 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
             else:
                 ev = "- | - | -"
             print(
-                f"| {s['rows']:,} | {workers} | {m['runs']} | {m['seconds']:.2f} | {m['peak_mb']:.0f} | {ev} |"
+                f"| {s['rows']:,} | {workers} | {m['runs']} | {m['seconds']:.2f} | "
+                f"{m['cpu_seconds']:.2f} | {m['per_core']:,.0f} | {m['pss_mb']:.0f} | "
+                f"{m['peak_mb']:.0f} | {ev} |"
             )
     print(
         "\nDrift verdicts and the statistic both compute (Jensen-Shannon distance, natural log, full counts):\n"

@@ -9,7 +9,10 @@ categorical; reference = the model's 20k training rows, current = drifted produc
 - "monitor": `modelops.monitoring.monitor.Monitor.run` on one window, in a child process,
   reading gzip JSON-lines capture objects (and 10 % labels) from S3 on a local moto server
   (embedded_aws.server) exactly as the Lambda function does; time of `run` (read, join,
-  drift, performance, reports written) and the child's peak RSS.
+  drift, performance, reports written), its CPU time with its workers' (records per
+  CPU-second), and its memory: the peak sum of Pss over the child and its forked workers
+  (sampled every 20 ms; what the function holds at once) beside the conservative peak RSS
+  (the child's plus each worker's, pages shared after the fork counted twice).
 - "evidently": Evidently 0.7's `Report([DataDriftPreset()])` on the same rows already in
   pandas DataFrames, in a child process of a separate venv (Evidently 0.7 needs pandas<3):
   /tmp/evidently-venv, created on first use by benchmarks/side_venv.py (evidently==0.7.23,
@@ -297,10 +300,12 @@ def _tree(pid: int) -> list[int]:
     return pids
 
 
-def _tree_memory_mb(pid: int) -> tuple[float, float]:
-    """(sum of Pss, sum of Rss) of the process tree, MB. Pss shares each page among the
-    processes mapping it: what the tree holds in RAM, pages shared after fork counted once."""
+def _tree_memory_mb(pid: int) -> tuple[float, float, list[float]]:
+    """(sum of Pss, sum of Rss, each process's Pss) of the process tree, MB. Pss shares each
+    page among the processes mapping it: what the tree holds in RAM, pages shared after fork
+    counted once."""
     pss = rss = 0
+    each = []
     for p in _tree(pid):
         try:
             text = Path(f"/proc/{p}/smaps_rollup").read_text()
@@ -309,9 +314,10 @@ def _tree_memory_mb(pid: int) -> tuple[float, float]:
         for line in text.splitlines():
             if line.startswith("Pss:"):
                 pss += int(line.split()[1])
+                each.append(int(line.split()[1]) / 1024)
             elif line.startswith("Rss:"):
                 rss += int(line.split()[1])
-    return pss / 1024, rss / 1024
+    return pss / 1024, rss / 1024, each
 
 
 def run_monitor_child(args: list[str], *, env: dict[str, str] | None = None) -> dict[str, Any]:
@@ -325,11 +331,14 @@ def run_monitor_child(args: list[str], *, env: dict[str, str] | None = None) -> 
         env={**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})},
     )
     peak_pss = peak_rss = 0.0
+    at_peak: list[float] = []
     with ThreadPoolExecutor(1) as pool:
         output = pool.submit(proc.communicate)
         while proc.poll() is None:
-            pss, rss = _tree_memory_mb(proc.pid)
-            peak_pss, peak_rss = max(peak_pss, pss), max(peak_rss, rss)
+            pss, rss, each = _tree_memory_mb(proc.pid)
+            if pss > peak_pss:
+                peak_pss, at_peak = pss, each
+            peak_rss = max(peak_rss, rss)
             time.sleep(0.02)
         stdout, stderr = output.result()
     if proc.returncode:
@@ -337,6 +346,7 @@ def run_monitor_child(args: list[str], *, env: dict[str, str] | None = None) -> 
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     result["tree_pss_peak_mb"] = peak_pss
     result["tree_rss_peak_mb"] = peak_rss
+    result["pss_at_peak_mb"] = [round(p) for p in at_peak]  # the parent's first, then workers'
     return result
 
 
@@ -567,6 +577,7 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
             "loads": [round(r.get("load_before", math.nan), 2) for r in runs],
             "peak_mb": total_mb,
             "pss_mb": max(r["tree_pss_peak_mb"] for r in runs),
+            "pss_split": max(runs, key=lambda r: r["tree_pss_peak_mb"])["pss_at_peak_mb"],
             "rss_sum_mb": max(r["tree_rss_peak_mb"] for r in runs),
             # records per CPU-second (parent and workers): per core, whatever the wall time
             "per_core": statistics.median(r["rows"] / r["cpu_seconds"] for r in runs),
@@ -607,7 +618,8 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
             )
             print(
                 line + f"peak Pss of the process tree {m['pss_mb']:.0f} MB (target {TARGET_MB} MB: "
-                f"{memory}; conservative RSS {m['peak_mb']:.0f} MB); "
+                f"{memory}; at the peak, per process {m['pss_split']}; conservative RSS "
+                f"{m['peak_mb']:.0f} MB); "
                 f"{m['per_core']:,.0f} records per CPU-second; load average at each run's start "
                 f"{m['loads']}"
             )

@@ -122,7 +122,11 @@ SHARDS = (
     Shard(
         "statistics",
         f"{MODELOPS}/monitoring/statistics.py",
-        ("tests/monitoring/test_rule_boundaries.py", "tests/monitoring/test_statistics.py"),
+        (
+            "tests/monitoring/test_rule_boundaries.py",
+            "tests/monitoring/test_statistics.py",
+            "tests/monitoring/test_chi2_small_rows.py",
+        ),
         (
             "<module>",
             "psi",

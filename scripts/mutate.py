@@ -139,7 +139,11 @@ SHARDS = (
     Shard(
         "drift",
         f"{MODELOPS}/monitoring/drift.py",
-        ("tests/monitoring/test_verdict.py", "tests/monitoring/test_rule_boundaries.py"),
+        (
+            "tests/monitoring/test_categorical_chi2.py",
+            "tests/monitoring/test_rule_boundaries.py",
+            "tests/monitoring/test_verdict.py",
+        ),
         ("numeric_drift", "categorical_drift", "_missing_reason"),
     ),
     Shard(

@@ -140,6 +140,7 @@ SHARDS = (
         "drift",
         f"{MODELOPS}/monitoring/drift.py",
         (
+            "tests/monitoring/test_drift_rules.py",
             "tests/monitoring/test_categorical_chi2.py",
             "tests/monitoring/test_rule_boundaries.py",
             "tests/monitoring/test_verdict.py",

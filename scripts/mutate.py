@@ -168,7 +168,7 @@ SHARDS = (
     Shard(
         "latest_label",
         f"{MODELOPS}/monitoring/join.py",
-        ("tests/monitoring/test_rule_boundaries.py",),
+        ("tests/monitoring/test_rule_boundaries.py", "tests/monitoring/test_feedback_lookup.py"),
         ("FeedbackIndex.from_records", "FeedbackIndex.lookup", "FeedbackIndex.truth"),
     ),
     Shard(

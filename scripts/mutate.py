@@ -180,7 +180,11 @@ SHARDS = (
     Shard(
         "retraining",
         f"{MODELOPS}/monitoring/retraining.py",
-        ("tests/monitoring/test_cooldown_boundary.py", "tests/monitoring/test_retraining.py"),
+        (
+            "tests/monitoring/test_cooldown_boundary.py",
+            "tests/monitoring/test_retraining.py",
+            "tests/monitoring/test_retraining_other_jobs.py",
+        ),
         ("<module>", "RetrainingTrigger.decide_and_act", "RetrainingTrigger._active_jobs"),
     ),
     Shard(

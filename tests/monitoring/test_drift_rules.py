@@ -189,7 +189,9 @@ def test_an_empty_window_and_a_baseline_without_missing_share_read_as_zero(kind:
 
 def test_the_numeric_window_reports_its_range_only_when_it_has_values() -> None:
     baseline, window = numeric_case()
-    current = numeric_drift(baseline, window, NOTHING_FIRES)["current"]
+    found = numeric_drift(baseline, window, NOTHING_FIRES)
+    current = found["current"]
+    assert found["baseline"]["bin_edges"] == list(baseline["bin_edges"])  # the report's histogram
     assert (current["min"], current["max"]) == (window.minimum, window.maximum)
     assert current["min"] < current["max"]
     empty = NumericAccumulator.for_baseline(baseline)

@@ -212,7 +212,7 @@ SHARDS = (
     Shard(
         "rollout_decision",
         f"{MODELOPS}/rollout/decision.py",
-        ("tests/rollout/test_decision.py",),
+        ("tests/rollout/test_decision.py", "tests/rollout/test_shadow_regression.py"),
         ("decide", "interval_verdict", "_undecided", "_paired_row_test"),
     ),
 )

@@ -212,7 +212,11 @@ SHARDS = (
     Shard(
         "rollout_decision",
         f"{MODELOPS}/rollout/decision.py",
-        ("tests/rollout/test_decision.py", "tests/rollout/test_shadow_regression.py"),
+        (
+            "tests/rollout/test_mcnemar_rule.py",
+            "tests/rollout/test_shadow_regression.py",
+            "tests/rollout/test_decision.py",
+        ),
         ("decide", "interval_verdict", "_undecided", "_paired_row_test"),
     ),
 )

@@ -97,13 +97,18 @@ def test_a_column_wise_request_is_captured_from_its_columns(
     assert [r["input"] for r in request_rows(record)] == instances
 
 
+@pytest.fixture
+def half_sampled(
+    predict_handler: Loader, registry: ModelRegistry, binary_champion: dict[str, Any]
+) -> ModuleType:
+    """PredictFunction capturing a record per request and half of the rows."""
+    return predict_handler(CAPTURE_FORMAT="requests", CAPTURE_SAMPLE_RATE="0.5")
+
+
 def test_a_sample_of_rows_keeps_each_row_whole(
-    predict_handler: Loader,
-    registry: ModelRegistry,
-    binary_champion: dict[str, Any],
-    capsys: pytest.CaptureFixture[str],
+    half_sampled: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = predict_handler(CAPTURE_FORMAT="requests", CAPTURE_SAMPLE_RATE="0.5")
+    app = half_sampled
     draws = iter([0.7, 0.1, 0.5, 0.49, 0.9, 0.0])  # rows 1, 3 and 5 are below 0.5
     app.service.sample = lambda: next(draws)
     instances, _ = sample_rows("binary", 6)
@@ -114,12 +119,9 @@ def test_a_sample_of_rows_keeps_each_row_whole(
 
 
 def test_no_sampled_row_writes_no_record(
-    predict_handler: Loader,
-    registry: ModelRegistry,
-    binary_champion: dict[str, Any],
-    capsys: pytest.CaptureFixture[str],
+    half_sampled: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = predict_handler(CAPTURE_FORMAT="requests", CAPTURE_SAMPLE_RATE="0.5")
+    app = half_sampled
     app.service.sample = lambda: 0.5  # never below the rate
     instances, _ = sample_rows("binary", 3)
     assert serve(app, {"instances": instances}, capsys) == []

@@ -339,9 +339,8 @@ _CATEGORY_TYPES = frozenset({str, int, float, bool, type(None)})
 
 # Rows of a batch by model version: (feature values, outputs, inference ids, the version's
 # window or None for a version the registry does not have, and how to take the values).
-_Grouped = dict[
-    int, tuple[list[Any], list[Any], list[str], "VersionWindow | None", Callable[[Any], Any]]
-]
+_Group = tuple[list[Any], list[Any], list[str], "VersionWindow | None", Callable[[Any], Any]]
+_Grouped = dict[int, _Group]
 
 
 # Rows of format-2 records by model version: one list per feature, outputs, inference ids
@@ -468,7 +467,8 @@ class WindowScan:
             group[2].append(inference_id)
         return grouped
 
-    def _group_of(self, grouped: _Grouped, version: int) -> Any:
+    def _group_of(self, grouped: _Grouped, version: int) -> _Group:
+        """The version's (new, empty) group of format-1 rows in this batch."""
         target = self._version(version)
         extract = target.extract if target is not None else _whole_row
         grouped[version] = ([], [], [], target, extract)

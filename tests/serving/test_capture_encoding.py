@@ -3,6 +3,7 @@ record-by-record encoding (capture.fit_line) gives, whatever the records hold.""
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from modelops.capture import (
     FIREHOSE_MAX_RECORD_BYTES,
     LOG_MAX_RECORD_BYTES,
+    RandomPool,
     feedback_record,
     fit_line,
     fit_lines,
@@ -125,3 +127,66 @@ def test_a_batch_larger_than_one_line_may_be_is_still_encoded_at_once() -> None:
     longest = max(map(len, whole.splitlines(keepends=True)))
     for max_bytes in (longest - 1, longest, longest + 1, longest + 40):
         assert fit_lines(records, max_bytes) == _per_record(records, max_bytes)
+
+
+class CountingSource:
+    """Random bytes stand-in: numbered bytes, so every byte handed out can be traced."""
+
+    def __init__(self) -> None:
+        self.reads: list[int] = []
+        self.served = 0
+
+    def __call__(self, count: int) -> bytes:
+        self.reads.append(count)
+        out = bytes((self.served + i) % 256 for i in range(count))
+        self.served += count
+        return out
+
+
+def test_the_pool_hands_out_each_byte_of_its_reads_once_in_order() -> None:
+    source = CountingSource()
+    pool = RandomPool(source, size=64)
+    taken = [pool.take(n) for n in (16, 16, 16, 16, 16, 5, 16, 16, 16)]
+    assert [len(t) for t in taken] == [16, 16, 16, 16, 16, 5, 16, 16, 16]
+    assert source.reads == [64, 64, 64]  # 16 * 4 = 64 exactly fills the first read
+    assert b"".join(taken[:4]) == bytes(range(64))
+    # The fifth take does not fit the rest of a read: a new one, the old rest never used.
+    assert taken[4] == bytes(range(64, 80))
+    assert taken[5] == bytes(range(80, 85))
+    assert taken[6] == bytes(range(85, 101))
+    assert taken[7] == bytes(range(101, 117))
+    assert taken[8] == bytes(range(128, 144))  # 117 + 16 > 128: a third read
+
+
+def test_more_than_a_quarter_of_the_pool_is_read_straight_from_the_source() -> None:
+    source = CountingSource()
+    pool = RandomPool(source, size=64)
+    assert len(pool.take(16)) == 16  # a quarter: from the pool
+    assert len(pool.take(17)) == 17
+    assert source.reads == [64, 17]
+    pool.clear()
+    pool.take(1)
+    assert source.reads == [64, 17, 64]  # cleared: the rest of the first read is dropped
+
+
+def test_a_forked_child_never_repeats_its_parents_ids() -> None:
+    new_uuids(1)  # the module's pool holds unread bytes
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        try:
+            os.write(write, "\n".join(new_uuids(50)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split("\n")
+    os.waitpid(pid, 0)
+    parent = new_uuids(50)
+    assert len(child) == 50 and not set(child) & set(parent)
+
+
+def test_ids_across_many_refills_are_distinct_version_4_uuids() -> None:
+    ids = [i for n in range(1, 400) for i in new_uuids(n % 7)]
+    assert len(ids) == len(set(ids)) == sum(n % 7 for n in range(1, 400))
+    assert all(uuid.UUID(i).version == 4 for i in ids)

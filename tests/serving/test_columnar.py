@@ -16,7 +16,7 @@ from modelops.errors import InvalidInput
 from modelops.jsonio import NonFiniteNumber, encode_json
 from modelops.messages import FLOAT32_MAX
 from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task
-from modelops.serving.columns import columnar, gather
+from modelops.serving.columns import FEW_ROWS, columnar, gather, plain_cells
 from modelops.serving.request import parse_predict_request
 
 SCHEMA = ModelSchema(
@@ -35,12 +35,22 @@ ABOVE_FLOAT32 = float(np.nextafter(FLOAT32_MAX, np.inf))
 BELOW_FLOAT32 = float(np.nextafter(FLOAT32_MAX, 0))
 
 
-def fast(rows: list[Any]) -> Any:
+# A few rows are checked cell by cell in one pass, more as numpy blocks: every test of the
+# columnar path runs both ways (few_rows=0 sends even one row to the blocks).
+PASSES = {"cells": FEW_ROWS, "blocks": 0}
+
+
+@pytest.fixture(params=list(PASSES))
+def few(request: pytest.FixtureRequest) -> int:
+    return PASSES[request.param]
+
+
+def fast(rows: list[Any], few: int) -> Any:
     raw = gather(rows, NAMES)
-    return None if raw is None else columnar(raw, len(rows), SCHEMA)
+    return None if raw is None else columnar(raw, len(rows), SCHEMA, few_rows=few)
 
 
-def outcome(payload: Any, *, columnar: bool) -> Any:
+def outcome(payload: Any, *, columnar: bool, few: int = FEW_ROWS) -> Any:
     """What a request gives, in comparable form: the error, or the columns (dtype and bytes),
     the imputed features, the ids and the rows as sent (as the capture encodes them)."""
     try:
@@ -50,6 +60,7 @@ def outcome(payload: Any, *, columnar: bool) -> Any:
             max_rows=50,
             new_inference_ids=lambda n: [str(i) for i in range(n)],
             columnar=columnar,
+            few_rows=few,
         )
     except InvalidInput as exc:
         return ("error", exc.status_code, str(exc), exc.details())
@@ -77,8 +88,8 @@ def outcome(payload: Any, *, columnar: bool) -> Any:
 
 
 @pytest.mark.parametrize("value", [FLOAT32_MAX, -FLOAT32_MAX, BELOW_FLOAT32, 0.0, -0.0, 5e-324])
-def test_floats_up_to_float32s_largest_stay_columnar(value: float) -> None:
-    checked = fast([ROW, {**ROW, "income": value}])
+def test_floats_up_to_float32s_largest_stay_columnar(value: float, few: int) -> None:
+    checked = fast([ROW, {**ROW, "income": value}], few)
     assert checked is not None
     assert checked[0]["income"].tolist()[1] == float(np.float32(value))
 
@@ -86,20 +97,20 @@ def test_floats_up_to_float32s_largest_stay_columnar(value: float) -> None:
 @pytest.mark.parametrize(
     "value", [ABOVE_FLOAT32, -ABOVE_FLOAT32, float("inf"), float("nan"), 1e39, 10**39, 10**400]
 )
-def test_numbers_beyond_float32_go_to_the_exact_path(value: Any) -> None:
-    assert fast([ROW, {**ROW, "income": value}]) is None
+def test_numbers_beyond_float32_go_to_the_exact_path(value: Any, few: int) -> None:
+    assert fast([ROW, {**ROW, "income": value}], few) is None
 
 
 @pytest.mark.parametrize("value", [2**53 - 1, -(2**53) + 1, 0, -1])
-def test_integers_float64_holds_exactly_stay_columnar(value: int) -> None:
-    checked = fast([{**ROW, "income": value}])
+def test_integers_float64_holds_exactly_stay_columnar(value: int, few: int) -> None:
+    checked = fast([{**ROW, "income": value}], few)
     assert checked is not None
     assert checked[0]["income"].tolist() == [float(np.float32(value))]
 
 
 @pytest.mark.parametrize("value", [2**53, -(2**53), 2**53 + 1, 2**64])
-def test_integers_from_2_to_the_53_go_to_the_exact_path(value: int) -> None:
-    assert fast([{**ROW, "income": value}]) is None
+def test_integers_from_2_to_the_53_go_to_the_exact_path(value: int, few: int) -> None:
+    assert fast([{**ROW, "income": value}], few) is None
 
 
 @pytest.mark.parametrize(
@@ -115,12 +126,12 @@ def test_integers_from_2_to_the_53_go_to_the_exact_path(value: int) -> None:
         ("region", None),  # required
     ],
 )
-def test_any_value_with_a_problem_goes_to_the_exact_path(name: str, value: Any) -> None:
-    assert fast([ROW, {**ROW, name: value}]) is None
+def test_any_value_with_a_problem_goes_to_the_exact_path(name: str, value: Any, few: int) -> None:
+    assert fast([ROW, {**ROW, name: value}], few) is None
 
 
-def test_a_null_beside_a_client_nan_in_one_column_goes_to_the_exact_path() -> None:
-    assert fast([{**ROW, "income": None}, {**ROW, "income": float("nan")}]) is None
+def test_a_null_beside_a_client_nan_in_one_column_goes_to_the_exact_path(few: int) -> None:
+    assert fast([{**ROW, "income": None}, {**ROW, "income": float("nan")}], few) is None
 
 
 def test_rows_that_are_not_objects_or_hold_unknown_keys_are_not_gathered() -> None:
@@ -132,14 +143,14 @@ def test_rows_that_are_not_objects_or_hold_unknown_keys_are_not_gathered() -> No
     assert gather([ROW, {k: v for k, v in ROW.items() if k != "income"}], NAMES) is not None
 
 
-def test_optional_features_left_out_or_null_are_imputed_per_row_in_schema_order() -> None:
+def test_optional_features_left_out_or_null_are_imputed_per_row_in_schema_order(few: int) -> None:
     rows = [
         ROW,
         {"age": 1, "region": "x"},
         {**ROW, "income": None},
         {"age": 2, "plan": None, "region": "y", "income": None},
     ]
-    checked = fast(rows)
+    checked = fast(rows, few)
     assert checked is not None
     columns, imputed = checked
     assert imputed == {1: ["income", "plan"], 2: ["income"], 3: ["income", "plan"]}
@@ -147,26 +158,28 @@ def test_optional_features_left_out_or_null_are_imputed_per_row_in_schema_order(
     assert np.isnan(columns["income"]).tolist() == [False, True, True, True]
 
 
-def test_a_category_sent_as_the_missing_token_is_not_imputed() -> None:
-    checked = fast([{**ROW, "plan": "__missing__"}])
+def test_a_category_sent_as_the_missing_token_is_not_imputed(few: int) -> None:
+    checked = fast([{**ROW, "plan": "__missing__"}], few)
     assert checked is not None and checked[1] == {}
 
 
-def test_a_valid_batch_in_every_format_takes_the_columnar_path() -> None:
+def test_a_valid_batch_in_every_format_takes_the_columnar_path(few: int) -> None:
     rows = [ROW, {"age": 1.25, "region": "x", "plan": 7}, {**ROW, "plan": True}]
     split = {"columns": list(NAMES), "data": [[r.get(c) for c in NAMES] for r in rows]}
-    assert fast(rows) is not None
+    assert fast(rows, few) is not None
     for payload in (
         {"instances": rows},
         {"dataframe_records": rows},
         {"dataframe_split": split},
         {"inputs": {c: [r.get(c) for r in rows] for c in NAMES}},
     ):
-        assert outcome(payload, columnar=True) == outcome(payload, columnar=False)
+        assert outcome(payload, columnar=True, few=few) == outcome(payload, columnar=False)
 
 
 @pytest.mark.parametrize("kind", [FeatureKind.NUMERIC, FeatureKind.CATEGORICAL])
-def test_a_schema_of_one_kind_of_feature_takes_the_columnar_path(kind: FeatureKind) -> None:
+def test_a_schema_of_one_kind_of_feature_takes_the_columnar_path(
+    kind: FeatureKind, few: int
+) -> None:
     schema = ModelSchema(
         features=(FeatureSpec("a", kind, required=True), FeatureSpec("b", kind)),
         task=Task.REGRESSION,
@@ -175,7 +188,7 @@ def test_a_schema_of_one_kind_of_feature_takes_the_columnar_path(kind: FeatureKi
     rows = [{"a": value, "b": value}, {"a": value}]
     raw = gather(rows, schema.feature_names)
     assert raw is not None
-    checked = columnar(raw, 2, schema)
+    checked = columnar(raw, 2, schema, few_rows=few)
     assert checked is not None and checked[1] == {1: ["b"]}
     exact = parse_predict_request({"instances": rows}, schema, max_rows=2, columnar=False)
     for name, column in checked[0].items():
@@ -280,22 +293,77 @@ def split_columns(draw: st.DrawFn) -> list[str]:
     return columns
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(rows=batches(bad=True), how=HOW, columns=split_columns())
 def test_both_paths_give_the_same_tensors_imputed_features_and_errors(
-    rows: list[Any], how: str, columns: list[str]
+    rows: list[Any], how: str, columns: list[str], few: int
 ) -> None:
     payload = formats(rows, how, columns)
-    assert outcome(payload, columnar=True) == outcome(payload, columnar=False)
+    assert outcome(payload, columnar=True, few=few) == outcome(payload, columnar=False)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(rows=batches(bad=False), how=HOW)
 def test_a_valid_batch_is_checked_by_columns_and_answers_as_the_exact_path(
-    rows: list[Any], how: str
+    rows: list[Any], how: str, few: int
 ) -> None:
-    assert fast(rows) is not None
+    assert fast(rows, few) is not None
     payload = formats(rows, how, list(NAMES))
     expected = outcome(payload, columnar=False)
     assert expected[0] == "ok"
-    assert outcome(payload, columnar=True) == expected
+    assert outcome(payload, columnar=True, few=few) == expected
+
+
+# ---- the few-rows pass itself ----------------------------------------------------------
+
+
+def test_the_few_rows_pass_answers_plain_rows_as_the_blocks_do() -> None:
+    rows = [ROW, {"age": 2**53 - 1, "region": "x"}, {**ROW, "income": None, "plan": None}]
+    raw = gather(rows, NAMES)
+    assert raw is not None
+    plain = plain_cells(raw, [None] * len(rows), SCHEMA)
+    blocks = columnar(raw, len(rows), SCHEMA, few_rows=0)
+    assert plain is not None and blocks is not None
+    assert plain[1] == blocks[1] == {1: ["income", "plan"], 2: ["income", "plan"]}
+    for name, column in plain[0].items():
+        assert column.dtype == blocks[0][name].dtype
+        assert column.tolist() == blocks[0][name].tolist() or column.dtype != object
+        assert column.tobytes() == blocks[0][name].tobytes() or column.dtype == object
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("income", 2**53),
+        ("income", -(2**53)),
+        ("income", ABOVE_FLOAT32),
+        ("income", float("nan")),
+        ("income", True),
+        ("income", "1"),
+        ("plan", 7),
+        ("plan", False),
+        ("age", None),
+        ("region", None),
+    ],
+)
+def test_the_few_rows_pass_leaves_anything_not_plain_to_the_blocks(name: str, value: Any) -> None:
+    raw = gather([{**ROW, name: value}], NAMES)
+    assert raw is not None
+    assert plain_cells(raw, [None], SCHEMA) is None
+
+
+@pytest.mark.parametrize("value", [FLOAT32_MAX, -FLOAT32_MAX, 2**53 - 1, -(2**53) + 1, -0.0])
+def test_the_few_rows_pass_takes_values_at_the_bounds(value: Any) -> None:
+    raw = gather([{**ROW, "income": value}], NAMES)
+    assert raw is not None
+    plain = plain_cells(raw, [None], SCHEMA)
+    assert plain is not None
+    assert plain[0]["income"].tobytes() == np.array([value], dtype=np.float32).tobytes()

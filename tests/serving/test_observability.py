@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -109,3 +110,77 @@ def test_correlation_id_is_cleared_by_a_direct_invocation() -> None:
     handler(event, FakeLambdaContext())
     handler(load_event("predict_direct.json"), FakeLambdaContext())
     assert seen == [event["requestContext"]["requestId"], None]
+
+
+def _logged(decorate: Any, event: Any, context: Any) -> dict[str, Any]:
+    """The line `decorate`'s handler logs for `event`, without its time and source line."""
+    stream = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(stream)
+    try:
+        decorate(lambda event, context: logger.info("answered"))(event, context)
+    finally:
+        handler.setStream(previous)
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    line.pop("timestamp")
+    return dict(line)
+
+
+def _powertools(handler: Any) -> Any:
+    """Powertools' own decorator with the correlation id set as inject_request_context sets it."""
+
+    def correlated(event: Any, context: Any) -> Any:
+        logger.set_correlation_id(api_request_id(event))
+        return handler(event, context)
+
+    return logger.inject_lambda_context(correlated)
+
+
+@pytest.mark.parametrize("kind", ["api", "direct"])
+def test_the_request_context_keys_are_powertools_own(kind: str) -> None:
+    event = api_event({"instances": []}) if kind == "api" else load_event("predict_direct.json")
+    context = FakeLambdaContext()
+    ours = _logged(inject_request_context, event, context)
+    theirs = _logged(_powertools, event, context)
+    assert ours.keys() == theirs.keys()
+    ours.pop("cold_start"), theirs.pop("cold_start")  # each decorator's own first call
+    assert ours == theirs
+    assert ours["function_request_id"] == context.aws_request_id
+    assert ours["function_arn"] == context.invoked_function_arn
+    assert ours.get("correlation_id") == api_request_id(event)
+
+
+def test_only_the_first_request_of_an_environment_is_a_cold_start() -> None:
+    seen: list[Any] = []
+    handler = inject_request_context(
+        lambda event, context: seen.append(logger.get_current_keys()["cold_start"])
+    )
+    for _ in range(3):
+        handler({}, FakeLambdaContext())
+    assert seen == [True, False, False]
+
+
+def test_provisioned_concurrency_is_never_a_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency")
+    seen: list[Any] = []
+    handler = inject_request_context(
+        lambda event, context: seen.append(logger.get_current_keys()["cold_start"])
+    )
+    handler({}, FakeLambdaContext())
+    assert seen == [False]
+
+
+def test_a_logged_event_takes_powertools_own_decorator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    event = api_event({"instances": []})
+    stream = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(stream)
+    try:
+        inject_request_context(lambda event, context: None)(event, FakeLambdaContext())
+    finally:
+        handler.setStream(previous)
+    logged = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert any(line["message"] == event for line in logged)

@@ -21,11 +21,12 @@ from modelops.capture import (
     prediction_record,
     prediction_records,
 )
-from modelops.inference import OnnxModel, Predictions
+from modelops.inference import OnnxModel, Predictions, session_runner
 from modelops.jsonio import encode_json
 from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task, class_key
+from modelops.serving.columns import FEW_ROWS
 from modelops.serving.request import parse_predict_request
-from modelops.serving.response import PROBABILITY_DECIMALS, prediction_outputs
+from modelops.serving.response import PROBABILITY_DECIMALS, prediction_outputs, rounded
 from tests.models import sample_rows, trained_model
 
 
@@ -173,3 +174,59 @@ def test_records_that_do_not_start_with_the_event_version_are_encoded_one_by_one
         except TypeError:
             continue  # a key orjson cannot encode: both refuse alike
         assert fit_lines(records, LOG_MAX_RECORD_BYTES) == expected
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_the_sessions_own_binding_answers_as_its_public_run(kind: str) -> None:
+    trained = trained_model(kind)
+    model = OnnxModel(trained.onnx_bytes, trained.schema)
+    rows, _ = sample_rows(kind, 40)
+    feeds = parse_predict_request({"instances": rows}, trained.schema, max_rows=40).feeds()
+    names = [o.name for o in model.session.get_outputs()]
+    through_binding = session_runner(model.session)(names, feeds)
+    public = model.session.run(names, feeds)
+    assert len(through_binding) == len(public) == len(names)
+    for ours, theirs in zip(through_binding, public, strict=True):
+        assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+        if ours.dtype == object:  # string labels
+            assert ours.tolist() == theirs.tolist()
+        else:
+            assert ours.tobytes() == theirs.tobytes()
+
+
+def test_a_session_without_a_binding_runs_through_its_public_run() -> None:
+    calls: list[tuple[list[str], dict[str, Any]]] = []
+
+    class PublicOnly:
+        def run(self, names: list[str], feeds: dict[str, Any]) -> list[Any]:
+            calls.append((names, feeds))
+            return ["answer"]
+
+    assert session_runner(PublicOnly())(["label"], {"x": 1}) == ["answer"]
+    assert calls == [(["label"], {"x": 1})]
+
+
+EDGES = [0.0, -0.0, 1.0, 0.1234565, 0.0000005, 0.0000015, -0.0000004, -0.0000005, 0.9999995]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(width=32, allow_nan=True, allow_infinity=True),
+            st.floats(-2.0, 2.0, width=32),
+            st.sampled_from(EDGES),
+        ),
+        min_size=1,
+        max_size=3 * (FEW_ROWS + 2),
+    ),
+    columns=st.integers(1, 3),
+)
+def test_rounding_a_few_rows_in_python_is_numpys_rounding(
+    values: list[float], columns: int
+) -> None:
+    rows = len(values) // columns or 1
+    grid = np.resize(np.array(values, dtype=np.float32), (rows, columns))
+    expected = np.round(grid.astype(np.float64), PROBABILITY_DECIMALS).tolist()
+    # The same bytes in JSON: -0.0 stays -0.0, NaN and infinities as numpy gives them.
+    assert repr(rounded(grid)) == repr(expected)

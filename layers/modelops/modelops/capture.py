@@ -82,8 +82,40 @@ def new_uuid() -> str:
 
 
 def new_uuids(count: int) -> list[str]:
-    """`count` random UUIDs from one read of the OS's random source."""
-    return uuids_from_bytes(os.urandom(16 * count))
+    """`count` random UUIDs from the OS's random source."""
+    return uuids_from_bytes(_random_bytes(16 * count))
+
+
+class RandomPool:
+    """Random bytes read from `source` (the OS's) `size` at a time: a small request's ids (an
+    inference id and an event id per row) cost no system call of their own. Each byte is
+    handed out once; a forked child starts with an empty pool, so it never repeats its
+    parent's ids. More than a quarter of the pool at once is read straight from the source."""
+
+    def __init__(self, source: Callable[[int], bytes] = os.urandom, size: int = 4096) -> None:
+        self._source = source
+        self._size = size
+        self._bytes = b""
+        self._at = 0
+
+    def clear(self) -> None:
+        self._bytes, self._at = b"", 0
+
+    def take(self, count: int) -> bytes:
+        if count > self._size // 4:
+            return self._source(count)
+        end = self._at + count
+        if end > len(self._bytes):
+            self._bytes, self._at, end = self._source(self._size), 0, count
+        taken = self._bytes[self._at : end]
+        self._at = end
+        return taken
+
+
+_POOL = RandomPool()
+_random_bytes = _POOL.take
+# A forked child (the monitor's workers, a test's) must not hand out its parent's bytes again.
+os.register_at_fork(after_in_child=_POOL.clear)
 
 
 # Below this many ids the per-id loop is cheaper than numpy's set-up.
@@ -139,6 +171,8 @@ def fit_lines(records: Sequence[Mapping[str, Any]], max_bytes: int) -> bytes:
     for the whole list, its record boundaries turned into line breaks, when that is exactly
     the per-record encoding (every record starts with eventVersion, orjson accepts every
     value, every line fits `max_bytes`); record by record otherwise."""
+    if len(records) == 1:  # a one-row request's record: its own line
+        return fit_line(records[0], max_bytes)
     firsts = map(next, map(iter, records), repeat(None))  # each record's first key, in C
     if records and all(map(operator.eq, repeat(_FIRST_KEY), firsts)):
         try:

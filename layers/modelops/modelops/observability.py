@@ -13,7 +13,7 @@ import os
 import sys
 from collections import defaultdict
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -134,17 +134,40 @@ def api_request_id(event: Any) -> str | None:
 
 
 def inject_request_context[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
-    """Powertools' logger context (function name, request id, cold start) on every log line,
-    and the API request id as `correlation_id` (cleared for a direct invocation, so one
-    request's id never shows on the next one's lines)."""
+    """Powertools' logger context (function name, memory, ARN, request id, cold start) on
+    every log line, and the API request id as `correlation_id` (cleared for a direct
+    invocation, so one request's id never shows on the next one's lines).
+
+    The keys are Powertools' `inject_lambda_context` keys, set by one `append_keys` call per
+    request (its decorator builds a context model and appends twice: a few percent of a
+    one-row request). Where that decorator does more (POWERTOOLS_LOGGER_LOG_EVENT, a log
+    sampling rate), it is used as it is."""
 
     @functools.wraps(handler)
     def correlated(*args: P.args, **kwargs: P.kwargs) -> R:
         logger.set_correlation_id(api_request_id(args[0] if args else kwargs.get("event")))
         return handler(*args, **kwargs)
 
-    decorated: Callable[P, R] = logger.inject_lambda_context(correlated)
-    return decorated
+    log_event = resolve_truthy_env_var_choice(env=os.getenv("POWERTOOLS_LOGGER_LOG_EVENT", "false"))
+    if log_event or logger.sampling_rate:
+        decorated: Callable[P, R] = logger.inject_lambda_context(correlated)
+        return decorated
+    cold = [os.getenv("AWS_LAMBDA_INITIALIZATION_TYPE") != "provisioned-concurrency"]
+
+    @functools.wraps(handler)
+    def lean(event: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+        cold_start, cold[0] = cold[0], False
+        logger.append_keys(
+            cold_start=cold_start,
+            function_name=context.function_name,
+            function_memory_size=context.memory_limit_in_mb,
+            function_arn=context.invoked_function_arn,
+            function_request_id=context.aws_request_id,
+            correlation_id=api_request_id(event),
+        )
+        return handler(event, context, *args, **kwargs)
+
+    return cast(Callable[P, R], lean)
 
 
 logger = Logger()

@@ -24,7 +24,7 @@ import numpy as np
 from modelops.messages import FLOAT32_MAX
 from modelops.schema import MISSING_CATEGORY, FeatureKind, ModelSchema, categorical_token
 
-__all__ = ["Columns", "columnar", "exact_columns", "gather"]
+__all__ = ["FEW_ROWS", "Columns", "columnar", "exact_columns", "gather", "plain_cells"]
 
 # (columns, per row the imputed optional features in schema order; rows with none left out)
 Columns = tuple[dict[str, np.ndarray], dict[int, list[str]]]
@@ -35,6 +35,9 @@ CATEGORY_TYPES = frozenset({str, int, bool, NoneType})
 # exact path's (Python's int comparisons are exact).
 EXACT_INTEGERS = 2.0**53
 _NULL = np.array(None, dtype=object)
+# Up to this many rows, a Python pass over the cells costs less than the block's fixed numpy
+# calls, which are most of a one-row request's validation.
+FEW_ROWS = 8
 
 
 def gather(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]] | None:
@@ -53,10 +56,15 @@ def gather(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]] | 
     return {name: [row.get(name) for row in rows] for name in names}
 
 
-def columnar(raw: Mapping[str, Sequence[Any]], count: int, schema: ModelSchema) -> Columns | None:
+def columnar(
+    raw: Mapping[str, Sequence[Any]], count: int, schema: ModelSchema, *, few_rows: int = FEW_ROWS
+) -> Columns | None:
     """The model's columns from `count` rows' values per feature (a feature not in `raw` is
-    missing from every row), or None when any column needs the exact path."""
+    missing from every row), or None when any column needs the exact path. Up to `few_rows`
+    rows of plain values (numbers, strings, null) are checked cell by cell in one pass."""
     absent_column = [None] * count
+    if count <= few_rows and (plain := plain_cells(raw, absent_column, schema)) is not None:
+        return plain
     numeric = [spec for spec in schema.features if spec.kind is FeatureKind.NUMERIC]
     # The numeric features as one block: each check is one numpy call per request, not per
     # column (what a small request's cost is made of).
@@ -77,6 +85,45 @@ def columnar(raw: Mapping[str, Sequence[Any]], count: int, schema: ModelSchema) 
                 return None
             missing.append((j, absent))
     return columns, _imputed(missing, schema.feature_names, count)
+
+
+def plain_cells(
+    raw: Mapping[str, Sequence[Any]], absent_column: list[None], schema: ModelSchema
+) -> Columns | None:
+    """`columnar`'s answer for a few rows whose every value is plain: a number that float32
+    holds and float64 holds exactly, or a string, or null where the feature is optional.
+    None for anything else, which the block's checks then decide."""
+    columns: dict[str, np.ndarray] = {}
+    imputed: dict[int, list[str]] = {}
+    for spec in schema.features:
+        values = raw.get(spec.name, absent_column)
+        if spec.kind is FeatureKind.NUMERIC:
+            for value in values:
+                kind = type(value)
+                if kind is float:
+                    if not -FLOAT32_MAX <= value <= FLOAT32_MAX:  # NaN fails too
+                        return None
+                elif kind is int:
+                    if not -EXACT_INTEGERS < value < EXACT_INTEGERS:
+                        return None
+                elif value is not None:
+                    return None
+            # Numbers converted as the block converts them: None becomes NaN.
+            columns[spec.name] = np.array(values, dtype=np.float64).astype(np.float32)
+        else:
+            for value in values:
+                if type(value) is not str and value is not None:
+                    return None
+            columns[spec.name] = np.array(
+                [MISSING_CATEGORY if value is None else value for value in values], dtype=object
+            )
+        if None in values:
+            if spec.required:
+                return None
+            for row, value in enumerate(values):
+                if value is None:
+                    imputed.setdefault(row, []).append(spec.name)
+    return columns, dict(sorted(imputed.items()))
 
 
 def _numbers(values: list[Sequence[Any]]) -> tuple[np.ndarray, Any] | None:

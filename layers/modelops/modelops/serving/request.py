@@ -23,8 +23,8 @@ from modelops.capture import new_uuids
 from modelops.errors import Problem, Problems
 from modelops.messages import FLOAT32_MAX, describe
 from modelops.schema import FeatureKind, ModelSchema
+from modelops.serving.columns import FEW_ROWS, exact_columns, gather
 from modelops.serving.columns import columnar as columnar_columns
-from modelops.serving.columns import exact_columns, gather
 from modelops.serving.formats import FORMATS, REPORTED, Rows, read_rows
 
 __all__ = ["PredictRequest", "describe", "parse_predict_request"]
@@ -77,10 +77,12 @@ def parse_predict_request(
     max_rows: int,
     new_inference_ids: Callable[[int], list[str]] = new_uuids,
     columnar: bool = True,
+    few_rows: int = FEW_ROWS,
 ) -> PredictRequest:
     """Validate `payload` (the parsed body or direct-invocation event) or raise InvalidInput.
     `columnar`: check a batch a column at a time where it applies (False: cell by cell only,
-    the reference the columnar path must agree with)."""
+    the reference the columnar path must agree with); `few_rows`: up to this many rows are
+    checked cell by cell in one pass (modelops.serving.columns)."""
     if not isinstance(payload, Mapping):
         raise messages.not_an_object(payload, OBJECT_KEYS)
     problems = Problems(
@@ -92,7 +94,7 @@ def parse_predict_request(
     if rows is None:
         raise messages.invalid(problems)
     raw = _raw_columns(rows, schema) if columnar and not problems else None
-    checked = None if raw is None else columnar_columns(raw, rows.count, schema)
+    checked = None if raw is None else columnar_columns(raw, rows.count, schema, few_rows=few_rows)
     imputed = _check_rows(rows, schema, problems) if checked is None else checked[1]
     inference_ids = _inference_ids(
         payload.get("inference_ids"), rows.count, problems, new_inference_ids

@@ -7,16 +7,19 @@ records' `output`, so what was served and what was recorded cannot disagree.
 from __future__ import annotations
 
 from itertools import repeat
+from math import copysign
 from typing import Any
 
 import numpy as np
 
 from modelops.inference import Predictions
 from modelops.schema import ModelSchema, class_key
+from modelops.serving.columns import FEW_ROWS
 
 # Probabilities are float32 inside the model; 6 decimals keep all their information that
 # matters and spare clients float32 noise such as 0.8199999928474426.
 PROBABILITY_DECIMALS = 6
+_SCALE = 10.0**PROBABILITY_DECIMALS
 
 
 def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[dict[str, Any]]:
@@ -27,9 +30,7 @@ def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[di
         return [{"value": float(text)} for text in predictions.values.astype(np.str_).tolist()]
     assert predictions.labels is not None and predictions.probabilities is not None
     keys = [class_key(c) for c in schema.classes or ()]
-    probabilities = np.round(
-        predictions.probabilities.astype(np.float64), PROBABILITY_DECIMALS
-    ).tolist()
+    probabilities = rounded(predictions.probabilities)
     if probabilities and len(probabilities[0]) != len(keys):
         raise ValueError(f"{len(probabilities[0])} probabilities for {len(keys)} classes")
     labels = predictions.labels.tolist()
@@ -45,3 +46,21 @@ def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[di
     return [
         {"label": label, "probabilities": row} for label, row in zip(labels, by_class, strict=True)
     ]
+
+
+def rounded(probabilities: np.ndarray) -> list[list[float]]:
+    """The probabilities (float32 [n, k]) as float64 rounded to PROBABILITY_DECIMALS, exactly
+    as np.round gives them (x * 10**6, rounded half to even, / 10**6; a zero keeps its sign).
+    A few rows in Python: numpy's calls cost more than the arithmetic there."""
+    if len(probabilities) <= FEW_ROWS:
+        try:
+            return [
+                [round(p * _SCALE) / _SCALE or copysign(0.0, p) for p in row]
+                for row in probabilities.tolist()
+            ]
+        except (ValueError, OverflowError):  # NaN or an infinity: numpy's answer
+            pass
+    as_list: list[list[float]] = np.round(
+        probabilities.astype(np.float64), PROBABILITY_DECIMALS
+    ).tolist()
+    return as_list

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import random
 import uuid
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -13,10 +14,11 @@ import pytest
 from modelops.capture import (
     FIREHOSE_MAX_RECORD_BYTES,
     LOG_MAX_RECORD_BYTES,
-    RandomPool,
+    IdPool,
     feedback_record,
     fit_line,
     fit_lines,
+    iso_timestamp,
     new_uuids,
     prediction_record,
     uuids_from_bytes,
@@ -143,30 +145,32 @@ class CountingSource:
         return out
 
 
-def test_the_pool_hands_out_each_byte_of_its_reads_once_in_order() -> None:
+def test_the_pool_hands_out_each_id_of_its_reads_once_in_order() -> None:
     source = CountingSource()
-    pool = RandomPool(source, size=64)
-    taken = [pool.take(n) for n in (16, 16, 16, 16, 16, 5, 16, 16, 16)]
-    assert [len(t) for t in taken] == [16, 16, 16, 16, 16, 5, 16, 16, 16]
-    assert source.reads == [64, 64, 64]  # 16 * 4 = 64 exactly fills the first read
-    assert b"".join(taken[:4]) == bytes(range(64))
-    # The fifth take does not fit the rest of a read: a new one, the old rest never used.
-    assert taken[4] == bytes(range(64, 80))
-    assert taken[5] == bytes(range(80, 85))
-    assert taken[6] == bytes(range(85, 101))
-    assert taken[7] == bytes(range(101, 117))
-    assert taken[8] == bytes(range(128, 144))  # 117 + 16 > 128: a third read
+    pool = IdPool(source, batch=4)  # 64 bytes a read
+    taken = [pool.take(n) for n in (1, 1, 1, 1, 1, 1, 1, 1, 1)]
+    assert source.reads == [64, 64, 64]
+    by_hand = _uuid_by_hand(bytes(i % 256 for i in range(192)))
+    assert [i for ids in taken for i in ids] == by_hand[:9]
+    # A take that does not fit the rest of a batch starts a new one.
+    again = CountingSource()
+    pool = IdPool(again, batch=8)
+    first = pool.take(2) + pool.take(2) + pool.take(2)
+    second = pool.take(2) + pool.take(2)
+    ids = _uuid_by_hand(bytes(i % 256 for i in range(256)))
+    assert again.reads == [128, 128]
+    assert first == ids[:6] and second[:2] == ids[6:8] and second[2:] == ids[8:10]
 
 
-def test_more_than_a_quarter_of_the_pool_is_read_straight_from_the_source() -> None:
+def test_more_than_a_quarter_of_a_batch_is_made_on_its_own() -> None:
     source = CountingSource()
-    pool = RandomPool(source, size=64)
-    assert len(pool.take(16)) == 16  # a quarter: from the pool
-    assert len(pool.take(17)) == 17
-    assert source.reads == [64, 17]
+    pool = IdPool(source, batch=8)
+    assert len(pool.take(2)) == 2  # a quarter: from the pool
+    assert len(pool.take(3)) == 3
+    assert source.reads == [128, 48]
     pool.clear()
     pool.take(1)
-    assert source.reads == [64, 17, 64]  # cleared: the rest of the first read is dropped
+    assert source.reads == [128, 48, 128]  # cleared: the rest of the first batch is dropped
 
 
 def test_a_forked_child_never_repeats_its_parents_ids() -> None:
@@ -190,3 +194,19 @@ def test_ids_across_many_refills_are_distinct_version_4_uuids() -> None:
     ids = [i for n in range(1, 400) for i in new_uuids(n % 7)]
     assert len(ids) == len(set(ids)) == sum(n % 7 for n in range(1, 400))
     assert all(uuid.UUID(i).version == 4 for i in ids)
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (datetime(2026, 11, 26, 13, 5, 45, 123999, tzinfo=UTC), "2026-11-26T13:05:45.123Z"),
+        (datetime(2026, 11, 26, 13, 5, 45, tzinfo=UTC), "2026-11-26T13:05:45.000Z"),
+        (
+            datetime(2026, 11, 26, 14, 5, 45, 1000, tzinfo=timezone(timedelta(hours=1))),
+            "2026-11-26T13:05:45.001Z",
+        ),
+        (datetime(1, 1, 1, tzinfo=UTC), "0001-01-01T00:00:00.000Z"),
+    ],
+)
+def test_capture_times_are_utc_with_milliseconds_and_a_z(moment: datetime, expected: str) -> None:
+    assert iso_timestamp(moment) == expected

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -184,3 +185,69 @@ def test_a_logged_event_takes_powertools_own_decorator(monkeypatch: pytest.Monke
         handler.setStream(previous)
     logged = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert any(line["message"] == event for line in logged)
+
+
+def _provider(kind: type[AmazonCloudWatchEMFProvider], **defaults: Any) -> Any:
+    provider = kind(
+        namespace="ModelOps",
+        service="",
+        metric_set={},
+        dimension_set={},
+        metadata_set={},
+        default_dimensions={},
+    )
+    provider.set_default_dimensions(**defaults)
+    return provider
+
+
+def _everything(provider: Any, round_: int) -> None:
+    """Every kind of call a document is made of: dimension sets, metadata, resolutions."""
+    provider.add_dimension(name="ModelVersion", value=str(round_))
+    provider.add_dimensions(Feature="age", Window="1h")
+    provider.add_metadata(key="requestId", value=f"r{round_}")
+    provider.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=round_ + 1)
+    provider.add_metric(name="Fast", unit=MetricUnit.Milliseconds, value=0.5, resolution=1)
+
+
+@pytest.mark.parametrize("defaults", [{}, {"ModelName": "churn"}, {"ModelName": 7}])
+def test_the_lean_document_and_clear_are_powertools_own(defaults: dict[str, Any]) -> None:
+    documents = []
+    for kind in (AmazonCloudWatchEMFProvider, LeanEMFProvider):
+        provider = _provider(kind, **defaults)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            for round_ in range(3):
+                _everything(provider, round_)
+                provider.flush_metrics()
+                if round_ == 1:  # a default dimension changed between requests
+                    provider.set_default_dimensions(Stage="prod")
+        lines = [json.loads(line) for line in out.getvalue().splitlines()]
+        for line in lines:
+            assert abs(line["_aws"].pop("Timestamp") - time.time() * 1000) < 60_000
+        documents.append((lines, dict(provider.dimension_set), provider.dimension_sets))
+    assert documents[1] == documents[0]
+    assert len(documents[0][0]) == 3
+
+
+def test_the_lean_flush_writes_nothing_while_metrics_are_disabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    provider = _provider(LeanEMFProvider, ModelName="churn")
+    for disabled, dev, written in [
+        ("true", None, 0),
+        (None, "true", 0),
+        ("false", "true", 1),
+        (None, None, 1),
+        ("1", None, 0),
+    ]:
+        for name, value in (("POWERTOOLS_METRICS_DISABLED", disabled), ("POWERTOOLS_DEV", dev)):
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        provider.clear_metrics()
+        provider.add_metric(name="PredictedRows", unit=MetricUnit.Count, value=1)
+        out = io.StringIO()
+        with redirect_stdout(out):
+            provider.flush_metrics()
+        assert len(out.getvalue().splitlines()) == written, (disabled, dev)

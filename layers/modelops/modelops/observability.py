@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -66,6 +67,10 @@ class LeanEMFProvider(AmazonCloudWatchEMFProvider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._accepted: set[str] = set()
+        self._disabled_by: tuple[str | None, str | None] | None = None
+        self._is_disabled = False
+        # (default dimensions, the dimension set Powertools' clear left for them)
+        self._cleared_with: tuple[dict[str, Any], dict[str, str]] | None = None
 
     def add_metric(
         self, name: str, unit: MetricUnit | str, value: float, resolution: Any = 60
@@ -93,11 +98,60 @@ class LeanEMFProvider(AmazonCloudWatchEMFProvider):
             self.metric_set.clear()
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
-        if not self.metric_set or is_metrics_disabled():
+        if not self.metric_set or self.service or self.namespace is None or self._disabled():
             super().flush_metrics(raise_on_empty_metrics=raise_on_empty_metrics)
             return
-        self._write(self.serialize_metric_set())
+        self._write(self._document())
         self.clear_metrics()
+
+    def _disabled(self) -> bool:
+        # Powertools reads and parses its two variables on every flush; they are read here
+        # and parsed again only when they change.
+        key = (os.environ.get("POWERTOOLS_DEV"), os.environ.get("POWERTOOLS_METRICS_DISABLED"))
+        if key != self._disabled_by:
+            self._disabled_by, self._is_disabled = key, is_metrics_disabled()
+        return self._is_disabled
+
+    def _document(self) -> dict[str, Any]:
+        """Powertools' serialize_metric_set for a provider without a service dimension: the
+        same document, without its per-call checks and debug message."""
+        definitions: list[dict[str, Any]] = []
+        values: dict[str, Any] = {}
+        for name, metric in self.metric_set.items():
+            definition = {"Name": name, "Unit": metric.get("Unit", "")}
+            if metric.get("StorageResolution", 60) == 1:
+                definition["StorageResolution"] = 1
+            definitions.append(definition)
+            values[name] = metric.get("Value", 0)
+        arrays = [list(self.dimension_set)]
+        dimensions = dict(self.dimension_set)
+        for extra in self.dimension_sets:
+            dimensions.update(extra)
+            arrays.append(list(extra))
+        return {
+            "_aws": {
+                "Timestamp": self.timestamp or int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {"Namespace": self.namespace, "Dimensions": arrays, "Metrics": definitions}
+                ],
+            },
+            **dimensions,
+            **self.metadata_set,
+            **values,
+        }
+
+    def clear_metrics(self) -> None:
+        """Powertools' clear (its sets emptied, the default dimensions set again); the default
+        dimensions' set is remembered from its own first clear, not validated every time."""
+        if self._cleared_with is None or self._cleared_with[0] != self.default_dimensions:
+            super().clear_metrics()
+            self._cleared_with = (dict(self.default_dimensions), dict(self.dimension_set))
+            return
+        self.metric_set.clear()
+        self.dimension_set.clear()
+        self.dimension_sets.clear()
+        self.metadata_set.clear()
+        self.dimension_set.update(self._cleared_with[1])
 
     @staticmethod
     def _write(document: Mapping[str, Any]) -> None:

@@ -108,8 +108,9 @@ def plain_cells(
                         return None
                 elif value is not None:
                     return None
-            # Numbers converted as the block converts them: None becomes NaN.
-            columns[spec.name] = np.array(values, dtype=np.float64).astype(np.float32)
+            # None becomes NaN; an integer float64 holds exactly rounds to float32 as it does
+            # through float64 (the block's conversion): one rounding either way.
+            columns[spec.name] = np.array(values, dtype=np.float32)
         else:
             for value in values:
                 if type(value) is not str and value is not None:

@@ -18,6 +18,12 @@ categorical; reference = the model's 20k training rows, current = drifted produc
   /tmp/evidently-venv, created on first use by benchmarks/side_venv.py (evidently==0.7.23,
   pandas==2.3.3). Time of `report.run(...)` plus `snapshot.dict()`, and the child's peak RSS (data included).
 
+Runs go in blocks, `--runs` of them: each block runs every monitor contender once (format 1,
+format 2 with `--per-request`, the other revision with `--compare-with`) and then Evidently
+(`--evidently-runs` times), so that the monitor and Evidently see the same load on a shared
+machine; each run prints its load average, and the ratio is given block by block (a block's
+first Evidently run against its monitor run) beside the ratio of the medians.
+
 With `--compare-with REV` the monitor of that revision (its `layers/modelops`, extracted with
 `git archive`) runs on the very same window in the same child set-up, its runs interleaved
 with this tree's (A B A B ...), and the tables gain a "before" row per worker count. The
@@ -415,6 +421,7 @@ numeric, categorical = sys.argv[3].split(","), sys.argv[4].split(",")
 for c in categorical:
     reference[c] = reference[c].astype(object); current[c] = current[c].astype(object)
 definition = DataDefinition(numerical_columns=numeric, categorical_columns=categorical)
+load = __import__("os").getloadavg()[0]
 started = time.perf_counter()
 ref = Dataset.from_pandas(reference, data_definition=definition)
 cur = Dataset.from_pandas(current, data_definition=definition)
@@ -429,7 +436,7 @@ for metric in result["metrics"]:
         continue
     scores[column] = {"value": metric["value"], "method": config.get("method"), "threshold": config.get("threshold")}
 peak = next(int(l.split()[1]) / 1024 for l in open("/proc/self/status") if l.startswith("VmHWM:"))
-print(json.dumps({"seconds": seconds, "peak_rss_mb": peak,
+print(json.dumps({"seconds": seconds, "peak_rss_mb": peak, "load_before": load,
                   "scores": scores}))
 """
 
@@ -444,12 +451,38 @@ def revision_env(modelops_root: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(modelops_root), "BENCH_MODELOPS_ROOT": str(modelops_root.resolve())}
 
 
+def contenders(
+    endpoint: str,
+    window: dict[str, Any],
+    by_request: dict[str, Any] | None,
+    workers: str,
+    per_request: int,
+    before_root: Path | None,
+) -> list[tuple[str, list[str], dict[str, str] | None]]:
+    """(label, child command, environment) of each monitor run of one block: format 1 and
+    format 2 side by side, or the other revision and this tree."""
+    child = [sys.executable, __file__, "--child-monitor", endpoint, window["start"], window["end"]]
+    runs: list[tuple[str, list[str], dict[str, str] | None]] = []
+    if before_root is not None:
+        runs.append((f"{workers} (before)", [*child, workers], revision_env(before_root)))
+    runs.append((workers, [*child, workers], None))
+    if by_request is not None:
+        other = [*child[:4], by_request["start"], by_request["end"], workers]
+        runs.append((f"{workers} requests of {per_request}", other, None))
+    return runs
+
+
 # ---------------------------------------------------------------- main
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--runs", type=int, default=2, help="monitor runs per size")
-    parser.add_argument("--evidently-runs", type=int, default=1, help="Evidently runs per size")
+    parser.add_argument(
+        "--evidently-runs",
+        type=int,
+        default=1,
+        help="Evidently runs per block (a block: every monitor contender once, then Evidently)",
+    )
     parser.add_argument("--no-evidently", action="store_true")
     parser.add_argument("--workers", default="1,2", help="MONITOR_WORKERS values to measure")
     parser.add_argument("--child-monitor", nargs=4, metavar=("ENDPOINT", "START", "END", "WORKERS"))
@@ -504,54 +537,45 @@ def main() -> None:
                 by_request = write_window(
                     s3, registry, metadata, cols, hour * 2 + 1, per_request=args.per_request
                 )
-            row: dict[str, Any] = {"rows": n, "monitor": {}}
-            for workers in args.workers.split(","):
-                child = [
-                    sys.executable,
-                    __file__,
-                    "--child-monitor",
-                    endpoint,
-                    window["start"],
-                    window["end"],
-                    workers,
-                ]
-                if by_request is not None:
-                    # Interleaved: format 1, format 2, format 1, ...
-                    other = [*child[:4], by_request["start"], by_request["end"], workers]
-                    label = f"{workers} requests of {args.per_request}"
-                    row["monitor"][workers], row["monitor"][label] = [], []
-                    for _ in range(args.runs):
-                        row["monitor"][workers].append(run_monitor_child(child))
-                        row["monitor"][label].append(run_monitor_child(other))
-                    continue
-                if before_root is None:
-                    row["monitor"][workers] = [run_monitor_child(child) for _ in range(args.runs)]
-                    continue
-                # Interleaved, so both see the same load: before, after, before, after...
-                row["monitor"][workers], row["monitor"][f"{workers} (before)"] = [], []
-                for _ in range(args.runs):
-                    row["monitor"][f"{workers} (before)"].append(
-                        run_monitor_child(child, env=revision_env(before_root))
-                    )
-                    row["monitor"][workers].append(run_monitor_child(child))
-
+            row: dict[str, Any] = {"rows": n, "monitor": {}, "evidently": []}
+            evidently_args = None
             if evidently is not None:
                 current_csv = Path(tmp, f"current-{n}.csv")
                 frame(cols)[NUMERIC + CATEGORICAL].to_csv(current_csv, index=False)
-                row["evidently"] = [
-                    run_child(
-                        [
-                            str(evidently),
-                            "-c",
-                            EVIDENTLY_CHILD,
-                            str(reference_csv),
-                            str(current_csv),
-                            ",".join(NUMERIC),
-                            ",".join(CATEGORICAL),
-                        ]
-                    )
-                    for _ in range(args.evidently_runs)
+                evidently_args = [
+                    str(evidently),
+                    "-c",
+                    EVIDENTLY_CHILD,
+                    str(reference_csv),
+                    str(current_csv),
+                    ",".join(NUMERIC),
+                    ",".join(CATEGORICAL),
                 ]
+            # Blocks: every contender once per block (format 1, format 2, ..., Evidently),
+            # so that all of them see the same load, which moves on a shared machine.
+            for block in range(args.runs):
+                for workers in args.workers.split(","):
+                    for label, child, env in contenders(
+                        endpoint, window, by_request, workers, args.per_request, before_root
+                    ):
+                        result = run_monitor_child(child, env=env)
+                        row["monitor"].setdefault(label, []).append(result)
+                        print(
+                            f"block {block + 1}: monitor {label}: {result['seconds']:.2f} s, "
+                            f"{result['cpu_seconds']:.2f} CPU-s, load {result['load_before']:.2f}",
+                            file=sys.stderr,
+                        )
+                if evidently_args is not None:
+                    for _ in range(args.evidently_runs):
+                        result = run_child(evidently_args)
+                        row["evidently"].append(result)
+                        print(
+                            f"block {block + 1}: Evidently {result['seconds']:.2f} s, "
+                            f"load {result['load_before']:.2f}",
+                            file=sys.stderr,
+                        )
+            if not row["evidently"]:
+                del row["evidently"]
             rows.append(row)
             print(json.dumps(summarize(row)), file=sys.stderr)
     print_tables(rows)
@@ -582,10 +606,15 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
             # records per CPU-second (parent and workers): per core, whatever the wall time
             "per_core": statistics.median(r["rows"] / r["cpu_seconds"] for r in runs),
             "runs": len(runs),
+            "each_s": [r["seconds"] for r in runs],
         }
     if "evidently" in row:
         out["evidently_s"] = statistics.median(r["seconds"] for r in row["evidently"])
         out["evidently_mb"] = max(r["peak_rss_mb"] for r in row["evidently"])
+        out["evidently_each_s"] = [r["seconds"] for r in row["evidently"]]
+        out["evidently_loads"] = [
+            round(r.get("load_before", math.nan), 2) for r in row["evidently"]
+        ]
     return out
 
 
@@ -610,8 +639,15 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
                 verdict = (
                     "met" if ratio >= TARGET_RATIO else f"missed by {TARGET_RATIO / ratio:.2f}x"
                 )
+                # Block by block (the same load for both), then the medians.
+                blocks = [
+                    f"{e / m_s:.2f}x"
+                    for e, m_s in zip(s["evidently_each_s"], m["each_s"], strict=False)
+                ]
                 line += (
-                    f"Evidently / monitor = {ratio:.2f}x (target {TARGET_RATIO:g}x: {verdict}); "
+                    f"Evidently / monitor = {ratio:.2f}x (target {TARGET_RATIO:g}x: {verdict}; "
+                    f"block by block {', '.join(blocks)}; Evidently's load average at its runs' "
+                    f"starts {s['evidently_loads']}); "
                 )
             memory = (
                 "met" if m["pss_mb"] <= TARGET_MB else f"missed by {m['pss_mb'] - TARGET_MB:.0f} MB"

@@ -52,7 +52,7 @@ print(json.dumps({"cpu_seconds": min(times), "rows": scan.predictions, "labeled"
 """
 
 
-def write_window(rows: int, into: Path) -> None:
+def write_window(rows: int, into: Path, per_request: int = 0) -> None:
     import boto3
     from moto import mock_aws
 
@@ -67,7 +67,9 @@ def write_window(rows: int, into: Path) -> None:
         s3.create_bucket(Bucket=b.BUCKET)
         registry = ModelRegistry(b.BUCKET, s3_client=s3)
         metadata = b.add_reference_samples(s3, registry, b.publish_model(registry))
-        window = b.write_window(s3, registry, metadata, b.generate(rows, 101, drift=True), 2)
+        window = b.write_window(
+            s3, registry, metadata, b.generate(rows, 101, drift=True), 2, per_request
+        )
         capture, feedback = b"", b""
         for obj in s3.list_objects_v2(Bucket=b.BUCKET)["Contents"]:
             body = s3.get_object(Bucket=b.BUCKET, Key=obj["Key"])["Body"].read()

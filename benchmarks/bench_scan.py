@@ -3,11 +3,12 @@ git revisions, interleaved: no S3, no HTTP, no worker processes, so the figure b
 with the load of a shared machine (bench_monitor.py times the whole run).
 
     .venv/bin/python benchmarks/bench_scan.py [--rows 100000] [--rounds 2] [--compare-with 98e420a]
+        [--per-request 100]   # the window captured in format 2, a record per request
 
 The window is bench_monitor's (20 features, served by the trained model, 10 % labels),
 written once to a temporary directory; each contender then runs in a child process (its
 revision's `layers/modelops` first on PYTHONPATH) that feeds the capture lines to
-`WindowScan.add_lines` in batches of 5,000, three times, and prints the least process CPU
+`WindowScan.add_lines` in batches of 5,000 lines or 4 MiB (as the reader cuts them), three times, and prints the least process CPU
 time. Rounds alternate the contenders (A B A B ...).
 """
 
@@ -36,7 +37,15 @@ data = json.load(open(sys.argv[1] + "/meta.json"))
 lines = [l for l in gzip.decompress(open(sys.argv[1] + "/capture.gz", "rb").read()).split(b"\n") if l]
 feedback = FeedbackIndex.from_records([[l for l in open(sys.argv[1] + "/feedback.jsonl", "rb").read().split(b"\n") if l]])
 window = Window.from_event({"window": data["window"]}, window_minutes=60)
-batches = [lines[i : i + 5000] for i in range(0, len(lines), 5000)]
+# Batches as the monitor's reader cuts them: 5,000 lines or 4 MiB, whichever comes first.
+batches, batch, size = [], [], 0
+for line in lines:
+    batch.append(line)
+    size += len(line) + 1
+    if len(batch) >= 5000 or size >= 4 << 20:
+        batches.append(batch)
+        batch, size = [], 0
+batches += [batch] if batch else []
 times = []
 for _ in range(3):
     scan = WindowScan(window=window, model_name=data["model"], feedback=feedback,
@@ -89,6 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--per-request", type=int, default=0, help="capture format 2: requests of this many rows"
+    )
     parser.add_argument("--compare-with", default="98e420a", help="git revisions, comma-separated")
     args = parser.parse_args()
     from benchmarks.bench_monitor import extract_revision
@@ -96,7 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp, "data")
         data.mkdir()
-        write_window(args.rows, data)
+        write_window(args.rows, data, args.per_request)
         roots = {"this tree": REPO / "layers" / "modelops"}
         for revision in args.compare_with.split(","):
             roots[revision] = extract_revision(revision, Path(tmp, revision))

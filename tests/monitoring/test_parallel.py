@@ -94,3 +94,28 @@ def test_a_thread_free_process_forks_workers_without_a_warning() -> None:
     pids = {r[1] for r in out["results"]}
     assert out["pid"] not in pids and len(pids) == 3
     assert "ValueError: worker saw 2" in out["failure"]
+
+
+def test_a_worker_makes_its_own_client_from_the_session_it_inherited(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A forked scan worker needs connections of its own (a new client), but not a new
+    parse of the S3 service model: the client comes from the inherited session."""
+    from modelops import aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    aws.reset_clients()
+    parent = aws.client("s3")
+    aws.forget_clients()
+    worker = aws.client("s3")
+    assert worker is not parent
+    assert worker._endpoint is not parent._endpoint  # its own connection pool
+    # The same parsed service description: the session's loader cache, not a second parse.
+    assert worker.meta.service_model._service_description is (
+        parent.meta.service_model._service_description
+    )
+    aws.reset_clients()
+    fresh = aws.client("s3")
+    assert fresh.meta.service_model._service_description is not (
+        parent.meta.service_model._service_description
+    )

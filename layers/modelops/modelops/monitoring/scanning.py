@@ -115,9 +115,10 @@ def scan_objects(scan: WindowScan, s3: Any, bucket: str, keys: list[str] | tuple
 
 def scan_shard(shard: Shard) -> ScanState:
     """In a worker: the mergeable state of the shard's objects. The worker has its own S3
-    client (connections must not be shared across processes) and random streams (in the
-    shard's settings)."""
-    aws.reset_clients()
+    client (connections must not be shared across processes), made from the session it
+    inherited (the service model already parsed), and random streams (in the shard's
+    settings)."""
+    aws.forget_clients()
     s3 = aws.client("s3")
     registry = ModelRegistry(shard.bucket, s3_client=s3)
     scan = new_scan(shard.window, shard.model_name, shard.feedback, shard.settings, registry)

@@ -233,8 +233,13 @@ class VersionWindow:
             self.estimation.add_outputs(outputs, labels=columns.get("__labels__"))
         positions = feedback.lookup(ids)
         rows = np.flatnonzero(positions >= 0)
-        for row, truth in zip(rows.tolist(), feedback.truths(positions[rows]), strict=True):
-            self.labeled.add(truth, outputs[row], ids[row])
+        if rows.size:
+            labeled = rows.tolist()
+            self.labeled.add_many(
+                feedback.truths(positions[rows]),
+                [outputs[row] for row in labeled],
+                [ids[row] for row in labeled],
+            )
         return malformed
 
     def _columns(

@@ -468,7 +468,10 @@ def contenders(
     runs.append((workers, [*child, workers], None))
     if by_request is not None:
         other = [*child[:4], by_request["start"], by_request["end"], workers]
-        runs.append((f"{workers} requests of {per_request}", other, None))
+        label = f"{workers} requests of {per_request}"
+        if before_root is not None:
+            runs.append((f"{label} (before)", other, revision_env(before_root)))
+        runs.append((label, other, None))
     return runs
 
 

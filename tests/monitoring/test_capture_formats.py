@@ -5,6 +5,7 @@ workers and in shards; a malformed format-2 record is counted once and skipped."
 from __future__ import annotations
 
 from datetime import timedelta
+from fractions import Fraction
 from typing import Any
 
 import orjson
@@ -324,3 +325,73 @@ def test_a_regression_models_requests_give_the_rows_state(
     assert requests["counts"] == (1 + 5, 0, 40 - 6)
     assert requests == rows_state
     assert requests["versions"][1]["labeled"][0] == 14 - 3  # 18, 21 and 24 skipped
+
+
+def test_numeric_columns_at_the_edges_give_the_rows_state(
+    binary_champion: dict[str, Any],
+) -> None:
+    """Format-2 numeric columns holding what JSON can: null, integers (past 2^53, 2^64 - 1,
+    beyond 64 bits), the largest and smallest doubles, negative zero, a bool; and what a numeric
+    feature must not hold (a string, a bool, a list, an object): each row is read, or
+    skipped as malformed, exactly as the same row in format 1; a column that is not a list,
+    or one row short, makes its record malformed once."""
+    window = VersionWindow(1, binary_champion, ScanSettings())
+    numeric = [s.name for s in window.schema.features if s.kind.value == "numeric"]
+    first, second = numeric[:2]
+    edges: list[Any] = [
+        None,
+        0,
+        -0.0,
+        7,
+        -12,
+        2**53 + 1,
+        2**64 - 1,
+        -(2**63) - 1,
+        10**30,
+        1.7976931348623157e308,
+        -1.7976931348623157e308,
+        5e-324,
+        2.2250738585072014e-308,
+        1e-320,
+        123456.789e3,
+        0.1,
+        True,  # read as 1, as numpy reads a bool
+    ]
+    bad: list[Any] = ["12", [1.0], {"v": 1.0}]
+    n = len(edges) + len(bad)
+    rows = _features(binary_champion, n + 8, seed=33)
+    for i, v in enumerate(edges + bad):
+        rows[i][first] = v
+    for i in range(len(edges)):  # the second feature: the edges in reverse
+        rows[i][second] = edges[-1 - i]
+
+    def request(first_id: int, part: list[dict[str, Any]]) -> dict[str, Any]:
+        k = len(part)
+        return _request(
+            "churn",
+            first_id,
+            part,
+            {"label": ["no"] * k, "probabilities": {"no": [0.6] * k, "yes": [0.4] * k}},
+        )
+
+    not_a_list = request(n, rows[n : n + 4])
+    not_a_list["input"][first] = 1.5
+    one_short = request(n + 4, rows[n + 4 : n + 8])
+    one_short["input"][first] = one_short["input"][first][:3]
+    records: list[dict[str, Any] | bytes] = [
+        request(0, rows[:7]),
+        request(7, rows[7:n]),
+        encode_record(not_a_list).rstrip(b"\n"),
+        encode_record(one_short).rstrip(b"\n"),
+    ]
+    feedback = _labels_feedback(range(0, n + 8), ["yes", "no"] * ((n + 8) // 2))
+    requests, rows_state = _scan_both(binary_champion, records, feedback)
+    # each bad value makes its row malformed; the two broken records are malformed once each
+    assert requests["counts"] == (len(bad) + 2, 0, len(edges))
+    assert requests == rows_state
+    assert requests["versions"][1]["labeled"][0] == len(edges)
+    state = requests["versions"][1]["numeric"][first]
+    assert state[1] == 1  # the null: missing, not malformed
+    # every accepted value summed exactly (the largest doubles cancel), rounded once
+    exact = sum(Fraction(float(v)) for v in edges if v is not None)
+    assert state[2] == float(exact)

@@ -124,7 +124,9 @@ class NumericAccumulator:
             present = np.sort(present)
             self.counts += sorted_bin_counts(self.edges, present)
             self.fine.add_sorted(present)
-            self.sums.add(present * present, _SQUARES[present.size])
+            with np.errstate(over="ignore"):  # a square past the largest double: inf
+                squares = present * present
+            self.sums.add(squares, _SQUARES[present.size])
             self.minimum = min(self.minimum, float(present[0]))
             self.maximum = max(self.maximum, float(present[-1]))
             return

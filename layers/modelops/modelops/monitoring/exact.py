@@ -11,6 +11,8 @@ same sum, and reading it as a float (`value`) rounds once, correctly.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # Units of 2^-OFFSET: every finite double's lowest bit (down to 2^-1074) is a whole unit.
@@ -21,7 +23,9 @@ _HALF = 26  # mantissas split into two halves, so that group sums stay exact in 
 def split(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each finite float64 as (m, s) with value = m · 2^(s - OFFSET) exactly, m an integer
     below 2^53 in magnitude and s >= 0: its bits read as integers (the IEEE 754 fields),
-    several times cheaper than `frexp` and `ldexp`."""
+    several times cheaper than `frexp` and `ldexp`. An infinity (the square of a value
+    near the largest double) reads as ±2^1024, the first power of two past it, so a sum
+    holding one reads back as ±inf (`value`)."""
     bits = np.ascontiguousarray(values, dtype=np.float64).view(np.int64)
     biased = (bits >> 52) & 0x7FF
     mantissa = bits & ((1 << 52) - 1)
@@ -66,8 +70,12 @@ def exact_sums_by_bin(values: np.ndarray, bins: np.ndarray, size: int) -> list[i
 
 
 def value(total: int) -> float:
-    """The exact sum as the nearest float (int / int rounds correctly)."""
-    return total / (1 << OFFSET)
+    """The exact sum as the nearest float (int / int rounds correctly); ±inf past the
+    largest double (a sum of squares of values near it)."""
+    try:
+        return total / (1 << OFFSET)
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
 
 
 class ExactBinSums:

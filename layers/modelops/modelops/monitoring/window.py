@@ -292,12 +292,13 @@ def _field_or(outputs: Sequence[Any], key: str, default: Any) -> list[Any]:
 
 
 def _numeric(values: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
-    try:
-        column = np.array(values, dtype=np.float64)
-        if column.ndim == 1:  # not a list in every row
-            return column, None
-    except (TypeError, ValueError, OverflowError):
-        pass
+    # Types first: numpy would read a string such as "12" as a number, so a string in a
+    # numeric feature would pass or not depending on the other values of its batch.
+    if set(map(type, values)) <= _NUMBER_TYPES:
+        try:
+            return np.fromiter(values, dtype=np.float64, count=len(values)), None
+        except OverflowError:  # an integer past float64
+            pass
     bad = np.array([not _is_number(v) for v in values], dtype=bool)
     clean = [v if not b else None for v, b in zip(values, bad.tolist(), strict=True)]
     return np.array(clean, dtype=np.float64), bad
@@ -314,6 +315,7 @@ def _is_number(value: Any) -> bool:
 
 
 _FLOAT64_INT_LIMIT = int(np.finfo(np.float64).max)
+_NUMBER_TYPES = frozenset({float, int, bool, type(None)})
 
 
 def _categories(

@@ -214,6 +214,44 @@ def test_one_id_labeled_three_times_keeps_only_the_latest() -> None:
     assert index.truth(int(index.lookup(["id-1"])[0])) == "c"
 
 
+@pytest.mark.parametrize(
+    ("other_time", "winner"),
+    [
+        ("2026-11-26T14:00:00.000+02:00", "no"),  # 12:00:00.000Z: a millisecond earlier
+        ("2026-11-26T12:00:00.002+00:00", "yes"),  # a millisecond later
+        ("2026-11-26T12:00:00.002", "yes"),  # naive: UTC
+        ("2026-11-26T12:00:00.0015Z", "yes"),  # half a millisecond later, a digit more
+        ("2026-11-26T12:00:00.0005Z", "no"),
+    ],
+)
+def test_received_times_in_any_form_order_the_labels_alike(other_time: str, winner: str) -> None:
+    """The canonical times of a batch are read together (numpy), any other form one by one:
+    a batch mixing both orders them as the same instants."""
+    canonical = label("id-1", "no", "2026-11-26T12:00:00.001Z")
+    other = label("id-1", "yes", other_time)
+    for lines in ([canonical, other], [other, canonical]):
+        index = FeedbackIndex.from_records(
+            [lines, [label("id-2", "x", "2026-11-26T12:00:00.000Z")]]
+        )
+        assert (len(index), index.malformed) == (2, 0)
+        assert index.truths(index.lookup(["id-1", "id-2"])) == [winner, "x"]
+
+
+@pytest.mark.parametrize(
+    "bad_time", ["2026-13-26T12:00:00.000Z", "2026-11-26T25:00:00.000Z", "2026-02-30T12:00:00.000Z"]
+)
+def test_a_canonical_looking_time_that_is_not_a_time_is_malformed(bad_time: str) -> None:
+    lines = [
+        label("id-1", "no", "2026-11-26T12:00:00.001Z"),
+        label("id-2", "no", bad_time),
+        label("id-3", "yes", "2026-11-26T12:00:00.002Z"),
+    ]
+    index = FeedbackIndex.from_records([lines])
+    assert (len(index), index.malformed) == (2, 1)
+    assert index.truths(index.lookup(["id-1", "id-3"])) == ["no", "yes"]
+    assert index.lookup(["id-2"]).tolist() == [-1]
+
+
 # Each line is one way a stored feedback record can be unreadable (contract section 5 records:
 # inferenceId, label or value, receivedTime). Every one is skipped and counted once.
 MALFORMED_FEEDBACK: dict[str, bytes] = {

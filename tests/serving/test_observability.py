@@ -8,6 +8,7 @@ import io
 import json
 import logging
 import time
+import warnings
 from contextlib import redirect_stdout
 from typing import Any
 
@@ -16,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import MAX_DIMENSIONS
 
 from modelops.observability import (
     LeanEMFProvider,
@@ -251,3 +253,32 @@ def test_the_lean_flush_writes_nothing_while_metrics_are_disabled(
         with redirect_stdout(out):
             provider.flush_metrics()
         assert len(out.getvalue().splitlines()) == written, (disabled, dev)
+
+
+@pytest.mark.parametrize(
+    "calls",
+    [
+        [("ModelVersion", "3")],
+        [("ModelVersion", "3"), ("ModelVersion", "3")],
+        [("ModelVersion", "3"), ("ModelVersion", "4")],  # overwritten, with a warning
+        [("ModelVersion", " ")],  # not added, with a warning
+        [(" ", "3")],
+        [("ModelVersion", 3)],
+        [(f"D{i}", "x") for i in range(MAX_DIMENSIONS)],  # one short of the limit
+        [(f"D{i}", "x") for i in range(MAX_DIMENSIONS + 1)],  # beyond it: refused
+    ],
+)
+def test_the_lean_dimension_is_powertools_own(calls: list[tuple[str, Any]]) -> None:
+    outcomes = []
+    for kind in (AmazonCloudWatchEMFProvider, LeanEMFProvider):
+        provider = _provider(kind, ModelName="churn")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                for name, value in calls:
+                    provider.add_dimension(name=name, value=value)
+                error = None
+            except Exception as exc:  # Powertools' SchemaValidationError
+                error = (type(exc), str(exc))
+        outcomes.append((dict(provider.dimension_set), error, [str(w.message) for w in caught]))
+    assert outcomes[1] == outcomes[0]

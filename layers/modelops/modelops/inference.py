@@ -61,6 +61,10 @@ def session_runner(session: Any) -> Callable[[list[str], dict[str, np.ndarray]],
     return run
 
 
+def _as_dict(feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return feeds if type(feeds) is dict else dict(feeds)  # the request's own feeds: no copy
+
+
 class OnnxModel:
     """A loaded model version: its schema and an onnxruntime session ready to run."""
 
@@ -86,13 +90,14 @@ class OnnxModel:
             )
         self._class_by_key = {str(c): c for c in schema.classes or ()}
         self._score = session_runner(self.session)
+        self._classifier_outputs = self._output_names[:2]
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> Predictions:
         """Run on ONNX feeds (see ModelSchema.to_onnx_feeds)."""
         if self.schema.task is Task.REGRESSION:
-            (values,) = self._score(self._output_names[:1], dict(feeds))
+            (values,) = self._score(self._output_names[:1], _as_dict(feeds))
             return Predictions(values=np.asarray(values, dtype=np.float32).reshape(-1))
-        raw_labels, probabilities = self._score(self._output_names[:2], dict(feeds))
+        raw_labels, probabilities = self._score(self._classifier_outputs, _as_dict(feeds))
         # ONNX gives int64 or string labels; map them onto the metadata's classes so the label
         # has the type the metadata records (and JSON shows 1, not "1", for integer classes).
         # Mapped by C loops (map), not a Python loop per row.

@@ -23,7 +23,10 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.metrics.provider.cloudwatch_emf.cloudwatch import (
     AmazonCloudWatchEMFProvider,
 )
-from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import MAX_METRICS
+from aws_lambda_powertools.metrics.provider.cloudwatch_emf.constants import (
+    MAX_DIMENSIONS,
+    MAX_METRICS,
+)
 from aws_lambda_powertools.shared.functions import resolve_truthy_env_var_choice
 
 METRICS_NAMESPACE = "ModelOps"
@@ -96,6 +99,21 @@ class LeanEMFProvider(AmazonCloudWatchEMFProvider):
             # Powertools' rule: a full set is written at once and the collection goes on.
             self._write(self.serialize_metric_set())
             self.metric_set.clear()
+
+    def add_dimension(self, name: str, value: str) -> None:
+        # A new dimension with a plain value, within the limit: what Powertools stores after
+        # its checks (each would pass), without them; anything else takes its own path.
+        dimensions = self.dimension_set
+        if (
+            type(value) is not str
+            or name in dimensions
+            or len(dimensions) >= MAX_DIMENSIONS
+            or not value.strip()
+            or not name.strip()
+        ):
+            super().add_dimension(name=name, value=value)
+            return
+        dimensions[name] = value
 
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None:
         if not self.metric_set or self.service or self.namespace is None or self._disabled():

@@ -86,6 +86,11 @@ class ModelSchema:
     def required_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features if f.required)
 
+    @cached_property
+    def class_keys(self) -> tuple[str, ...]:
+        """The classes as probability keys (class_key), in the classes' order."""
+        return tuple(class_key(c) for c in self.classes or ())
+
     @property
     def by_name(self) -> dict[str, FeatureSpec]:
         return {f.name: f for f in self.features}

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from modelops.inference import Predictions
-from modelops.schema import ModelSchema, class_key
+from modelops.schema import ModelSchema
 from modelops.serving.columns import FEW_ROWS
 
 # Probabilities are float32 inside the model; 6 decimals keep all their information that
@@ -29,7 +29,7 @@ def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[di
         # float32 -> its shortest decimal (12.3, not 12.300000190734863).
         return [{"value": float(text)} for text in predictions.values.astype(np.str_).tolist()]
     assert predictions.labels is not None and predictions.probabilities is not None
-    keys = [class_key(c) for c in schema.classes or ()]
+    keys = schema.class_keys
     probabilities = rounded(predictions.probabilities)
     if probabilities and len(probabilities[0]) != len(keys):
         raise ValueError(f"{len(probabilities[0])} probabilities for {len(keys)} classes")

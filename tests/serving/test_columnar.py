@@ -367,3 +367,23 @@ def test_the_few_rows_pass_takes_values_at_the_bounds(value: Any) -> None:
     plain = plain_cells(raw, [None], SCHEMA)
     assert plain is not None
     assert plain[0]["income"].tobytes() == np.array([value], dtype=np.float32).tobytes()
+
+
+@pytest.mark.parametrize(("count", "cells"), [(3, True), (4, True), (5, False)])
+def test_up_to_few_rows_take_the_cell_pass(
+    count: int, cells: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from modelops.serving import columns
+
+    calls: list[int] = []
+
+    def spy(raw: Any, absent: list[None], schema: ModelSchema) -> Any:
+        calls.append(len(absent))
+        return plain_cells(raw, absent, schema)
+
+    monkeypatch.setattr(columns, "plain_cells", spy)
+    rows = [ROW] * count
+    raw = gather(rows, NAMES)
+    assert raw is not None
+    assert columnar(raw, count, SCHEMA, few_rows=4) is not None
+    assert calls == ([count] if cells else [])

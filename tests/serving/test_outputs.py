@@ -24,9 +24,13 @@ from modelops.capture import (
 from modelops.inference import OnnxModel, Predictions, session_runner
 from modelops.jsonio import encode_json
 from modelops.schema import FeatureKind, FeatureSpec, ModelSchema, Task, class_key
-from modelops.serving.columns import FEW_ROWS
 from modelops.serving.request import parse_predict_request
-from modelops.serving.response import PROBABILITY_DECIMALS, prediction_outputs, rounded
+from modelops.serving.response import (
+    PROBABILITY_DECIMALS,
+    PYTHON_ROUNDING_ROWS,
+    prediction_outputs,
+    rounded,
+)
 from tests.models import sample_rows, trained_model
 
 
@@ -218,7 +222,7 @@ EDGES = [0.0, -0.0, 1.0, 0.1234565, 0.0000005, 0.0000015, -0.0000004, -0.0000005
             st.sampled_from(EDGES),
         ),
         min_size=1,
-        max_size=3 * (FEW_ROWS + 2),
+        max_size=3 * (PYTHON_ROUNDING_ROWS + 2),
     ),
     columns=st.integers(1, 3),
 )

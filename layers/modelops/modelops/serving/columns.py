@@ -35,9 +35,10 @@ CATEGORY_TYPES = frozenset({str, int, bool, NoneType})
 # exact path's (Python's int comparisons are exact).
 EXACT_INTEGERS = 2.0**53
 _NULL = np.array(None, dtype=object)
-# Up to this many rows, a Python pass over the cells costs less than the block's fixed numpy
-# calls, which are most of a one-row request's validation.
-FEW_ROWS = 8
+# Up to this many rows, a Python pass over the cells costs less than the block's numpy calls,
+# whose fixed cost is most of a small request's validation (17 against 30 µs at one row, 217
+# against 286 µs at 128, even at 300: benchmarks/bench_small_batches.py).
+FEW_ROWS = 128
 
 
 def gather(rows: Sequence[Any], names: Sequence[str]) -> dict[str, list[Any]] | None:

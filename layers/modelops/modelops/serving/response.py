@@ -14,12 +14,14 @@ import numpy as np
 
 from modelops.inference import Predictions
 from modelops.schema import ModelSchema
-from modelops.serving.columns import FEW_ROWS
 
 # Probabilities are float32 inside the model; 6 decimals keep all their information that
 # matters and spare clients float32 noise such as 0.8199999928474426.
 PROBABILITY_DECIMALS = 6
 _SCALE = 10.0**PROBABILITY_DECIMALS
+# Up to this many rows the rounding costs less in Python than numpy's calls (1.6 against 8 µs
+# at one row, even at 8: benchmarks/bench_small_batches.py).
+PYTHON_ROUNDING_ROWS = 8
 
 
 def prediction_outputs(schema: ModelSchema, predictions: Predictions) -> list[dict[str, Any]]:
@@ -52,7 +54,7 @@ def rounded(probabilities: np.ndarray) -> list[list[float]]:
     """The probabilities (float32 [n, k]) as float64 rounded to PROBABILITY_DECIMALS, exactly
     as np.round gives them (x * 10**6, rounded half to even, / 10**6; a zero keeps its sign).
     A few rows in Python: numpy's calls cost more than the arithmetic there."""
-    if len(probabilities) <= FEW_ROWS:
+    if len(probabilities) <= PYTHON_ROUNDING_ROWS:
         try:
             return [
                 [round(p * _SCALE) / _SCALE or copysign(0.0, p) for p in row]

@@ -9,7 +9,8 @@ import json
 import logging
 import time
 import warnings
-from contextlib import redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
 from typing import Any
 
 import pytest
@@ -36,6 +37,19 @@ def _calls(provider: Any, rows: int, metrics: int = 2) -> None:
     for i in range(metrics - 1):
         provider.add_metric(name=f"M{i}", unit=MetricUnit.Milliseconds, value=0.25 * i)
     provider.add_metric(name="Odd", unit="Seconds", value=True, resolution=1)
+
+
+def _provider(kind: type[AmazonCloudWatchEMFProvider], **defaults: Any) -> Any:
+    provider = kind(
+        namespace="ModelOps",
+        service="",
+        metric_set={},
+        dimension_set={},
+        metadata_set={},
+        default_dimensions={},
+    )
+    provider.set_default_dimensions(**defaults)
+    return provider
 
 
 class _Writes(io.StringIO):
@@ -65,20 +79,8 @@ def test_lean_provider_writes_what_powertools_writes(metrics: int) -> None:
     """Same documents for the same calls, around Powertools' 100-metric limit (a full set is
     written at once); the second round takes the lean path for names already accepted."""
 
-    def make(kind: type[AmazonCloudWatchEMFProvider]) -> AmazonCloudWatchEMFProvider:
-        provider = kind(
-            namespace="ModelOps",
-            service="",
-            metric_set={},
-            dimension_set={},
-            metadata_set={},
-            default_dimensions={},
-        )
-        provider.set_default_dimensions(ModelName="churn")
-        return provider
-
-    expected, _ = _documents(make(AmazonCloudWatchEMFProvider), 3, metrics)
-    lean = make(LeanEMFProvider)
+    expected, _ = _documents(_provider(AmazonCloudWatchEMFProvider, ModelName="churn"), 3, metrics)
+    lean = _provider(LeanEMFProvider, ModelName="churn")
     got, writes = _documents(lean, 3, metrics)
     assert got == expected
     if metrics < 98:  # (a set overflowing on a name's first use is written by Powertools)
@@ -115,17 +117,25 @@ def test_correlation_id_is_cleared_by_a_direct_invocation() -> None:
     assert seen == [event["requestContext"]["requestId"], None]
 
 
-def _logged(decorate: Any, event: Any, context: Any) -> dict[str, Any]:
-    """The line `decorate`'s handler logs for `event`, without its time and source line."""
-    stream = io.StringIO()
+@contextmanager
+def _log_lines() -> Iterator[list[dict[str, Any]]]:
+    """The logger's lines written within the block, parsed (filled in at its end)."""
+    stream, lines = io.StringIO(), []
     handler = logger.registered_handler
     assert isinstance(handler, logging.StreamHandler)
     previous = handler.setStream(stream)
     try:
-        decorate(lambda event, context: logger.info("answered"))(event, context)
+        yield lines
     finally:
         handler.setStream(previous)
-    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+        lines.extend(json.loads(text) for text in stream.getvalue().splitlines())
+
+
+def _logged(decorate: Any, event: Any, context: Any) -> dict[str, Any]:
+    """The line `decorate`'s handler logs for `event`, without its time."""
+    with _log_lines() as lines:
+        decorate(lambda event, context: logger.info("answered"))(event, context)
+    (line,) = lines
     line.pop("timestamp")
     return dict(line)
 
@@ -177,29 +187,9 @@ def test_provisioned_concurrency_is_never_a_cold_start(monkeypatch: pytest.Monke
 def test_a_logged_event_takes_powertools_own_decorator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_LOGGER_LOG_EVENT", "true")
     event = api_event({"instances": []})
-    stream = io.StringIO()
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(stream)
-    try:
+    with _log_lines() as logged:
         inject_request_context(lambda event, context: None)(event, FakeLambdaContext())
-    finally:
-        handler.setStream(previous)
-    logged = [json.loads(text) for text in stream.getvalue().splitlines()]
     assert any(line["message"] == event for line in logged)
-
-
-def _provider(kind: type[AmazonCloudWatchEMFProvider], **defaults: Any) -> Any:
-    provider = kind(
-        namespace="ModelOps",
-        service="",
-        metric_set={},
-        dimension_set={},
-        metadata_set={},
-        default_dimensions={},
-    )
-    provider.set_default_dimensions(**defaults)
-    return provider
 
 
 def _everything(provider: Any, round_: int) -> None:

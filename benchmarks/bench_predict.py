@@ -5,7 +5,8 @@
 Same model (the training job's HistGradientBoosting churn pipeline, 10k demo rows) and the
 same rows for every contender, all on moto's server on 127.0.0.1. Contenders run
 interleaved in blocks (each block runs every contender at every batch size, the order
-rotating), so a shared machine's load falls on all of them alike; the load average is
+rotating, the contenders taking turns every 20 calls), so a shared machine's load falls on
+all of them alike; the load average is
 printed before and after, ratios first, absolute figures labelled with the machine.
 - warm latency, 1 to 1000 rows per request: PredictFunction's handler on an API Gateway
   event (door, validation, ONNX, response, capture with the log sink, logs and metrics);
@@ -242,6 +243,11 @@ class MinimalPath:
 # ---------------------------------------------------------------- measurement
 
 
+# Calls a contender makes in a row before the next one runs: short enough that a shared
+# machine's load changes fall on every contender alike, long enough to keep each warm.
+CHUNK = 20
+
+
 def interleaved(
     contenders: dict[str, Callable[[int], Callable[[], Any]]],
     sizes: tuple[int, ...],
@@ -249,7 +255,8 @@ def interleaved(
     scale: float,
 ) -> dict[str, dict[int, list[float]]]:
     """Seconds per request, by contender and batch size: `blocks` blocks, each running every
-    contender at every size (after a short warm-up), the contenders' order rotating."""
+    contender at every size (after a short warm-up), the contenders' order rotating; within a
+    size, the contenders take turns every CHUNK calls."""
     out: dict[str, dict[int, list[float]]] = {name: {n: [] for n in sizes} for name in contenders}
     names = list(contenders)
     calls = {name: {n: make(n) for n in sizes} for name, make in contenders.items()}
@@ -259,14 +266,15 @@ def interleaved(
             for n in sizes:
                 reps = max(3, int(REPS.get(n, 10) * scale))
                 for name in order:
-                    fn = calls[name][n]
-                    for _ in range(max(2, reps // 10)):
-                        fn()
-                    times = out[name][n]
-                    for _ in range(reps):
-                        start = time.perf_counter()
-                        fn()
-                        times.append(time.perf_counter() - start)
+                    for _ in range(max(2, min(CHUNK, reps // 10))):
+                        calls[name][n]()
+                for done in range(0, reps, CHUNK):
+                    for name in order:
+                        fn, times = calls[name][n], out[name][n]
+                        for _ in range(min(CHUNK, reps - done)):
+                            start = time.perf_counter()
+                            fn()
+                            times.append(time.perf_counter() - start)
     for by_size in out.values():
         for values in by_size.values():
             values.sort()

@@ -101,9 +101,9 @@ class OnnxModel:
         # ONNX gives int64 or string labels; map them onto the metadata's classes so the label
         # has the type the metadata records (and JSON shows 1, not "1", for integer classes).
         # Mapped by C loops (map), not a Python loop per row.
-        keys = map(str, np.asarray(raw_labels).reshape(-1).tolist())
-        labels = np.empty(len(raw_labels), dtype=object)
-        labels[:] = list(map(self._class_by_key.__getitem__, keys))
+        keys = map(str, np.asarray(raw_labels).ravel().tolist())
+        # One object array of the scalars (classes are strings, numbers or booleans).
+        labels = np.array(list(map(self._class_by_key.__getitem__, keys)), dtype=object)
         return Predictions(labels=labels, probabilities=np.asarray(probabilities, dtype=np.float32))
 
     def predict_columns(self, columns: Mapping[str, Sequence[Any] | np.ndarray]) -> Predictions:

@@ -30,6 +30,7 @@ from modelops.serving.formats import FORMATS, REPORTED, Rows, read_rows
 __all__ = ["PredictRequest", "describe", "parse_predict_request"]
 
 TOP_LEVEL_KEYS = (*FORMATS, "inference_ids")
+_KNOWN_KEYS = frozenset(TOP_LEVEL_KEYS)
 OBJECT_KEYS = 'one of "instances", "dataframe_split", "dataframe_records" or "inputs"'
 
 
@@ -83,13 +84,15 @@ def parse_predict_request(
     `columnar`: check a batch a column at a time where it applies (False: cell by cell only,
     the reference the columnar path must agree with); `few_rows`: up to this many rows are
     checked cell by cell in one pass (modelops.serving.columns)."""
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise messages.not_an_object(payload, OBJECT_KEYS)
-    problems = Problems(
-        Problem(messages.unknown_name(str(key), TOP_LEVEL_KEYS, "key"), field=str(key))
-        for key in payload
-        if key not in TOP_LEVEL_KEYS
-    )
+    problems = Problems()
+    if not _KNOWN_KEYS.issuperset(payload):
+        problems.extend(
+            Problem(messages.unknown_name(str(key), TOP_LEVEL_KEYS, "key"), field=str(key))
+            for key in payload
+            if key not in TOP_LEVEL_KEYS
+        )
     rows = read_rows(payload, schema, max_rows, problems)
     if rows is None:
         raise messages.invalid(problems)

@@ -17,7 +17,9 @@ from queue import Full, Queue
 from typing import Any
 
 CHUNK_BYTES = 1 << 20
-# About 5,000 format-1 records of a 20-feature model.
+# A batch is at most this many lines (format-1 records of a 20-feature model: about 1.8 MB)
+# or this many bytes (format-2 records: about 13,000 rows).
+BATCH_LINES = 2_500
 BATCH_BYTES = 4 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -50,7 +52,7 @@ def list_partition_keys(
 
 
 def iter_line_batches(
-    s3: Any, bucket: str, key: str, *, batch_lines: int = 5_000, batch_bytes: int = BATCH_BYTES
+    s3: Any, bucket: str, key: str, *, batch_lines: int = BATCH_LINES, batch_bytes: int = BATCH_BYTES
 ) -> Iterator[list[bytes]]:
     """The object's non-empty lines, in batches of at most about `batch_lines` lines or
     `batch_bytes` bytes (a request record holds many rows: batches by lines alone would hold

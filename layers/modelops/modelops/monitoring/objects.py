@@ -52,7 +52,12 @@ def list_partition_keys(
 
 
 def iter_line_batches(
-    s3: Any, bucket: str, key: str, *, batch_lines: int = BATCH_LINES, batch_bytes: int = BATCH_BYTES
+    s3: Any,
+    bucket: str,
+    key: str,
+    *,
+    batch_lines: int = BATCH_LINES,
+    batch_bytes: int = BATCH_BYTES,
 ) -> Iterator[list[bytes]]:
     """The object's non-empty lines, in batches of at most about `batch_lines` lines or
     `batch_bytes` bytes (a request record holds many rows: batches by lines alone would hold

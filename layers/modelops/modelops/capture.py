@@ -28,6 +28,7 @@ import json
 import operator
 import os
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -100,24 +101,35 @@ class IdPool:
         self._batch = batch
         self._ids: list[str] = []
         self._at = 0
+        self._lock = threading.Lock()
 
     def clear(self) -> None:
         self._ids, self._at = [], 0
 
+    def after_fork(self) -> None:
+        """In a forked child: nothing of the parent's, not even a lock one of its other
+        threads held at the fork."""
+        self._lock = threading.Lock()
+        self.clear()
+
     def take(self, count: int) -> list[str]:
         if count > self._batch // 4:
             return uuids_from_bytes(self._source(16 * count))
-        end = self._at + count
-        if end > len(self._ids):
-            self._ids, self._at, end = uuids_from_bytes(self._source(16 * self._batch)), 0, count
-        taken = self._ids[self._at : end]
-        self._at = end
+        # Threads serving requests side by side (the local API's server) must never be
+        # handed the same slice: the read and the move of `_at` happen under one lock.
+        with self._lock:
+            end = self._at + count
+            if end > len(self._ids):
+                batch = uuids_from_bytes(self._source(16 * self._batch))
+                self._ids, self._at, end = batch, 0, count
+            taken = self._ids[self._at : end]
+            self._at = end
         return taken
 
 
 _ID_POOL = IdPool()
 # A forked child (the monitor's workers, a test's) must not hand out its parent's ids again.
-os.register_at_fork(after_in_child=_ID_POOL.clear)
+os.register_at_fork(after_in_child=_ID_POOL.after_fork)
 
 
 # Below this many ids the per-id loop is cheaper than numpy's set-up.

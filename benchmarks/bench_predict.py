@@ -393,7 +393,7 @@ def main() -> None:
             event = events[n]
 
             def call() -> Any:
-                service.capture_format = capture_format  # CaptureFormat, per call
+                service.recording.capture_format = capture_format  # CaptureFormat, per call
                 return handler(event, Context())
 
             return call
@@ -436,7 +436,7 @@ def main() -> None:
             "firehose": FirehoseSink(STREAM, firehose_client=boto3.client("firehose")),
         }
         for name, sink in sinks.items():
-            service.sink = sink
+            service.recording.sink = sink
             capture[name] = {}
             for n in (1, 100):
                 payload = {"instances": rows[:n]}
@@ -449,7 +449,7 @@ def main() -> None:
                     ),
                     0.5,
                 )
-        service.sink = sinks["log"]
+        service.recording.sink = sinks["log"]
 
         # ---- bundle and cold start
         build_dir = Path(tmp) / "sam-build"

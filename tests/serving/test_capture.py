@@ -248,7 +248,9 @@ def test_firehose_and_s3_outage_does_not_fail_the_prediction(
 ) -> None:
     app = predict_handler(CAPTURE_SINK="firehose", CAPTURE_STREAM="no-such-stream")
     # The dead-letter place is unreachable too (a bucket that does not exist).
-    app.service.sink.dead_letter = S3Sink("no-such-bucket", "capture-dlq/churn/", s3_client=s3)
+    app.service.recording.sink.dead_letter = S3Sink(
+        "no-such-bucket", "capture-dlq/churn/", s3_client=s3
+    )
     capsys.readouterr()
     response = handler_of(app)(
         api_event({"instances": sample_rows("binary", 2)[0]}), FakeLambdaContext()

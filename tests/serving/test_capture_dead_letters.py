@@ -246,7 +246,7 @@ def test_a_sink_outage_of_n_requests_loses_no_record(
     assert not [m for m in emf if "CaptureFailures" in m]
 
     create_capture_stream(boto3.client("firehose"), bucket, name=CAPTURE_STREAM)  # back
-    app.service.sink.primary.outage.succeeded()  # the back-off is over (no 1 s sleep)
+    app.service.recording.sink.primary.outage.succeeded()  # the back-off is over (no 1 s sleep)
     for rows in (4, 1):
         serve(rows)
 

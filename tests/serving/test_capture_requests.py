@@ -110,7 +110,7 @@ def test_a_sample_of_rows_keeps_each_row_whole(
 ) -> None:
     app = half_sampled
     draws = iter([0.7, 0.1, 0.5, 0.49, 0.9, 0.0])  # rows 1, 3 and 5 are below 0.5
-    app.service.sample = lambda: next(draws)
+    app.service.recording.sample = lambda: next(draws)
     instances, _ = sample_rows("binary", 6)
     ids = [f"r{i}" for i in range(6)]
     (record,) = serve(app, {"instances": instances, "inference_ids": ids}, capsys)
@@ -122,7 +122,7 @@ def test_no_sampled_row_writes_no_record(
     half_sampled: ModuleType, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = half_sampled
-    app.service.sample = lambda: 0.5  # never below the rate
+    app.service.recording.sample = lambda: 0.5  # never below the rate
     instances, _ = sample_rows("binary", 3)
     assert serve(app, {"instances": instances}, capsys) == []
 

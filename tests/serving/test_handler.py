@@ -497,7 +497,7 @@ def test_sampling_captures_the_rows_drawn_below_the_rate(
     predict_handler: Loader, binary_champion: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = predict_handler(CAPTURE_SAMPLE_RATE="0.5")
-    app.service.sample = iter([0.1, 0.9, 0.3]).__next__  # one draw per row
+    app.service.recording.sample = iter([0.1, 0.9, 0.3]).__next__  # one draw per row
     capsys.readouterr()
     payload = {"instances": sample_rows("binary", 3)[0], "inference_ids": ["a", "b", "c"]}
     handler_of(app)(payload, FakeLambdaContext())

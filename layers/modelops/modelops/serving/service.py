@@ -11,37 +11,24 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Metrics
 
 from modelops import aws
-from modelops.capture import (
-    CaptureError,
-    FirehoseSink,
-    LogSink,
-    RecordSink,
-    S3Sink,
-    SpillingSink,
-    dead_letter_prefix,
-    iso_timestamp,
-    new_uuid,
-    new_uuids,
-    output_columns,
-    prediction_records,
-    request_record,
-)
+from modelops.capture import RecordSink
 from modelops.errors import InvalidInput, ModelNotFoundError, ModelUnavailableError, Problem
 from modelops.jsonio import direct_payload
 from modelops.model_card import describe
 from modelops.observability import MetricUnit, count_invalid_request, emit_model_metric, logger
 from modelops.observability import metrics as default_metrics
 from modelops.registry import CHAMPION, ModelRegistry
-from modelops.rollout.serving import ChallengerServer, RolloutServing, Served
+from modelops.rollout.serving import ChallengerServer, RolloutServing
 from modelops.serving.model_cache import LoadedModel, ModelCache
-from modelops.serving.request import PredictRequest, parse_predict_request
+from modelops.serving.recording import RequestCapture, sink_from_settings
+from modelops.serving.request import parse_predict_request
 from modelops.serving.response import prediction_outputs
 from modelops.serving.settings import ServingSettings
 
@@ -73,13 +60,11 @@ class PredictService:
         self._pinned: dict[int, ModelCache] = {}
         self.rollout = rollout  # the challenger beside the champion (shadow or canary)
         self.max_batch_rows = max_batch_rows
-        self.sink = sink
-        self.sample_rate = sample_rate
-        self.capture_format = capture_format
+        # What is captured of each request, and where it goes (modelops.serving.recording).
+        self.recording = RequestCapture(
+            sink, sample_rate=sample_rate, capture_format=capture_format, sample=sample, now=now
+        )
         self._metrics = metrics
-        # The draw in [0, 1) that decides whether a row is captured (replaceable: a seam).
-        self.sample = sample
-        self._now = now
 
     @classmethod
     def from_settings(
@@ -92,92 +77,7 @@ class PredictService:
         clock: Callable[[], float] = time.monotonic,
     ) -> PredictService:
         """Wire the service from configuration (once per execution environment)."""
-
-        def on_load(loaded: LoadedModel) -> None:
-            logger.info(
-                "model loaded",
-                extra={
-                    "model_version": loaded.version,
-                    "load_seconds": round(loaded.load_seconds, 4),
-                },
-            )
-            metrics.add_metric(name="ModelLoads", unit=MetricUnit.Count, value=1)
-            metrics.add_metric(
-                name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=loaded.load_seconds * 1000
-            )
-
-        def on_load_failure(version: int | None, exc: BaseException) -> None:
-            logger.error(
-                "model refresh or load failed; serving the previous model if any",
-                extra={"model_version": version, "error_type": type(exc).__name__},
-                exc_info=exc,
-            )
-            emit_model_metric("ModelLoadFailures", 1, model_name=settings.stack.model_name)
-
-        if registry is None:
-            registry = ModelRegistry(settings.stack.bucket)
-            # Warm alias checks make one attempt: a failed one is retried after a back-off.
-            probe = ModelRegistry(settings.stack.bucket, s3_client=aws.client("s3", attempts=1))
-        else:
-            probe = registry
-        cache = ModelCache(
-            registry,
-            settings.stack.model_name,
-            alias=settings.model_alias,
-            pinned_version=settings.pinned_version,
-            refresh_seconds=settings.refresh_seconds,
-            clock=clock,
-            on_load=on_load,
-            on_load_failure=on_load_failure,
-            probe=probe,
-        )
-        metrics.set_default_dimensions(ModelName=settings.stack.model_name)
-        rollout = None
-        # A challenger only runs beside the champion alias, never beside a pinned version.
-        if settings.pinned_version is None and settings.model_alias == CHAMPION:
-
-            def on_challenger_failure(exc: BaseException) -> None:
-                logger.warning(
-                    "the challenger failed; the champion answers",
-                    extra={"error_type": type(exc).__name__, "reason": str(exc)},
-                )
-                emit_model_metric("ChallengerFailures", 1, model_name=settings.stack.model_name)
-
-            server = ChallengerServer(
-                registry,
-                settings.stack.model_name,
-                refresh_seconds=settings.refresh_seconds,
-                clock=clock,
-                on_load=on_load,
-                on_failure=lambda version, exc: on_challenger_failure(exc),
-                probe=probe,
-                registry_healthy=lambda: cache.consecutive_failures == 0,
-            )
-            rollout = RolloutServing(server, on_failure=on_challenger_failure)
-
-        def pinned_cache(version: int) -> ModelCache:
-            return ModelCache(
-                registry,
-                settings.stack.model_name,
-                alias=settings.model_alias,
-                pinned_version=version,
-                refresh_seconds=settings.refresh_seconds,
-                clock=clock,
-                on_load=on_load,
-                on_load_failure=on_load_failure,
-                probe=probe,
-            )
-
-        return cls(
-            cache,
-            max_batch_rows=settings.max_batch_rows,
-            sink=sink if sink is not None else sink_from_settings(settings),
-            sample_rate=settings.capture_sample_rate,
-            capture_format=settings.capture_format,
-            metrics=metrics,
-            rollout=rollout,
-            pinned_cache=pinned_cache,
-        )
+        return _wired(cls, settings, registry=registry, sink=sink, metrics=metrics, clock=clock)
 
     def warm(self) -> None:
         """Load the model during initialisation, so the first request (and every provisioned-
@@ -216,7 +116,9 @@ class PredictService:
             if self.rollout is not None and version is None
             else None
         )
-        self._capture(request, outputs, loaded, source=source, request_id=request_id, served=served)
+        self.recording.capture(
+            request, outputs, loaded, source=source, request_id=request_id, served=served
+        )
         predictions = [
             {"inference_id": inference_id, **output}
             for inference_id, output in zip(request.inference_ids, outputs, strict=True)
@@ -283,105 +185,103 @@ class PredictService:
             del self._pinned[next(iter(self._pinned))]
         return cache.get()
 
-    def _sampled_rows(self, rows: int) -> Sequence[int]:
-        if self.sample_rate >= 1.0:
-            return range(rows)
-        return [row for row in range(rows) if self.sample() < self.sample_rate]
 
-    def _capture(
-        self,
-        request: PredictRequest,
-        outputs: list[dict[str, Any]],
-        loaded: LoadedModel,
-        *,
-        source: str,
-        request_id: str,
-        served: Served | None = None,
-    ) -> None:
-        if self.sink is None:
-            return
-        inference_time = iso_timestamp(self._now())
-        rows = self._sampled_rows(len(request))
-        if self.capture_format == "requests" and served is None:
-            # A rollout's rows stay one record each: they carry per-row rollout details.
-            if rows:
-                record = request_capture(
-                    request,
-                    outputs,
-                    rows,
-                    loaded,
-                    inference_time=inference_time,
-                    source=source,
-                    request_id=request_id,
-                )
-                self._write([record], model_name=loaded.name)
-            return
-        instances, ids = request.instances, request.inference_ids
-        versions = [loaded.version] * len(request) if served is None else served.versions
-        every = isinstance(rows, range)  # every row: the request's own lists, not copies
-        records = prediction_records(
-            event_ids=new_uuids(len(rows)),
-            inference_ids=ids if every else [ids[row] for row in rows],
-            inference_time=inference_time,
-            request_id=request_id,
-            source=source,
-            model_name=loaded.name,
-            model_versions=versions if every else [versions[row] for row in rows],
-            inputs=instances if every else [instances[row] for row in rows],
-            outputs=outputs if every else [outputs[row] for row in rows],
-        )
-        if served is not None:
-            for record, row in zip(records, rows, strict=True):
-                record.update(served.capture_extras[row])
-        self._write(records, model_name=loaded.name)
-
-    def _write(self, records: list[dict[str, Any]], *, model_name: str) -> None:
-        assert self.sink is not None
-        try:
-            self.sink.write(records)
-        except Exception as exc:
-            # Whatever went wrong (CaptureError from the sink, or an unencodable record), the
-            # prediction stands; the loss is visible in the log and the CaptureFailures metric.
-            failed = exc.failed if isinstance(exc, CaptureError) else len(records)
-            logger.error(
-                "capture failed",
-                extra={"sink": self.sink.name, "failed_records": failed},
-                exc_info=exc,
-            )
-            emit_model_metric("CaptureFailures", failed, model_name=model_name)
-
-
-def request_capture(
-    request: PredictRequest,
-    outputs: list[dict[str, Any]],
-    rows: Sequence[int],
-    loaded: LoadedModel,
+def _wired(
+    cls: type[PredictService],
+    settings: ServingSettings,
     *,
-    inference_time: str,
-    source: str,
-    request_id: str,
-) -> dict[str, Any]:
-    """The request's captured rows as one format-2 record: the features' values as sent
-    (one list each), the outputs as columns."""
-    inputs = request.sent_columns
-    if inputs is None:  # checked cell by cell: the columns from the rows
-        instances = request.instances
-        inputs = {n: [row.get(n) for row in instances] for n in loaded.schema.feature_names}
-    ids = request.inference_ids
-    if not isinstance(rows, range):  # a sample of the rows
-        inputs = {name: [column[row] for row in rows] for name, column in inputs.items()}
-        ids = [ids[row] for row in rows]
-        outputs = [outputs[row] for row in rows]
-    return request_record(
-        event_id=new_uuid(),
-        inference_ids=ids,
-        inference_time=inference_time,
-        request_id=request_id,
-        source=source,
-        model_name=loaded.name,
-        model_version=loaded.version,
-        inputs=inputs,
-        outputs=output_columns(outputs),
+    registry: ModelRegistry | None,
+    sink: RecordSink | None,
+    metrics: Metrics,
+    clock: Callable[[], float],
+) -> PredictService:
+    """PredictService.from_settings: the model cache, the challenger and the capture wired
+    from configuration, each with the logs and metrics of its loads and failures."""
+
+    def on_load(loaded: LoadedModel) -> None:
+        logger.info(
+            "model loaded",
+            extra={
+                "model_version": loaded.version,
+                "load_seconds": round(loaded.load_seconds, 4),
+            },
+        )
+        metrics.add_metric(name="ModelLoads", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(
+            name="ModelLoadTime", unit=MetricUnit.Milliseconds, value=loaded.load_seconds * 1000
+        )
+
+    def on_load_failure(version: int | None, exc: BaseException) -> None:
+        logger.error(
+            "model refresh or load failed; serving the previous model if any",
+            extra={"model_version": version, "error_type": type(exc).__name__},
+            exc_info=exc,
+        )
+        emit_model_metric("ModelLoadFailures", 1, model_name=settings.stack.model_name)
+
+    if registry is None:
+        registry = ModelRegistry(settings.stack.bucket)
+        # Warm alias checks make one attempt: a failed one is retried after a back-off.
+        probe = ModelRegistry(settings.stack.bucket, s3_client=aws.client("s3", attempts=1))
+    else:
+        probe = registry
+    cache = ModelCache(
+        registry,
+        settings.stack.model_name,
+        alias=settings.model_alias,
+        pinned_version=settings.pinned_version,
+        refresh_seconds=settings.refresh_seconds,
+        clock=clock,
+        on_load=on_load,
+        on_load_failure=on_load_failure,
+        probe=probe,
+    )
+    metrics.set_default_dimensions(ModelName=settings.stack.model_name)
+    rollout = None
+    # A challenger only runs beside the champion alias, never beside a pinned version.
+    if settings.pinned_version is None and settings.model_alias == CHAMPION:
+
+        def on_challenger_failure(exc: BaseException) -> None:
+            logger.warning(
+                "the challenger failed; the champion answers",
+                extra={"error_type": type(exc).__name__, "reason": str(exc)},
+            )
+            emit_model_metric("ChallengerFailures", 1, model_name=settings.stack.model_name)
+
+        server = ChallengerServer(
+            registry,
+            settings.stack.model_name,
+            refresh_seconds=settings.refresh_seconds,
+            clock=clock,
+            on_load=on_load,
+            on_failure=lambda version, exc: on_challenger_failure(exc),
+            probe=probe,
+            registry_healthy=lambda: cache.consecutive_failures == 0,
+        )
+        rollout = RolloutServing(server, on_failure=on_challenger_failure)
+
+    def pinned_cache(version: int) -> ModelCache:
+        return ModelCache(
+            registry,
+            settings.stack.model_name,
+            alias=settings.model_alias,
+            pinned_version=version,
+            refresh_seconds=settings.refresh_seconds,
+            clock=clock,
+            on_load=on_load,
+            on_load_failure=on_load_failure,
+            probe=probe,
+        )
+
+    return cls(
+        cache,
+        max_batch_rows=settings.max_batch_rows,
+        sink=sink if sink is not None else sink_from_settings(settings),
+        sample_rate=settings.capture_sample_rate,
+        capture_format=settings.capture_format,
+        metrics=metrics,
+        rollout=rollout,
+        pinned_cache=pinned_cache,
     )
 
 
@@ -404,30 +304,3 @@ def split_batch_options(payload: Any) -> tuple[Any, int | None]:
             [Problem('expected {"model_version": <a version number >= 1>}', field="batch")],
         )
     return rest, version
-
-
-def sink_from_settings(settings: ServingSettings) -> RecordSink | None:
-    """The configured sink, spilling what it cannot deliver to capture-dlq/<name>/."""
-    if settings.capture_sink == "off":
-        return None
-    model_name = settings.stack.model_name
-    primary: RecordSink
-    if settings.capture_sink == "firehose":
-        assert settings.capture_stream is not None  # ServingSettings requires it
-        primary = FirehoseSink(settings.capture_stream, firehose_client=aws.client("firehose"))
-    else:
-        primary = LogSink()
-
-    def on_spill(count: int, exc: CaptureError) -> None:
-        logger.warning(
-            "captured records spilled to the dead-letter prefix",
-            extra={"sink": primary.name, "spilled_records": count, "reason": str(exc)},
-        )
-        emit_model_metric("CaptureSpilled", count, model_name=model_name)
-
-    return SpillingSink(
-        primary,
-        S3Sink(settings.stack.bucket, dead_letter_prefix(model_name), s3_client=aws.client("s3")),
-        on_spill=on_spill,
-        last_resort=None if isinstance(primary, LogSink) else LogSink(),
-    )

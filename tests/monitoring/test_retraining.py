@@ -105,6 +105,7 @@ class StillRunning:
     Done through botocore's public event hooks on ListJobs, not moto's internals."""
 
     def __init__(self, job_id: str, job_name: str) -> None:
+        self.job_id = job_id
         self.client = boto3.client("batch")
         self.running = True
         self._status: list[str] = []
@@ -128,23 +129,27 @@ class StillRunning:
         parsed["jobSummaryList"] = summaries
 
 
+def running_training_job(stack: LocalStack, name: str) -> StillRunning:
+    """A training job named `name` submitted to the stack's queue, seen RUNNING until
+    finished (StillRunning)."""
+    job_id = boto3.client("batch").submit_job(
+        jobName=name,
+        jobQueue=stack.ref("TrainingJobQueue"),
+        jobDefinition=stack.ref("TrainingJobDefinition"),
+    )["jobId"]
+    return StillRunning(job_id, name)
+
+
 def test_no_trigger_while_a_retraining_job_is_queued_or_running(
     local_stack: LocalStack, writer: CaptureWriter
 ) -> None:
-    batch = boto3.client("batch")
-    name = f"{job_name_prefix('churn')}-earlier"
-    running = batch.submit_job(
-        jobName=name,
-        jobQueue=local_stack.ref("TrainingJobQueue"),
-        jobDefinition=local_stack.ref("TrainingJobDefinition"),
-    )["jobId"]
-    still = StillRunning(running, name)
+    still = running_training_job(local_stack, f"{job_name_prefix('churn')}-earlier")
     drifting_window(writer)
     report = make_monitor(local_stack, now=NOW, batch_client=still.client, **DRIFTING).run(window())
     assert report["status"] == "DRIFT"
     assert report["retraining"]["triggered"] is False
     assert report["retraining"]["reason"] == (
-        f"a retraining job for churn is still RUNNING ({running}): not submitting another"
+        f"a retraining job for churn is still RUNNING ({still.job_id}): not submitting another"
     )
     assert len(retraining_jobs(local_stack)) == 1
 

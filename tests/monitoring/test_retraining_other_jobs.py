@@ -4,17 +4,15 @@ model, on the same queue, does not."""
 
 from __future__ import annotations
 
-import boto3
-
 from embedded_aws.provision import LocalStack
 from modelops.monitoring.retraining import job_name_prefix
 from tests.monitoring.conftest import CaptureWriter, make_monitor
 from tests.monitoring.test_retraining import (
     DRIFTING,
     NOW,
-    StillRunning,
     drifting_window,
     retraining_jobs,
+    running_training_job,
     window,
 )
 
@@ -24,12 +22,7 @@ def test_a_running_job_of_another_model_does_not_hold_retraining_back(
 ) -> None:
     other = f"{job_name_prefix('wine')}-earlier"
     assert not other.startswith(job_name_prefix("churn"))
-    running = boto3.client("batch").submit_job(
-        jobName=other,
-        jobQueue=local_stack.ref("TrainingJobQueue"),
-        jobDefinition=local_stack.ref("TrainingJobDefinition"),
-    )["jobId"]
-    still = StillRunning(running, other)
+    still = running_training_job(local_stack, other)
     drifting_window(writer)
     report = make_monitor(local_stack, now=NOW, batch_client=still.client, **DRIFTING).run(window())
     assert report["status"] == "DRIFT"

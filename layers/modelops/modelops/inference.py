@@ -53,7 +53,7 @@ def session_runner(session: Any) -> Callable[[list[str], dict[str, np.ndarray]],
     """`session.run(names, feeds)`, through the session's own binding where it has one:
     InferenceSession.run re-checks on every call what holds for every request of a loaded
     model (input names, checked once by OnnxModel; no graph capture and no provider fallback
-    on the CPU provider), about a tenth of a one-row request's scoring."""
+    on the CPU provider), work a one-row request otherwise pays every time."""
     binding: Any = getattr(session, "_sess", None)
     if callable(getattr(binding, "run", None)):
         return lambda names, feeds: binding.run(names, feeds, None)

@@ -211,8 +211,7 @@ def inject_request_context[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
     invocation, so one request's id never shows on the next one's lines).
 
     The keys are Powertools' `inject_lambda_context` keys, set by one `append_keys` call per
-    request (its decorator builds a context model and appends twice: a few percent of a
-    one-row request). Where that decorator does more (POWERTOOLS_LOGGER_LOG_EVENT, a log
+    request (its decorator builds a context model and appends twice). Where that decorator does more (POWERTOOLS_LOGGER_LOG_EVENT, a log
     sampling rate), it is used as it is."""
 
     @functools.wraps(handler)

@@ -36,8 +36,8 @@ CATEGORY_TYPES = frozenset({str, int, bool, NoneType})
 EXACT_INTEGERS = 2.0**53
 _NULL = np.array(None, dtype=object)
 # Up to this many rows, a Python pass over the cells costs less than the block's numpy calls,
-# whose fixed cost is most of a small request's validation (17 against 30 µs at one row, 217
-# against 286 µs at 128, even at 300: benchmarks/bench_small_batches.py).
+# whose fixed cost is most of a small request's validation (benchmarks/bench_small_batches.py;
+# its figures in docs/PERFORMANCE.md: the two are even at about 300 rows).
 FEW_ROWS = 128
 
 

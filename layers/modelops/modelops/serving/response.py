@@ -19,8 +19,8 @@ from modelops.schema import ModelSchema
 # matters and spare clients float32 noise such as 0.8199999928474426.
 PROBABILITY_DECIMALS = 6
 _SCALE = 10.0**PROBABILITY_DECIMALS
-# Up to this many rows the rounding costs less in Python than numpy's calls (1.6 against 8 µs
-# at one row, even at 8: benchmarks/bench_small_batches.py).
+# Up to this many rows the rounding costs less in Python than numpy's calls (even at about 8:
+# benchmarks/bench_small_batches.py, figures in docs/PERFORMANCE.md).
 PYTHON_ROUNDING_ROWS = 8
 
 

@@ -60,6 +60,9 @@ def fake_aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ORT_DISABLE_TELEMETRY", "1")
+    # In-process moto answers botocore's requests only: the light S3 reader (plain HTTP)
+    # serves on moto's server (on_moto_server), and in its own tests.
+    monkeypatch.setenv("MODELOPS_LIGHT_S3", "0")
     aws.reset_clients()
     yield
     aws.reset_clients()
@@ -131,6 +134,7 @@ def moto_server_endpoint() -> Iterator[str]:
 def on_moto_server(moto_server_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point every boto3 client at moto's server through AWS_ENDPOINT_URL only."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server_endpoint)
+    monkeypatch.delenv("MODELOPS_LIGHT_S3", raising=False)
     aws.reset_clients()
     return moto_server_endpoint
 

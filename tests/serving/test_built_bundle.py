@@ -64,6 +64,9 @@ def test_built_predict_function_answers_from_its_artifacts_alone(
     outside = [f for f in run.files if f and not any(f.startswith(a) for a in allowed)]
     assert outside == [], f"modules loaded from outside the bundle: {outside}"
     assert unused_packages(sam_build_dir, "PredictFunction", run.modules) == {}
+    # The model came through the light reader: botocore's client machinery (about half a
+    # cold start) was never imported on the way to the first answer.
+    assert not {"botocore.client", "botocore.session", "urllib3"} & set(run.modules)
 
 
 def _aws_env(tmp_path: Path) -> dict[str, str]:

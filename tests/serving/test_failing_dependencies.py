@@ -46,7 +46,8 @@ WORST_CALL_SECONDS = 2 * (0.2 + 0.3) + 1.0  # botocore sleeps at most 1 s before
 class Stack:
     """A bucket with a champion on moto's server, and an endpoint in front of it."""
 
-    def __init__(self, moto_endpoint: str) -> None:
+    def __init__(self, moto_endpoint: str, reader: str = "light") -> None:
+        self.reader = reader  # how PredictFunction reads the registry: light_s3 or botocore
         self.s3 = boto3.client("s3", endpoint_url=moto_endpoint)
         self.bucket = create_bucket(self.s3, f"modelops-faults-{uuid.uuid4().hex[:12]}")
         self.registry = ModelRegistry(self.bucket, s3_client=self.s3)
@@ -66,6 +67,7 @@ class Stack:
             SMALL_TIMEOUTS,
             AWS_ENDPOINT_URL=endpoint_url or self.endpoint.url,
             CAPTURE_SINK="off",
+            MODELOPS_LIGHT_S3="1" if self.reader == "light" else "0",
             **env,
         )
         return LocalFunction(logical_id, variables, stdout=self.logs)
@@ -84,13 +86,13 @@ class Stack:
 
 
 @pytest.fixture
-def stack(moto_server_endpoint: str) -> Iterator[Stack]:
+def stack(moto_server_endpoint: str, request: pytest.FixtureRequest) -> Iterator[Stack]:
     # Imported once per process, as on Lambda before the clock of any request starts: the
     # first import of onnxruntime and Powertools takes seconds on a busy machine.
     importlib.import_module("modelops.serving.service")
     importlib.import_module("modelops.feedback")
     aws.reset_clients()
-    built = Stack(moto_server_endpoint)
+    built = Stack(moto_server_endpoint, getattr(request, "param", "light"))
     yield built
     built.endpoint.close()
     aws.reset_clients()
@@ -117,6 +119,7 @@ def wait_for_retry(schedule_seconds: float) -> None:
     time.sleep(schedule_seconds + 0.01)
 
 
+@pytest.mark.parametrize("stack", ["light", "botocore"], indirect=True)
 def test_warm_model_keeps_serving_while_s3_hangs_or_refuses_and_then_recovers(
     stack: Stack,
 ) -> None:
@@ -143,6 +146,7 @@ def test_warm_model_keeps_serving_while_s3_hangs_or_refuses_and_then_recovers(
     assert cache.consecutive_failures == 0
 
 
+@pytest.mark.parametrize("stack", ["light", "botocore"], indirect=True)
 @pytest.mark.parametrize("mode", [BLACK_HOLE, REFUSE])
 def test_cold_start_answers_503_within_the_timeout_and_recovers(stack: Stack, mode: str) -> None:
     stack.endpoint.set_mode(mode)
@@ -166,6 +170,7 @@ def test_cold_start_answers_503_within_the_timeout_and_recovers(stack: Stack, mo
     assert json.loads(response["body"])["model"]["version"] == stack.v1
 
 
+@pytest.mark.parametrize("stack", ["light", "botocore"], indirect=True)
 def test_cold_start_against_a_refused_port_answers_503_at_once(stack: Stack) -> None:
     predict = stack.function("PredictFunction", endpoint_url=refused_endpoint())
     predict.initialise()
@@ -175,6 +180,7 @@ def test_cold_start_against_a_refused_port_answers_503_at_once(stack: Stack) -> 
     assert "UnavailableRequests" in stack.metrics()
 
 
+@pytest.mark.parametrize("stack", ["light", "botocore"], indirect=True)
 def test_request_cold_start_stops_at_the_function_timeout(stack: Stack) -> None:
     """The load retried inside a request (after the back-off) never outlives the timeout."""
     stack.endpoint.set_mode(BLACK_HOLE)

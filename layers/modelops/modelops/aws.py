@@ -32,13 +32,14 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import botocore.session
-from botocore.config import Config
-
 from modelops.config import env_float, env_int
+
+if TYPE_CHECKING:
+    import botocore.session
+    from botocore.config import Config
 
 # botocore's standard retry mode sleeps a random share of 2**(n-1) s before retry n,
 # never more than 20 s (botocore/retries/standard.py).
@@ -116,6 +117,8 @@ class ClientSettings:
         return n * (self.connect_timeout + self.read_timeout) + sleeps
 
     def config(self, attempts: int | None = None) -> Config:
+        from botocore.config import Config  # with the first client, not at import
+
         return Config(
             retries={
                 "mode": "standard",
@@ -146,8 +149,44 @@ def client(service: str, *, attempts: int | None = None) -> Any:
     return _client(service, attempts, settings())
 
 
+def s3_reader(*, attempts: int | None = None) -> Any:
+    """An S3 client for GetObject alone (the path to the predict function's first answer):
+    modelops.light_s3's reader where the environment lets it read exactly as botocore would,
+    else the shared botocore client. MODELOPS_LIGHT_S3=0 always gives botocore's."""
+    apply_local_defaults()
+    return _s3_reader(attempts, settings(), _reader_environment())
+
+
+def _reader_environment() -> tuple[tuple[str, str], ...]:
+    # What decides the reader (a changed endpoint or key makes a new one, as reset_clients).
+    return tuple(
+        (k, v) for k, v in sorted(os.environ.items()) if k.startswith(("AWS_", "MODELOPS_LIGHT"))
+    )
+
+
+@functools.cache
+def _s3_reader(
+    attempts: int | None, client_settings: ClientSettings, environ: tuple[tuple[str, str], ...]
+) -> Any:
+    env = dict(environ)
+    if env.get("MODELOPS_LIGHT_S3", "1").strip() != "0":
+        from modelops.light_s3 import LightS3
+
+        reader = LightS3.from_environ(
+            env,
+            connect_timeout=client_settings.connect_timeout,
+            read_timeout=client_settings.read_timeout,
+            max_attempts=client_settings.max_attempts if attempts is None else attempts,
+        )
+        if reader is not None:
+            return reader
+    return _client("s3", attempts, client_settings)
+
+
 @functools.cache
 def _session() -> botocore.session.Session:
+    import botocore.session  # botocore's client machinery: with the first client, not at import
+
     return botocore.session.get_session()
 
 
@@ -160,6 +199,7 @@ def reset_clients() -> None:
     """Forget cached clients and their session (after the environment's endpoint or
     credentials change: a session keeps the credentials it resolved first)."""
     _client.cache_clear()
+    _s3_reader.cache_clear()
     _session.cache_clear()
 
 
@@ -168,3 +208,4 @@ def forget_clients() -> None:
     its own, not its own parse of the service models its parent's session already holds
     (about 12 MB and 0.2 s per S3 client)."""
     _client.cache_clear()
+    _s3_reader.cache_clear()

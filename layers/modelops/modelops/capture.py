@@ -688,8 +688,13 @@ class S3Sink:
             raise ValueError("the S3 sink needs a bucket and a prefix ending in '/'")
         self.bucket = bucket
         self.prefix = prefix
-        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+        self._given_client = s3_client
         self._clock = clock
+
+    @property
+    def _s3(self) -> Any:
+        # Made on first write: a sink that never spills never builds an S3 client.
+        return self._given_client if self._given_client is not None else aws.client("s3")
 
     def key_for(self, moment: datetime) -> str:
         moment = moment.astimezone(UTC)

@@ -177,7 +177,7 @@ def sink_from_settings(settings: ServingSettings) -> RecordSink | None:
 
     return SpillingSink(
         primary,
-        S3Sink(settings.stack.bucket, dead_letter_prefix(model_name), s3_client=aws.client("s3")),
+        S3Sink(settings.stack.bucket, dead_letter_prefix(model_name)),  # its client when it spills
         on_spill=on_spill,
         last_resort=None if isinstance(primary, LogSink) else LogSink(),
     )

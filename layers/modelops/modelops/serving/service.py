@@ -220,9 +220,11 @@ def _wired(
         emit_model_metric("ModelLoadFailures", 1, model_name=settings.stack.model_name)
 
     if registry is None:
-        registry = ModelRegistry(settings.stack.bucket)
+        # Serving only reads the registry (GetObject): the light reader where it serves, so
+        # botocore's client machinery stays off the path to the first answer.
+        registry = ModelRegistry(settings.stack.bucket, s3_client=aws.s3_reader())
         # Warm alias checks make one attempt: a failed one is retried after a back-off.
-        probe = ModelRegistry(settings.stack.bucket, s3_client=aws.client("s3", attempts=1))
+        probe = ModelRegistry(settings.stack.bucket, s3_client=aws.s3_reader(attempts=1))
     else:
         probe = registry
     cache = ModelCache(

@@ -1,0 +1,386 @@
+"""S3 GetObject without botocore's client machinery, for the path to a function's first answer.
+
+The predict function reads three objects before it can answer (the alias, the version's
+metadata, model.onnx) and, warm, re-reads the alias with If-None-Match. botocore's client
+(botocore.session and .client, urllib3, the parsed S3 service and endpoint models) is about
+half of that function's cold start (docs/PERFORMANCE.md, "Cold start"), for a signed GET.
+`LightS3` is that GET: AWS Signature Version 4 over http.client, one kept-alive connection,
+the same timeouts, attempts and back-off as the botocore clients (modelops.aws), answering in
+botocore's shapes so its callers cannot tell: a response dict with `Body`, `ETag`,
+`ContentLength`, `ContentType`, `LastModified` and `ResponseMetadata`; `ClientError` with
+S3's error code (or the status, "304" or "404", when S3 sends no body) and HTTP status;
+botocore's connect, read-timeout and connection exceptions. Every failure path of its
+callers is therefore the same code whichever client they hold.
+
+It serves only what it can serve exactly as botocore does (`LightS3.from_environ` answers
+None otherwise, and modelops.aws.s3_reader hands out botocore's client): static credentials
+and a region in the environment (what Lambda provides), an endpoint from AWS_ENDPOINT_URL_S3
+or AWS_ENDPOINT_URL (path-style, as S3-compatible servers expect) or S3's regional endpoint
+in the aws, aws-us-gov and aws-cn partitions (virtual-hosted, for bucket names without dots);
+no profile, no FIPS or dual-stack endpoint, no ignored endpoint settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import http.client
+import random
+import re
+import select
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+# botocore's standard retry mode: these statuses and codes are transient.
+_RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
+_RETRY_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "SlowDown",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "RequestThrottled",
+        "TooManyRequestsException",
+    }
+)
+_MAX_BACKOFF_SECONDS = 20.0
+_REGION = re.compile(r"^(?:[a-z]{2}|us-gov)-[a-z]+-\d+$")
+# A bucket name a virtual-hosted endpoint can carry (lowercase, no dots: TLS names one level).
+_VIRTUAL_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_ERROR_FIELD = re.compile(rb"<(Code|Message)>([^<]*)</\1>")
+# Settings of the environment only botocore honours: any of them set, botocore serves.
+_BOTOCORE_ONLY = (
+    "AWS_PROFILE",
+    "AWS_USE_FIPS_ENDPOINT",
+    "AWS_USE_DUALSTACK_ENDPOINT",
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    "AWS_S3_USE_ARN_REGION",
+    "AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS",
+    "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT",
+)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+    token: str | None = None
+
+
+def signed_headers(
+    method: str,
+    host: str,
+    path: str,
+    headers: Mapping[str, str],
+    *,
+    credentials: Credentials,
+    region: str,
+    payload_sha256: str,
+    now: datetime,
+) -> dict[str, str]:
+    """`headers` plus the Signature Version 4 headers of a request without a query string
+    (host, x-amz-date, x-amz-content-sha256, x-amz-security-token, authorization), every
+    header given being signed, as botocore's S3 signer does. `path` is already encoded. A
+    GET's payload is empty: botocore signs its hash, over HTTPS too."""
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    day = stamp[:8]
+    out = {**headers, "host": host, "x-amz-date": stamp, "x-amz-content-sha256": payload_sha256}
+    if credentials.token:
+        out["x-amz-security-token"] = credentials.token
+    canonical = {k.lower(): " ".join(v.split()) for k, v in out.items()}
+    names = ";".join(sorted(canonical))
+    request = "\n".join(
+        [method, path, "", *(f"{k}:{canonical[k]}" for k in sorted(canonical)), "", names,
+         payload_sha256]
+    )  # fmt: skip
+    scope = f"{day}/{region}/s3/aws4_request"
+    to_sign = "\n".join(
+        ["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()]
+    )
+    key = f"AWS4{credentials.secret_key}".encode()
+    for part in (day, region, "s3", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    out["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/{scope}, "
+        f"SignedHeaders={names}, Signature={signature}"
+    )
+    return out
+
+
+class _Body:
+    """The answer's bytes, read whole (as the callers do), behind botocore's `read()`."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def read(self, amt: int | None = None) -> bytes:
+        data, self._data = (self._data, b"") if amt is None else (
+            self._data[:amt], self._data[amt:]
+        )  # fmt: skip
+        return data
+
+    def close(self) -> None:
+        self._data = b""
+
+
+class LightS3:
+    """`get_object` of a botocore S3 client, and nothing else (see the module's doc)."""
+
+    def __init__(
+        self,
+        *,
+        credentials: Credentials,
+        region: str,
+        endpoint: str | None,
+        connect_timeout: float,
+        read_timeout: float,
+        max_attempts: int,
+        ca_bundle: str | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.credentials = credentials
+        self.region = region
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_attempts = max(1, max_attempts)
+        self._ca_bundle = ca_bundle
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._connection: http.client.HTTPConnection | None = None
+        self._connection_origin: tuple[str, str, int | None] | None = None
+
+    @classmethod
+    def from_environ(
+        cls, environ: Mapping[str, str], *, connect_timeout: float, read_timeout: float,
+        max_attempts: int,
+    ) -> LightS3 | None:  # fmt: skip
+        """A reader for this environment, or None where only botocore serves it exactly."""
+        access_key = environ.get("AWS_ACCESS_KEY_ID")
+        secret_key = environ.get("AWS_SECRET_ACCESS_KEY")
+        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        if not (access_key and secret_key and region):
+            return None
+        if any(_is_set(environ.get(name)) for name in _BOTOCORE_ONLY):
+            return None
+        endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
+        if endpoint:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+                return None
+        elif not _REGION.match(region):
+            return None  # a partition botocore knows and this reader does not
+        return cls(
+            credentials=Credentials(access_key, secret_key, environ.get("AWS_SESSION_TOKEN")),
+            region=region,
+            endpoint=endpoint or None,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            ca_bundle=environ.get("AWS_CA_BUNDLE") or None,
+        )
+
+    def url(self, bucket: str, key: str) -> tuple[str, str, int | None, str]:
+        """(scheme, host, port, encoded path) of an object, as botocore addresses it."""
+        quoted = quote(key, safe="/~")
+        if self.endpoint:
+            parts = urlsplit(self.endpoint)
+            base = parts.path.rstrip("/")
+            assert parts.hostname is not None  # checked by from_environ
+            return parts.scheme, parts.hostname, parts.port, f"{base}/{bucket}/{quoted}"
+        if self.region == "us-east-1":
+            service = "s3.amazonaws.com"  # botocore's default there: the global endpoint
+        elif self.region.startswith("cn-"):
+            service = f"s3.{self.region}.amazonaws.com.cn"
+        else:
+            service = f"s3.{self.region}.amazonaws.com"
+        if _VIRTUAL_BUCKET.match(bucket):
+            return "https", f"{bucket}.{service}", None, f"/{quoted}"
+        return "https", service, None, f"/{bucket}/{quoted}"
+
+    def get_object(
+        self,
+        *,
+        Bucket: str,  # noqa: N803 (botocore's parameter names)
+        Key: str,  # noqa: N803
+        IfNoneMatch: str | None = None,  # noqa: N803
+    ) -> dict[str, Any]:
+        scheme, host, port, path = self.url(Bucket, Key)
+        if port == {"http": 80, "https": 443}[scheme]:
+            port = None  # the Host header and the signature name no default port
+        extra = {} if IfNoneMatch is None else {"if-none-match": IfNoneMatch}
+        with self._lock:
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    status, reason, headers, body = self._exchange(scheme, host, port, path, extra)
+                except (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError,
+                        ConnectionClosedError):  # fmt: skip
+                    if attempt == self.max_attempts:
+                        raise
+                else:
+                    if status in (200, 206):
+                        return _response(status, headers, body)
+                    error = _client_error(status, reason, headers, body)
+                    code = error.response["Error"]["Code"]
+                    if attempt == self.max_attempts or not (
+                        status in _RETRY_STATUSES or code in _RETRY_CODES
+                    ):
+                        raise error
+                self._sleep(random.random() * min(_MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1)))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _exchange(
+        self, scheme: str, host: str, port: int | None, path: str, extra: Mapping[str, str]
+    ) -> tuple[int, str, dict[str, str], bytes]:
+        """One attempt: (status, reason, lower-cased headers, body), or botocore's exception
+        for a connection that failed, timed out or closed early."""
+        endpoint_url = f"{scheme}://{host}{'' if port is None else f':{port}'}{path}"
+        host_header = host if port is None else f"{host}:{port}"
+        headers = signed_headers(
+            "GET", host_header, path, extra, credentials=self.credentials, region=self.region,
+            payload_sha256=EMPTY_SHA256, now=self._clock(),
+        )  # fmt: skip
+        del headers["host"]  # http.client sends the same
+        headers["user-agent"] = "modelops-light-s3"  # never signed (botocore neither)
+        connection = self._connected(scheme, host, port, endpoint_url)
+        try:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            body = response.read()
+        except TimeoutError as exc:
+            self._close()
+            raise ReadTimeoutError(endpoint_url=endpoint_url, error=exc) from exc
+        except (http.client.HTTPException, OSError) as exc:
+            self._close()
+            raise ConnectionClosedError(endpoint_url=endpoint_url) from exc
+        if response.will_close:
+            self._close()
+        return (
+            response.status,
+            response.reason,
+            {k.lower(): v for k, v in response.getheaders()},
+            body,
+        )
+
+    def _connected(
+        self, scheme: str, host: str, port: int | None, endpoint_url: str
+    ) -> http.client.HTTPConnection:
+        """The kept-alive connection to this origin, or a new one: a connection the server
+        closed while it sat idle (readable with nothing asked) is replaced before use."""
+        origin = (scheme, host, port)
+        connection = self._connection
+        if connection is not None and (origin != self._connection_origin or _dropped(connection)):
+            self._close()
+            connection = None
+        if connection is None:
+            connection = (
+                http.client.HTTPSConnection(
+                    host, port, timeout=self.connect_timeout, context=self._tls()
+                )
+                if scheme == "https"
+                else http.client.HTTPConnection(host, port, timeout=self.connect_timeout)
+            )
+            try:
+                connection.connect()
+            except TimeoutError as exc:
+                connection.close()
+                raise ConnectTimeoutError(endpoint_url=endpoint_url, error=exc) from exc
+            except OSError as exc:
+                connection.close()
+                raise EndpointConnectionError(endpoint_url=endpoint_url, error=exc) from exc
+            assert connection.sock is not None
+            connection.sock.settimeout(self.read_timeout)  # connect_timeout was the connect's
+            self._connection, self._connection_origin = connection, origin
+        return connection
+
+    def _tls(self) -> Any:
+        import ssl  # only for https: a local endpoint never pays for it
+
+        return ssl.create_default_context(cafile=self._ca_bundle)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+        self._connection = self._connection_origin = None
+
+
+def _is_set(value: str | None) -> bool:
+    return value is not None and value.strip().lower() not in ("", "false", "0")
+
+
+def _dropped(connection: http.client.HTTPConnection) -> bool:
+    sock = connection.sock
+    if sock is None:
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _metadata(status: int, headers: dict[str, str]) -> dict[str, Any]:
+    return {
+        "HTTPStatusCode": status,
+        "HTTPHeaders": headers,
+        "RequestId": headers.get("x-amz-request-id", ""),
+        "HostId": headers.get("x-amz-id-2", ""),
+        "RetryAttempts": 0,
+    }
+
+
+def _response(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    out: dict[str, Any] = {"ResponseMetadata": _metadata(status, headers), "Body": _Body(body)}
+    out["ContentLength"] = len(body)
+    for field, header in (("ETag", "etag"), ("ContentType", "content-type"),
+                          ("VersionId", "x-amz-version-id")):  # fmt: skip
+        if header in headers:
+            out[field] = headers[header]
+    if "last-modified" in headers:
+        with contextlib.suppress(TypeError, ValueError):  # botocore leaves it out too
+            out["LastModified"] = parsedate_to_datetime(headers["last-modified"])
+    return out
+
+
+def _unescape(text: str) -> str:
+    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"),
+                         ("&amp;", "&")):  # fmt: skip
+        text = text.replace(entity, char)
+    return text
+
+
+def _client_error(status: int, reason: str, headers: dict[str, str], body: bytes) -> ClientError:
+    """botocore's ClientError for an S3 error answer: the code and message of its XML body,
+    or, without one (a 304, a HEAD-like 404), the status as the code and its reason."""
+    fields = {name.decode(): _unescape(value.decode("utf-8", "replace"))
+              for name, value in _ERROR_FIELD.findall(body)}  # fmt: skip
+    error = {
+        "Code": fields.get("Code") or str(status),
+        "Message": fields.get("Message") or http.client.responses.get(status, reason),
+    }
+    response: Any = {"Error": error, "ResponseMetadata": _metadata(status, headers)}
+    return ClientError(response, "GetObject")

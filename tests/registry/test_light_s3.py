@@ -1,0 +1,370 @@
+"""The light S3 reader (modelops.light_s3) asks what botocore asks and answers what botocore
+answers.
+
+- Its request: botocore's own GetObject request is captured just before it is sent; the
+  reader must address the same URL and, signing the same headers at the same moment, give
+  the same Authorization.
+- Its answers, on moto's server: the same body, ETag and metadata for objects, and the same
+  ClientError code and status for a missing key, a missing bucket and a not-modified alias.
+- Its failures: a refused port, a hanging endpoint, 503s, a connection the server closed
+  while idle, each as botocore's exceptions after the configured attempts.
+- When it serves: only where it reads exactly as botocore would (modelops.aws.s3_reader).
+"""
+
+from __future__ import annotations
+
+import http.server
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+
+from embedded_aws.faults import BLACK_HOLE, FaultyEndpoint, refused_endpoint
+from embedded_aws.provision import create_bucket
+from modelops import aws
+from modelops.light_s3 import Credentials, LightS3, signed_headers
+
+ENV = {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_REGION": "eu-west-1"}
+
+
+class _SentError(Exception):
+    """Raised from botocore's before-send hook: the request was captured, nothing sent."""
+
+
+def botocore_request(
+    bucket: str, key: str, *, region: str, endpoint: str | None = None, token: str | None = None,
+    **params: str,
+) -> tuple[str, dict[str, str]]:  # fmt: skip
+    """(url, headers) of the GetObject request botocore would send."""
+    client = botocore.session.Session().create_client(
+        "s3",
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="AKID",
+        aws_secret_access_key="SECRET",
+        aws_session_token=token,
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    sent: dict[str, Any] = {}
+
+    def before_send(request: Any, **_: Any) -> None:
+        sent["url"] = request.url
+        sent["headers"] = {
+            k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()
+        }
+        raise _SentError
+
+    client.meta.events.register("before-send.s3", before_send)
+    with pytest.raises(_SentError):
+        client.get_object(Bucket=bucket, Key=key, **params)
+    return sent["url"], sent["headers"]
+
+
+def reader(env: dict[str, str], **settings: Any) -> LightS3:
+    made = LightS3.from_environ(
+        env,
+        connect_timeout=settings.pop("connect_timeout", 1.0),
+        read_timeout=settings.pop("read_timeout", 1.0),
+        max_attempts=settings.pop("max_attempts", 1),
+    )
+    assert made is not None
+    return made
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "region", "endpoint"),
+    [
+        ("modelops-dev-bucket-1a2b", "models/churn/aliases/champion.json", "us-east-1", None),
+        ("modelops-dev-bucket-1a2b", "models/churn/versions/3/model.onnx", "eu-west-1", None),
+        ("my.dotted.bucket", "k", "eu-west-1", None),  # path-style: TLS names one level
+        ("bucket-cn", "k", "cn-north-1", None),
+        ("bucket-gov", "k", "us-gov-west-1", None),
+        ("bucket", "a b/c+d=e~f%g&h'é漢.json", "eu-west-1", None),
+        ("bucket", "k", "us-east-1", "http://127.0.0.1:4566"),
+        ("bucket", "dir/k.json", "us-east-1", "http://localhost:4566/prefix/"),
+        ("bucket", "k", "us-east-1", "https://s3.example.internal:8443"),
+    ],
+)
+@pytest.mark.parametrize("token", [None, "SESSION-TOKEN"])
+@pytest.mark.parametrize("etag", [None, '"0123456789abcdef"'])
+def test_the_request_is_botocores(
+    bucket: str, key: str, region: str, endpoint: str | None, token: str | None, etag: str | None
+) -> None:
+    params = {} if etag is None else {"IfNoneMatch": etag}
+    url, sent = botocore_request(
+        bucket, key, region=region, endpoint=endpoint, token=token, **params
+    )
+    env = {**ENV, "AWS_REGION": region, **({"AWS_SESSION_TOKEN": token} if token else {})}
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    scheme, host, port, path = reader(env).url(bucket, key)
+    assert f"{scheme}://{host}{'' if port is None else f':{port}'}{path}" == url
+
+    # The same headers, signed at the same moment, give botocore's signature; the reader
+    # sends the same payload hash and token.
+    now = datetime.strptime(sent["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    ours_only = {"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"}
+    signed = sent["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
+    theirs = {k: sent[k] for k in signed if k not in ours_only | {"host"}}
+    host_header = host if port is None else f"{host}:{port}"
+    credentials = Credentials("AKID", "SECRET", token)
+    ours = signed_headers(
+        "GET", host_header, path, theirs, credentials=credentials, region=region,
+        payload_sha256=sent["x-amz-content-sha256"], now=now,
+    )  # fmt: skip
+    assert ours["authorization"] == sent["authorization"]
+    assert ours.get("x-amz-security-token") == sent.get("x-amz-security-token")
+    # What the reader itself sends: no checksum mode (it checks model.onnx's sha256 itself).
+    assert sent["x-amz-content-sha256"] == signed_headers(
+        "GET", host_header, path, {}, credentials=credentials, region=region,
+        payload_sha256="e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        now=now,
+    )["x-amz-content-sha256"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("change", "serves"),
+    [
+        ({}, True),
+        ({"AWS_SESSION_TOKEN": "t"}, True),
+        ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "eu-west-1"}, True),
+        ({"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, True),
+        ({"AWS_ENDPOINT_URL_S3": "https://s3.example.internal"}, True),
+        ({"AWS_USE_FIPS_ENDPOINT": "false"}, True),
+        ({"AWS_ACCESS_KEY_ID": ""}, False),  # credentials from elsewhere: botocore finds them
+        ({"AWS_SECRET_ACCESS_KEY": ""}, False),
+        ({"AWS_REGION": ""}, False),
+        ({"AWS_PROFILE": "dev"}, False),
+        ({"AWS_USE_FIPS_ENDPOINT": "true"}, False),
+        ({"AWS_USE_DUALSTACK_ENDPOINT": "true"}, False),
+        ({"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, False),
+        ({"AWS_S3_US_EAST_1_REGIONAL_ENDPOINT": "regional"}, False),
+        ({"AWS_REGION": "us-isob-east-1"}, False),  # a partition it does not know
+        ({"AWS_ENDPOINT_URL": "ftp://example.com"}, False),
+        ({"AWS_ENDPOINT_URL": "http://example.com/?x=1"}, False),
+    ],
+)
+def test_it_serves_only_where_it_reads_as_botocore_does(
+    change: dict[str, str], serves: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {k: v for k, v in {**ENV, **change}.items() if v}
+    made = LightS3.from_environ(env, connect_timeout=1, read_timeout=1, max_attempts=1)
+    assert (made is not None) is serves
+
+    # modelops.aws.s3_reader hands out the reader, or botocore's client where it does not serve.
+    for key in [*ENV, *change, "AWS_DEFAULT_REGION", "MODELOPS_LIGHT_S3"]:
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    aws.reset_clients()
+    try:
+        handed: Any = aws.s3_reader()
+    except BotoCoreError:  # botocore's own complaint (partial keys, no such profile)
+        handed = None
+    assert isinstance(handed, LightS3) is serves
+    if serves:
+        monkeypatch.setenv("MODELOPS_LIGHT_S3", "0")  # the switch: botocore's client always
+        assert not isinstance(aws.s3_reader(), LightS3)
+
+
+def test_the_readers_attempts_timeouts_and_settings_are_the_clients(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("MODELOPS_LIGHT_S3", raising=False)
+    monkeypatch.setenv("MODELOPS_AWS_CONNECT_TIMEOUT", "0.7")
+    monkeypatch.setenv("MODELOPS_AWS_READ_TIMEOUT", "3")
+    monkeypatch.setenv("MODELOPS_AWS_MAX_ATTEMPTS", "4")
+    aws.reset_clients()
+    made, probe = aws.s3_reader(), aws.s3_reader(attempts=1)
+    assert isinstance(made, LightS3) and isinstance(probe, LightS3)
+    assert (made.connect_timeout, made.read_timeout, made.max_attempts) == (0.7, 3.0, 4)
+    assert probe.max_attempts == 1
+    assert aws.s3_reader() is made  # one per process, like the clients
+
+
+# ---- on moto's server: the same answers -------------------------------------------------
+
+
+@pytest.fixture
+def stored(on_moto_server: str) -> dict[str, Any]:
+    s3 = boto3.client("s3")
+    bucket = create_bucket(s3, f"light-{time.monotonic_ns()}")
+    keys = {
+        "plain.json": b'{"version": 3}',
+        "dir/with space+plus=eq~tilde%pct&amp'é漢.bin": bytes(range(256)) * 41,
+        "empty": b"",
+    }
+    for key, body in keys.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/json")
+    return {"s3": s3, "bucket": bucket, "keys": keys, "endpoint": on_moto_server}
+
+
+def test_objects_read_as_botocore_reads_them(stored: dict[str, Any]) -> None:
+    s3, bucket = stored["s3"], stored["bucket"]
+    light = aws.s3_reader()
+    assert isinstance(light, LightS3)
+    for key, body in stored["keys"].items():
+        ours, theirs = (
+            light.get_object(Bucket=bucket, Key=key),
+            s3.get_object(Bucket=bucket, Key=key),
+        )
+        assert ours["Body"].read() == theirs["Body"].read() == body
+        for field in ("ETag", "ContentLength", "ContentType", "LastModified"):
+            assert ours[field] == theirs[field], field
+        assert ours["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+def error_of(call: Any) -> tuple[str, int]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    return caught.value.response["Error"]["Code"], caught.value.response["ResponseMetadata"][
+        "HTTPStatusCode"
+    ]
+
+
+def test_errors_are_botocores(stored: dict[str, Any]) -> None:
+    s3, bucket = stored["s3"], stored["bucket"]
+    light = aws.s3_reader()
+    etag = s3.head_object(Bucket=bucket, Key="plain.json")["ETag"]
+    cases: list[dict[str, str]] = [
+        {"Bucket": bucket, "Key": "missing.json"},
+        {"Bucket": f"{bucket}-missing", "Key": "plain.json"},
+        {"Bucket": bucket, "Key": "plain.json", "IfNoneMatch": etag},
+    ]
+    for params in cases:
+        ours = error_of(lambda p=params: light.get_object(**p))
+        assert ours == error_of(lambda p=params: s3.get_object(**p)), params
+    assert error_of(lambda: light.get_object(**cases[0])) == ("NoSuchKey", 404)
+    assert error_of(lambda: light.get_object(**cases[2])) == ("304", 304)
+    # A changed ETag is a read, not an error.
+    assert light.get_object(Bucket=bucket, Key="plain.json", IfNoneMatch='"other"')["ETag"] == etag
+
+
+# ---- failures: botocore's exceptions, after the configured attempts ----------------------
+
+
+class Scripted(http.server.BaseHTTPRequestHandler):
+    """Answers each GET with the next status of `script` (the last one repeats)."""
+
+    protocol_version = "HTTP/1.1"
+    script: ClassVar[list[int]] = []
+    seen: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        status = self.script[min(len(self.seen), len(self.script)) - 1]
+        code = {503: b"SlowDown", 500: b"InternalError", 403: b"AccessDenied"}.get(status)
+        body = (
+            b"ok" if status == 200 else b"<Error><Code>%s</Code><Message>m</Message></Error>" % code
+        )
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", '"e"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def scripted() -> Iterator[type[Scripted]]:
+    handler = type("Handler", (Scripted,), {"script": [], "seen": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+    yield handler
+    server.shutdown()
+    server.server_close()
+
+
+def local_reader(endpoint: str, **settings: Any) -> LightS3:
+    sleeps: list[float] = []
+    made = reader({**ENV, "AWS_ENDPOINT_URL": endpoint}, **settings)
+    made._sleep = sleeps.append  # record the back-off instead of waiting it
+    made.sleeps = sleeps  # type: ignore[attr-defined]
+    return made
+
+
+def test_transient_answers_are_retried_with_backoff(scripted: type[Scripted]) -> None:
+    scripted.script = [503, 500, 200]
+    light = local_reader(scripted.url, max_attempts=3)  # type: ignore[attr-defined]
+    assert light.get_object(Bucket="b", Key="k")["Body"].read() == b"ok"
+    assert len(scripted.seen) == 3
+    sleeps = light.sleeps  # type: ignore[attr-defined]
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1 and 0 <= sleeps[1] <= 2
+
+    scripted.script, scripted.seen[:] = [503], []
+    light = local_reader(scripted.url, max_attempts=2)  # type: ignore[attr-defined]
+    assert error_of(lambda: light.get_object(Bucket="b", Key="k")) == ("SlowDown", 503)
+    assert len(scripted.seen) == 2  # the attempts, no more
+
+
+def test_a_client_error_is_not_retried(scripted: type[Scripted]) -> None:
+    scripted.script = [403]
+    light = local_reader(scripted.url, max_attempts=5)  # type: ignore[attr-defined]
+    assert error_of(lambda: light.get_object(Bucket="b", Key="k")) == ("AccessDenied", 403)
+    assert len(scripted.seen) == 1
+
+
+def test_the_kept_connection_is_reused_and_replaced_once_closed(scripted: type[Scripted]) -> None:
+    scripted.script = [200]
+    light = local_reader(scripted.url)  # type: ignore[attr-defined]
+    light.get_object(Bucket="b", Key="k")
+    first = light._connection
+    light.get_object(Bucket="b", Key="k")
+    assert light._connection is first  # kept alive
+    assert first is not None and first.sock is not None
+    first.sock.shutdown(socket.SHUT_RDWR)  # as a server closing an idle connection looks
+    assert light.get_object(Bucket="b", Key="k", IfNoneMatch='"x"')["Body"].read() == b"ok"
+    assert light._connection is not first
+    assert len(scripted.seen) == 3
+
+
+def test_a_refused_port_is_botocores_connection_error() -> None:
+    light = local_reader(refused_endpoint(), max_attempts=2)
+    with pytest.raises(EndpointConnectionError):
+        light.get_object(Bucket="b", Key="k")
+    assert len(light.sleeps) == 1  # type: ignore[attr-defined]
+
+
+def test_a_hanging_endpoint_times_out_after_each_attempt(moto_server_endpoint: str) -> None:
+    with FaultyEndpoint(moto_server_endpoint, mode=BLACK_HOLE) as hole:
+        light = local_reader(hole.url, read_timeout=0.2, max_attempts=2)
+        started = time.monotonic()
+        with pytest.raises(ReadTimeoutError):
+            light.get_object(Bucket="b", Key="k")
+        assert 0.4 <= time.monotonic() - started < 2.0
+        assert hole.connections == 2  # a failed connection is never reused
+
+
+def test_a_connection_closed_mid_answer_is_botocores_error() -> None:
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        def half_answer() -> None:
+            for _ in range(2):
+                conn, _ = listener.accept()
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+                conn.close()
+
+        threading.Thread(target=half_answer, daemon=True).start()
+        light = local_reader(f"http://127.0.0.1:{listener.getsockname()[1]}", max_attempts=2)
+        with pytest.raises(ConnectionClosedError):
+            light.get_object(Bucket="b", Key="k")

@@ -1,6 +1,7 @@
 """Serving cost: PredictFunction against what users deploy today, side by side in one run.
 
     .venv/bin/python benchmarks/bench_predict.py [--quick] [--warm-only] [--profile]
+        [--compare-with REV]
 
 Same model (the training job's HistGradientBoosting churn pipeline, 10k demo rows) and the
 same rows for every contender, all on moto's server on 127.0.0.1. Contenders run
@@ -18,7 +19,8 @@ printed before and after, ratios first, absolute figures labelled with the machi
 - cold start: a fresh Python process to its first answered request, model fetched from
   moto's server: the `sam build` bundle alone on sys.path (as Lambda's /var/task and
   /opt/python) against a handler that loads a joblib scikit-learn pipeline with pandas;
-  and `-X importtime` of ours, import by import, grouped by package;
+  and `-X importtime` of ours, import by import, grouped by package; with --compare-with,
+  the function as built from another git revision too, in the same rounds;
 - bundle: every function plus its layers after `sam build`, unzipped, against
   scikit-learn + scipy + pandas + numpy + joblib as installed (what the joblib handler needs);
 - what capture adds to a request with each sink (none, log, firehose to moto's server);
@@ -339,6 +341,12 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="also profile the handler at 1 and 1000 rows"
     )
+    parser.add_argument(
+        "--compare-with",
+        metavar="REV",
+        help="also start PredictFunction as built from git revision REV, in the same cold-start"
+        " rounds (what a change did to the cold start, side by side)",
+    )
     args = parser.parse_args()
     scale = 0.25 if args.quick else 1.0
     blocks = 2 if args.quick else 5
@@ -467,23 +475,49 @@ def main() -> None:
             build_dir, "PredictFunction", EVENT, env=ours_env, workdir=Path(tmp)
         )
         assert checked.result["statusCode"] == 200, checked.result
-        cold_ours, cold_sklearn = [], []
+        cold_ours, cold_sklearn, cold_rev = [], [], []
         sklearn_command = [sys.executable, "-c", SKLEARN_COLD, BUCKET, SKLEARN_KEY, str(EVENT)]
+        rounds = [(cold_ours, ours_command, ours_env), (cold_sklearn, sklearn_command, base_env)]
+        if args.compare_with:
+            rev_build = build_revision(args.compare_with, Path(tmp))
+            rev_command = built_handler_command(rev_build, "PredictFunction", EVENT, Path(tmp))
+            rounds.append((cold_rev, rev_command, ours_env))
         for run in range(n_cold):
-            pair = [(cold_ours, ours_command, ours_env), (cold_sklearn, sklearn_command, base_env)]
-            for out, command, env in pair if run % 2 == 0 else pair[::-1]:
+            for out, command, env in rounds if run % 2 == 0 else rounds[::-1]:
                 out.append(time_to_answer(command, env, tmp))
         imports = import_breakdown(ours_command, ours_env, tmp)
         print(f"(moto server {endpoint})", file=sys.stderr)
 
     report_warm(warm, started, args.quick)
     report_cold(sorted(cold_ours), sorted(cold_sklearn), imports, sizes, sklearn_mb)
+    if cold_rev:
+        print(
+            f"\nAt {args.compare_with}, in the same rounds: median {statistics.median(cold_rev):.3f} s,"
+            f" min {min(cold_rev):.3f}: this tree's cold start is"
+            f" {statistics.median(cold_rev) / statistics.median(cold_ours):.2f}x faster"
+        )
     report_capture(capture)
     for n, text in profiles.items():
         print(
             f"\nProfile of the handler, {n}-row requests (own time, cProfile)\n\n```\n{text}\n```"
         )
     print(f"\nload average at the end: {load()}")
+
+
+def build_revision(rev: str, tmp: Path) -> Path:
+    """`sam build` of the repository as it was at git revision `rev`."""
+    source = tmp / "revision"
+    source.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", rev], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    build_dir = tmp / "revision-build"
+    template = str(source / "template.yaml")
+    built = run_sam(["build", "--template-file", template, "--build-dir", str(build_dir)], tmp)
+    if built.returncode != 0:
+        raise RuntimeError(f"sam build of {rev} failed:\n{built.stdout}\n{built.stderr}")
+    return build_dir
 
 
 def timings(fn: Callable[[], Any], n: int, warmup: int = 20) -> list[float]:

@@ -13,12 +13,16 @@ answers.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.server
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
@@ -30,6 +34,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectionClosedError,
     EndpointConnectionError,
+    FlexibleChecksumError,
     ReadTimeoutError,
 )
 
@@ -38,7 +43,11 @@ from embedded_aws.provision import create_bucket
 from modelops import aws
 from modelops.light_s3 import Credentials, LightS3, signed_headers
 
-ENV = {"AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "SECRET", "AWS_REGION": "eu-west-1"}
+ENV = {
+    "AWS_ACCESS_KEY_ID": "AKID",
+    "AWS_SECRET_ACCESS_KEY": "SECRET",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+}
 
 
 class _SentError(Exception):
@@ -108,7 +117,7 @@ def test_the_request_is_botocores(
     url, sent = botocore_request(
         bucket, key, region=region, endpoint=endpoint, token=token, **params
     )
-    env = {**ENV, "AWS_REGION": region, **({"AWS_SESSION_TOKEN": token} if token else {})}
+    env = {**ENV, "AWS_DEFAULT_REGION": region, **({"AWS_SESSION_TOKEN": token} if token else {})}
     if endpoint:
         env["AWS_ENDPOINT_URL"] = endpoint
     scheme, host, port, path = reader(env).url(bucket, key)
@@ -141,19 +150,23 @@ def test_the_request_is_botocores(
     [
         ({}, True),
         ({"AWS_SESSION_TOKEN": "t"}, True),
-        ({"AWS_REGION": "", "AWS_DEFAULT_REGION": "eu-west-1"}, True),
+        ({"AWS_REGION": "eu-west-1"}, True),
         ({"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, True),
         ({"AWS_ENDPOINT_URL_S3": "https://s3.example.internal"}, True),
         ({"AWS_USE_FIPS_ENDPOINT": "false"}, True),
         ({"AWS_ACCESS_KEY_ID": ""}, False),  # credentials from elsewhere: botocore finds them
         ({"AWS_SECRET_ACCESS_KEY": ""}, False),
-        ({"AWS_REGION": ""}, False),
+        ({"AWS_DEFAULT_REGION": ""}, False),
+        # botocore reads AWS_DEFAULT_REGION, not AWS_REGION (Lambda sets both)
+        ({"AWS_DEFAULT_REGION": "", "AWS_REGION": "eu-west-1"}, False),
+        ({"AWS_CONFIG_FILE": "/etc/aws-config"}, False),  # settings only botocore reads
+        ({"AWS_SECURITY_TOKEN": "legacy"}, False),
         ({"AWS_PROFILE": "dev"}, False),
         ({"AWS_USE_FIPS_ENDPOINT": "true"}, False),
         ({"AWS_USE_DUALSTACK_ENDPOINT": "true"}, False),
         ({"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"}, False),
         ({"AWS_S3_US_EAST_1_REGIONAL_ENDPOINT": "regional"}, False),
-        ({"AWS_REGION": "us-isob-east-1"}, False),  # a partition it does not know
+        ({"AWS_DEFAULT_REGION": "us-isob-east-1"}, False),  # a partition it does not know
         ({"AWS_ENDPOINT_URL": "ftp://example.com"}, False),
         ({"AWS_ENDPOINT_URL": "http://example.com/?x=1"}, False),
     ],
@@ -166,7 +179,7 @@ def test_it_serves_only_where_it_reads_as_botocore_does(
     assert (made is not None) is serves
 
     # modelops.aws.s3_reader hands out the reader, or botocore's client where it does not serve.
-    for key in [*ENV, *change, "AWS_DEFAULT_REGION", "MODELOPS_LIGHT_S3"]:
+    for key in [*ENV, *change, "AWS_REGION", "MODELOPS_LIGHT_S3"]:
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -226,6 +239,11 @@ def test_objects_read_as_botocore_reads_them(stored: dict[str, Any]) -> None:
         for field in ("ETag", "ContentLength", "ContentType", "LastModified"):
             assert ours[field] == theirs[field], field
         assert ours["ResponseMetadata"]["HTTPStatusCode"] == 200
+        # S3 (moto too) sent the checksum botocore checks, and the reader checked it.
+        checksum = theirs["ResponseMetadata"]["HTTPHeaders"].get("x-amz-checksum-crc32")
+        assert (
+            checksum and ours["ResponseMetadata"]["HTTPHeaders"]["x-amz-checksum-crc32"] == checksum
+        )
 
 
 def error_of(call: Any) -> tuple[str, int]:
@@ -257,23 +275,32 @@ def test_errors_are_botocores(stored: dict[str, Any]) -> None:
 # ---- failures: botocore's exceptions, after the configured attempts ----------------------
 
 
+CODES = {503: "SlowDown", 500: "InternalError", 502: "BadGateway", 403: "AccessDenied"}
+
+
 class Scripted(http.server.BaseHTTPRequestHandler):
-    """Answers each GET with the next status of `script` (the last one repeats)."""
+    """Answers each GET with the next entry of `script` (the last one repeats): a status (S3's
+    error body for it), or (status, extra headers, body)."""
 
     protocol_version = "HTTP/1.1"
-    script: ClassVar[list[int]] = []
+    script: ClassVar[list[Any]] = []
     seen: ClassVar[list[str]] = []
+    requests: ClassVar[list[dict[str, str]]] = []
 
     def do_GET(self) -> None:
         type(self).seen.append(self.path)
-        status = self.script[min(len(self.seen), len(self.script)) - 1]
-        code = {503: b"SlowDown", 500: b"InternalError", 403: b"AccessDenied"}.get(status)
-        body = (
-            b"ok" if status == 200 else b"<Error><Code>%s</Code><Message>m</Message></Error>" % code
-        )
+        type(self).requests.append({k.lower(): v for k, v in self.headers.items()})
+        entry = self.script[min(len(self.seen), len(self.script)) - 1]
+        status, extra, body = entry if isinstance(entry, tuple) else (entry, {}, None)
+        if body is None:
+            body = b"ok" if status == 200 else (
+                f"<Error><Code>{CODES.get(status, status)}</Code><Message>m</Message></Error>"
+            ).encode()  # fmt: skip
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", '"e"')
+        for name, value in extra.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(body)
 
@@ -283,7 +310,7 @@ class Scripted(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[type[Scripted]]:
-    handler = type("Handler", (Scripted,), {"script": [], "seen": []})
+    handler = type("Handler", (Scripted,), {"script": [], "seen": [], "requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
@@ -300,13 +327,18 @@ def local_reader(endpoint: str, **settings: Any) -> LightS3:
     return made
 
 
-def test_transient_answers_are_retried_with_backoff(scripted: type[Scripted]) -> None:
-    scripted.script = [503, 500, 200]
-    light = local_reader(scripted.url, max_attempts=3)  # type: ignore[attr-defined]
-    assert light.get_object(Bucket="b", Key="k")["Body"].read() == b"ok"
-    assert len(scripted.seen) == 3
-    sleeps = light.sleeps  # type: ignore[attr-defined]
-    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 1 and 0 <= sleeps[1] <= 2
+def test_transient_answers_are_retried_with_botocores_backoff(
+    scripted: type[Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("modelops.light_s3.random.random", lambda: 1.0)  # the longest waits
+    scripted.script = [503, 500, 502, 200]
+    light = local_reader(scripted.url, max_attempts=4)  # type: ignore[attr-defined]
+    answer = light.get_object(Bucket="b", Key="k")
+    assert answer["Body"].read() == b"ok"
+    assert answer["ResponseMetadata"]["RetryAttempts"] == 3
+    assert len(scripted.seen) == 4
+    # SlowDown is throttling (1 s scale), the others 50 ms: rand() * scale * 2 ** (n - 1).
+    assert light.sleeps == [1.0, 0.1, 0.2]  # type: ignore[attr-defined]
 
     scripted.script, scripted.seen[:] = [503], []
     light = local_reader(scripted.url, max_attempts=2)  # type: ignore[attr-defined]
@@ -314,11 +346,63 @@ def test_transient_answers_are_retried_with_backoff(scripted: type[Scripted]) ->
     assert len(scripted.seen) == 2  # the attempts, no more
 
 
-def test_a_client_error_is_not_retried(scripted: type[Scripted]) -> None:
-    scripted.script = [403]
+def test_retry_after_raises_the_wait_within_the_calls_budget(
+    scripted: type[Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("modelops.light_s3.random.random", lambda: 0.5)
+    scripted.script = [(500, {"x-amz-retry-after": "300"}, None),
+                       (500, {"x-amz-retry-after": "9000"}, None), 200]  # fmt: skip
+    light = local_reader(scripted.url, max_attempts=3)  # type: ignore[attr-defined]
+    assert light.get_object(Bucket="b", Key="k")["Body"].read() == b"ok"
+    # 0.3 s asked; then 9 s asked, capped at what modelops.aws budgets for retry 2 (2 s).
+    assert light.sleeps == [0.3, 2.0]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(403, "AccessDenied"), (403, "RequestTimeTooSkewed"), (400, "Bad")]
+)
+def test_a_client_error_is_not_retried(scripted: type[Scripted], status: int, code: str) -> None:
+    body = f"<Error><Code>{code}</Code><Message>no</Message></Error>".encode()
+    scripted.script = [(status, {}, body)]
     light = local_reader(scripted.url, max_attempts=5)  # type: ignore[attr-defined]
-    assert error_of(lambda: light.get_object(Bucket="b", Key="k")) == ("AccessDenied", 403)
+    assert error_of(lambda: light.get_object(Bucket="b", Key="k")) == (code, status)
     assert len(scripted.seen) == 1
+
+
+def test_the_objects_checksum_is_asked_for_and_checked(scripted: type[Scripted]) -> None:
+    body = b'{"version": 3}'
+    crc32 = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+    sha256 = base64.b64encode(hashlib.sha256(body).digest()).decode()
+    wrong = base64.b64encode(b"\0\0\0\0").decode()
+    scripted.script = [
+        (200, {"x-amz-checksum-crc32": crc32}, body),
+        (200, {"x-amz-checksum-sha256": sha256}, body),
+        (200, {"x-amz-checksum-crc32": f"{wrong}-3"}, body),  # multipart: not checked
+        (200, {"x-amz-checksum-crc32c": wrong, "x-amz-checksum-sha256": sha256}, body),
+        (200, {"x-amz-checksum-crc32": wrong}, body),
+    ]
+    light = local_reader(scripted.url, max_attempts=3)  # type: ignore[attr-defined]
+    for _ in range(4):
+        assert light.get_object(Bucket="b", Key="k")["Body"].read() == body
+    with pytest.raises(FlexibleChecksumError, match="did not match"):
+        light.get_object(Bucket="b", Key="k")
+    assert len(scripted.seen) == 5  # a wrong checksum is not retried (botocore neither)
+    assert {r["x-amz-checksum-mode"] for r in scripted.requests} == {"ENABLED"}
+    assert all("x-amz-checksum-mode" in r["authorization"] for r in scripted.requests)
+
+
+def test_lambdas_trace_header_is_passed_on(
+    scripted: type[Scripted], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scripted.script = [200]
+    light = local_reader(scripted.url)  # type: ignore[attr-defined]
+    light.get_object(Bucket="b", Key="k")
+    monkeypatch.setenv("_X_AMZN_TRACE_ID", "Root=1-5759e988-bd862e3fe1be46a994272793")
+    light.get_object(Bucket="b", Key="k")
+    first, second = scripted.requests
+    assert "x-amzn-trace-id" not in first
+    assert second["x-amzn-trace-id"] == "Root=1-5759e988-bd862e3fe1be46a994272793"
+    assert "x-amzn-trace-id" not in second["authorization"]  # never signed
 
 
 def test_the_kept_connection_is_reused_and_replaced_once_closed(scripted: type[Scripted]) -> None:
@@ -368,3 +452,11 @@ def test_a_connection_closed_mid_answer_is_botocores_error() -> None:
         light = local_reader(f"http://127.0.0.1:{listener.getsockname()[1]}", max_attempts=2)
         with pytest.raises(ConnectionClosedError):
             light.get_object(Bucket="b", Key="k")
+
+
+def test_a_config_file_leaves_the_reading_to_botocore(tmp_path: Path) -> None:
+    env = {**ENV, "HOME": str(tmp_path)}
+    assert LightS3.from_environ(env, connect_timeout=1, read_timeout=1, max_attempts=1)
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text("[default]\ns3 =\n  addressing_style = path\n")
+    assert LightS3.from_environ(env, connect_timeout=1, read_timeout=1, max_attempts=1) is None

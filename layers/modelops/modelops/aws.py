@@ -41,8 +41,9 @@ if TYPE_CHECKING:
     import botocore.session
     from botocore.config import Config
 
-# botocore's standard retry mode sleeps a random share of 2**(n-1) s before retry n,
-# never more than 20 s (botocore/retries/standard.py).
+# botocore's standard retry mode sleeps a random share of at most 2**(n-1) s before retry n
+# (the whole of it after throttling; older botocore after anything), never more than 20 s
+# (botocore/retries/standard.py): the budget counts the longest.
 _MAX_BACKOFF_SECONDS = 20.0
 
 # What a local endpoint gets when no credentials are configured (moto accepts anything).

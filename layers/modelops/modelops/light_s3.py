@@ -2,22 +2,30 @@
 
 The predict function reads three objects before it can answer (the alias, the version's
 metadata, model.onnx) and, warm, re-reads the alias with If-None-Match. botocore's client
-(botocore.session and .client, urllib3, the parsed S3 service and endpoint models) is about
+(botocore.session and .client, urllib3, the parsed S3 service and endpoint models) was about
 half of that function's cold start (docs/PERFORMANCE.md, "Cold start"), for a signed GET.
 `LightS3` is that GET: AWS Signature Version 4 over http.client, one kept-alive connection,
-the same timeouts, attempts and back-off as the botocore clients (modelops.aws), answering in
-botocore's shapes so its callers cannot tell: a response dict with `Body`, `ETag`,
-`ContentLength`, `ContentType`, `LastModified` and `ResponseMetadata`; `ClientError` with
-S3's error code (or the status, "304" or "404", when S3 sends no body) and HTTP status;
-botocore's connect, read-timeout and connection exceptions. Every failure path of its
-callers is therefore the same code whichever client they hold.
+answering in botocore's shapes so its callers take the same paths: a response dict with
+`Body`, `ETag`, `ContentLength`, `ContentType`, `LastModified` and `ResponseMetadata`;
+`ClientError` with S3's error code (or the status, "304" or "404", when S3 sends no body) and
+HTTP status; botocore's connect, read-timeout, connection and checksum exceptions. Like
+botocore's standard retry mode it retries 5xx, throttling and connection failures within the
+attempts of modelops.aws, waiting as botocore waits, and it asks for and checks the object's
+checksum (CRC32, SHA-1, SHA-256 or SHA-512, whichever S3 sends first).
 
-It serves only what it can serve exactly as botocore does (`LightS3.from_environ` answers
-None otherwise, and modelops.aws.s3_reader hands out botocore's client): static credentials
-and a region in the environment (what Lambda provides), an endpoint from AWS_ENDPOINT_URL_S3
-or AWS_ENDPOINT_URL (path-style, as S3-compatible servers expect) or S3's regional endpoint
-in the aws, aws-us-gov and aws-cn partitions (virtual-hosted, for bucket names without dots);
-no profile, no FIPS or dual-stack endpoint, no ignored endpoint settings.
+Where it differs, on purpose or harmlessly for its callers: the body is read within the
+attempt, so a body cut short is retried (botocore hands a stream that fails when read); an
+error is a plain ClientError (botocore's modeled subclasses such as NoSuchKey carry the same
+code); a wait never exceeds what modelops.aws budgets for it (the deadline checks count on
+that); region redirects are not followed (the bucket is the function's own, in its region).
+
+It serves only what it can serve as botocore does (`LightS3.from_environ` answers None
+otherwise, and modelops.aws.s3_reader hands out botocore's client): static credentials and
+AWS_DEFAULT_REGION in the environment (as Lambda sets them), an endpoint from
+AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (path-style, as botocore addresses a custom endpoint)
+or S3's own in the aws, aws-us-gov and aws-cn partitions (virtual-hosted, for bucket names
+without dots; us-east-1's global endpoint, botocore's default there); no profile, config
+file, FIPS or dual-stack endpoint, or ignored endpoint settings.
 """
 
 from __future__ import annotations
@@ -26,15 +34,19 @@ import contextlib
 import hashlib
 import hmac
 import http.client
+import os
 import random
 import re
 import select
 import threading
 import time
+import zlib
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -43,26 +55,34 @@ from botocore.exceptions import (
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    FlexibleChecksumError,
     ReadTimeoutError,
 )
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-# botocore's standard retry mode: these statuses and codes are transient.
-_RETRY_STATUSES = frozenset({500, 502, 503, 504, 429})
-_RETRY_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "SlowDown",
-        "RequestTimeout",
-        "RequestTimeTooSkewed",
-        "InternalError",
-        "ServiceUnavailable",
-        "RequestThrottled",
-        "TooManyRequestsException",
-    }
+# botocore's standard retry mode (botocore/retries/standard.py): what it retries, and how long
+# it waits first: rand() * min(scale * 2 ** (attempt - 1), 20 s), the scale 1 s after a
+# throttling answer and 50 ms after anything else, raised to x-amz-retry-after (ms) if sent.
+_TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+_TRANSIENT_CODES = frozenset(
+    {"RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"}
 )
+_THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+     "TooManyRequestsException", "ProvisionedThroughputExceededException",
+     "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+     "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+     "EC2ThrottledException"}
+)  # fmt: skip
 _MAX_BACKOFF_SECONDS = 20.0
+# The response checksums botocore checks without its optional CRT extension, in its order of
+# preference; S3 sends them when asked (x-amz-checksum-mode), a multipart one ends in "-N".
+_CHECKSUMS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
+    ("crc32", lambda data: zlib.crc32(data).to_bytes(4, "big")),
+    ("sha1", lambda data: hashlib.sha1(data).digest()),
+    ("sha256", lambda data: hashlib.sha256(data).digest()),
+    ("sha512", lambda data: hashlib.sha512(data).digest()),
+)
 _REGION = re.compile(r"^(?:[a-z]{2}|us-gov)-[a-z]+-\d+$")
 # A bucket name a virtual-hosted endpoint can carry (lowercase, no dots: TLS names one level).
 _VIRTUAL_BUCKET = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
@@ -76,6 +96,8 @@ _BOTOCORE_ONLY = (
     "AWS_S3_USE_ARN_REGION",
     "AWS_S3_DISABLE_MULTIREGION_ACCESS_POINTS",
     "AWS_S3_US_EAST_1_REGIONAL_ENDPOINT",
+    "AWS_CONFIG_FILE",
+    "AWS_SECURITY_TOKEN",
 )
 
 
@@ -173,6 +195,7 @@ class LightS3:
         self._lock = threading.Lock()
         self._connection: http.client.HTTPConnection | None = None
         self._connection_origin: tuple[str, str, int | None] | None = None
+        self._tls_context: Any = None
 
     @classmethod
     def from_environ(
@@ -182,11 +205,14 @@ class LightS3:
         """A reader for this environment, or None where only botocore serves it exactly."""
         access_key = environ.get("AWS_ACCESS_KEY_ID")
         secret_key = environ.get("AWS_SECRET_ACCESS_KEY")
-        region = environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        region = environ.get("AWS_DEFAULT_REGION")  # botocore's (Lambda sets it, as AWS_REGION)
         if not (access_key and secret_key and region):
             return None
         if any(_is_set(environ.get(name)) for name in _BOTOCORE_ONLY):
             return None
+        home = environ.get("HOME")
+        if home and (Path(home) / ".aws" / "config").exists():
+            return None  # its settings (addressing, endpoints, CA bundle) are botocore's to read
         endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL")
         if endpoint:
             parts = urlsplit(endpoint)
@@ -232,9 +258,14 @@ class LightS3:
         scheme, host, port, path = self.url(Bucket, Key)
         if port == {"http": 80, "https": 443}[scheme]:
             port = None  # the Host header and the signature name no default port
-        extra = {} if IfNoneMatch is None else {"if-none-match": IfNoneMatch}
+        # botocore asks S3 for the object's checksum, and checks it (_verified).
+        extra = {"x-amz-checksum-mode": "ENABLED"}
+        if IfNoneMatch is not None:
+            extra["if-none-match"] = IfNoneMatch
         with self._lock:
             for attempt in range(1, self.max_attempts + 1):
+                headers: dict[str, str] = {}
+                throttled = False
                 try:
                     status, reason, headers, body = self._exchange(scheme, host, port, path, extra)
                 except (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError,
@@ -242,15 +273,15 @@ class LightS3:
                     if attempt == self.max_attempts:
                         raise
                 else:
-                    if status in (200, 206):
-                        return _response(status, headers, body)
-                    error = _client_error(status, reason, headers, body)
+                    if 200 <= status < 300:
+                        return _response(status, headers, _verified(headers, body), attempt - 1)
+                    error = _client_error(status, reason, headers, body, attempt - 1)
                     code = error.response["Error"]["Code"]
-                    if attempt == self.max_attempts or not (
-                        status in _RETRY_STATUSES or code in _RETRY_CODES
-                    ):
+                    throttled = code in _THROTTLING_CODES or status == 429
+                    transient = status in _TRANSIENT_STATUSES or code in _TRANSIENT_CODES
+                    if attempt == self.max_attempts or not (throttled or transient):
                         raise error
-                self._sleep(random.random() * min(_MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1)))
+                self._sleep(_backoff(attempt, throttled, headers.get("x-amz-retry-after")))
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _exchange(
@@ -258,14 +289,18 @@ class LightS3:
     ) -> tuple[int, str, dict[str, str], bytes]:
         """One attempt: (status, reason, lower-cased headers, body), or botocore's exception
         for a connection that failed, timed out or closed early."""
-        endpoint_url = f"{scheme}://{host}{'' if port is None else f':{port}'}{path}"
-        host_header = host if port is None else f"{host}:{port}"
+        named = f"[{host}]" if ":" in host else host  # an IPv6 address, as in a URL
+        endpoint_url = f"{scheme}://{named}{'' if port is None else f':{port}'}{path}"
+        host_header = named if port is None else f"{named}:{port}"
         headers = signed_headers(
             "GET", host_header, path, extra, credentials=self.credentials, region=self.region,
             payload_sha256=EMPTY_SHA256, now=self._clock(),
         )  # fmt: skip
         del headers["host"]  # http.client sends the same
         headers["user-agent"] = "modelops-light-s3"  # never signed (botocore neither)
+        trace = os.environ.get("_X_AMZN_TRACE_ID")  # Lambda's, per invocation; never signed
+        if trace:
+            headers["x-amzn-trace-id"] = trace
         connection = self._connected(scheme, host, port, endpoint_url)
         try:
             connection.request("GET", path, headers=headers)
@@ -318,9 +353,11 @@ class LightS3:
         return connection
 
     def _tls(self) -> Any:
-        import ssl  # only for https: a local endpoint never pays for it
+        if self._tls_context is None:  # one per reader: loading the trust store takes ms
+            import ssl  # only for https: a local endpoint never pays for it
 
-        return ssl.create_default_context(cafile=self._ca_bundle)
+            self._tls_context = ssl.create_default_context(cafile=self._ca_bundle)
+        return self._tls_context
 
     def _close(self) -> None:
         if self._connection is not None:
@@ -343,18 +380,48 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
     return bool(readable)
 
 
-def _metadata(status: int, headers: dict[str, str]) -> dict[str, Any]:
+def _backoff(attempt: int, throttled: bool, retry_after_ms: str | None) -> float:
+    """botocore's wait before the next attempt, never longer than the wait
+    modelops.aws.call_budget_seconds allows for (the deadline checks count on it)."""
+    ceiling = min(_MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+    delay = random.random() * min((1.0 if throttled else 0.05) * 2.0 ** (attempt - 1), 20.0)
+    if retry_after_ms is not None:
+        with contextlib.suppress(ValueError, OverflowError):
+            asked = int(retry_after_ms) / 1000.0
+            if asked >= 0:
+                delay = max(delay, min(asked, delay + 5.0))
+    return min(delay, ceiling)
+
+
+def _verified(headers: dict[str, str], body: bytes) -> bytes:
+    """The body, checked against the first checksum S3 sent that botocore would check."""
+    for algorithm, digest in _CHECKSUMS:
+        expected = headers.get(f"x-amz-checksum-{algorithm}")
+        if expected is None or "-" in expected:
+            continue
+        actual = digest(body)
+        if actual != b64decode(expected):
+            raise FlexibleChecksumError(
+                error_msg=f"Expected checksum {expected} did not match calculated checksum: "
+                f"{b64encode(actual).decode()}"
+            )
+        break
+    return body
+
+
+def _metadata(status: int, headers: dict[str, str], retries: int) -> dict[str, Any]:
     return {
         "HTTPStatusCode": status,
         "HTTPHeaders": headers,
         "RequestId": headers.get("x-amz-request-id", ""),
         "HostId": headers.get("x-amz-id-2", ""),
-        "RetryAttempts": 0,
+        "RetryAttempts": retries,
     }
 
 
-def _response(status: int, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    out: dict[str, Any] = {"ResponseMetadata": _metadata(status, headers), "Body": _Body(body)}
+def _response(status: int, headers: dict[str, str], body: bytes, retries: int) -> dict[str, Any]:
+    meta = _metadata(status, headers, retries)
+    out: dict[str, Any] = {"ResponseMetadata": meta, "Body": _Body(body)}
     out["ContentLength"] = len(body)
     for field, header in (("ETag", "etag"), ("ContentType", "content-type"),
                           ("VersionId", "x-amz-version-id")):  # fmt: skip
@@ -373,7 +440,9 @@ def _unescape(text: str) -> str:
     return text
 
 
-def _client_error(status: int, reason: str, headers: dict[str, str], body: bytes) -> ClientError:
+def _client_error(
+    status: int, reason: str, headers: dict[str, str], body: bytes, retries: int
+) -> ClientError:
     """botocore's ClientError for an S3 error answer: the code and message of its XML body,
     or, without one (a 304, a HEAD-like 404), the status as the code and its reason."""
     fields = {name.decode(): _unescape(value.decode("utf-8", "replace"))
@@ -382,5 +451,5 @@ def _client_error(status: int, reason: str, headers: dict[str, str], body: bytes
         "Code": fields.get("Code") or str(status),
         "Message": fields.get("Message") or http.client.responses.get(status, reason),
     }
-    response: Any = {"Error": error, "ResponseMetadata": _metadata(status, headers)}
+    response: Any = {"Error": error, "ResponseMetadata": _metadata(status, headers, retries)}
     return ClientError(response, "GetObject")

@@ -109,29 +109,9 @@ class PublishedVersion:
     sha256: str
 
 
-class ModelRegistry:
-    """Reads and writes one bucket's registry. Safe to share across invocations."""
+class RegistryLayout:
+    """Where a registry's objects live under the bucket (the layout in the module's doc)."""
 
-    def __init__(self, bucket: str, *, s3_client: Any | None = None) -> None:
-        if not bucket:
-            raise ValueError("the registry needs a bucket name")
-        self.bucket = bucket
-        self._s3 = s3_client if s3_client is not None else aws.client("s3")
-
-    @property
-    def s3(self) -> Any:
-        """The S3 client this registry uses (for documents kept beside it, e.g. tags)."""
-        return self._s3
-
-    def list_models(self) -> list[str]:
-        """Names of the models that have anything under models/."""
-        names: list[str] = []
-        paginator = self._s3.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix="models/", Delimiter="/"):
-            names.extend(cp["Prefix"].split("/")[1] for cp in page.get("CommonPrefixes", []))
-        return sorted(names)
-
-    # ---- keys --------------------------------------------------------------------------
     @staticmethod
     def model_prefix(name: str) -> str:
         return f"models/{validate_model_name(name)}/"
@@ -157,6 +137,53 @@ class ModelRegistry:
     @classmethod
     def history_key(cls, name: str, alias: str, sequence: int) -> str:
         return f"{cls.model_prefix(name)}history/{alias}/{sequence:08d}.json"
+
+
+class RegistryStore(RegistryLayout):
+    """One bucket's registry objects: the client, and the create and read every record
+    goes through."""
+
+    def __init__(self, bucket: str, *, s3_client: Any | None = None) -> None:
+        if not bucket:
+            raise ValueError("the registry needs a bucket name")
+        self.bucket = bucket
+        self._s3 = s3_client if s3_client is not None else aws.client("s3")
+
+    @property
+    def s3(self) -> Any:
+        """The S3 client this registry uses (for documents kept beside it, e.g. tags)."""
+        return self._s3
+
+    def _create(self, key: str, body: bytes, content_type: str) -> None:
+        """Create `key`, never replace it: IfNoneMatch="*" (the bucket policy denies any
+        PutObject to version and history keys without it)."""
+        self._s3.put_object(
+            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
+        )
+
+    def _get(self, key: str, **conditions: str) -> dict[str, Any] | None:
+        """GetObject, or None when the key does not exist (other errors propagate)."""
+        try:
+            response: dict[str, Any] = self._s3.get_object(
+                Bucket=self.bucket, Key=key, **conditions
+            )
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return response
+
+
+class VersionRegistry(RegistryStore):
+    """Models and their immutable versions: reserved, published, read."""
+
+    def list_models(self) -> list[str]:
+        """Names of the models that have anything under models/."""
+        names: list[str] = []
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix="models/", Delimiter="/"):
+            names.extend(cp["Prefix"].split("/")[1] for cp in page.get("CommonPrefixes", []))
+        return sorted(names)
 
     # ---- versions ----------------------------------------------------------------------
     def _version_dirs(self, name: str) -> list[int]:
@@ -262,25 +289,6 @@ class ModelRegistry:
         )
         return PublishedVersion(name, version, model_key, self.metadata_key(name, version), digest)
 
-    def _create(self, key: str, body: bytes, content_type: str) -> None:
-        """Create `key`, never replace it: IfNoneMatch="*" (the bucket policy denies any
-        PutObject to version and history keys without it)."""
-        self._s3.put_object(
-            Bucket=self.bucket, Key=key, Body=body, ContentType=content_type, IfNoneMatch="*"
-        )
-
-    def _get(self, key: str, **conditions: str) -> dict[str, Any] | None:
-        """GetObject, or None when the key does not exist (other errors propagate)."""
-        try:
-            response: dict[str, Any] = self._s3.get_object(
-                Bucket=self.bucket, Key=key, **conditions
-            )
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        return response
-
     def get_metadata(self, name: str, version: int) -> dict[str, Any]:
         obj = self._get(self.metadata_key(name, version))
         if obj is None:
@@ -301,7 +309,12 @@ class ModelRegistry:
             )
         return data
 
-    # ---- aliases -----------------------------------------------------------------------
+
+class ModelRegistry(VersionRegistry):
+    """Reads and writes one bucket's registry: its versions (VersionRegistry) and, here, its
+    aliases, changed by compare-and-swap, with the history of every change. Safe to share
+    across invocations."""
+
     def get_alias(self, name: str, alias: str = CHAMPION) -> AliasState | None:
         obj = self._get(self.alias_key(name, alias))
         return None if obj is None else _alias_state(alias, obj)

@@ -17,8 +17,11 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
     result = run_loop(
         LoopConfig(
             training_rows=2500,
-            rows_per_window=(400, 1000, 600, 600),
-            bad_candidate_rows=1000,
+            # Window 4 decides on the bad candidate: 800 labeled rows (as the demo's 960) let
+            # the paired comparison reject it every time; with 480 its bound sometimes reached
+            # zero and the challenger stayed "observing".
+            rows_per_window=(400, 1000, 600, 1000),
+            bad_candidate_rows=1500,
             output_dir=tmp_path,
             stack_name=f"e2e-loop-{uuid.uuid4().hex[:8]}",
         ),
@@ -55,7 +58,7 @@ def test_the_loop_closes_on_embedded_aws(tmp_path: Path) -> None:
     # got one of its answers, by the responses and by the captures.
     assert result.bad_candidate_result is not None and result.bad_candidate_result["version"] == 3
     assert w4.served_versions == {2}
-    assert w4.captured.answered_by == {2: 600} and w4.captured.shadowed_by == {3: 600}
+    assert w4.captured.answered_by == {2: 1000} and w4.captured.shadowed_by == {3: 1000}
     assert w4.rollout_action == "rejected"
     assert w4.rollout["decision"]["statistics"]["test"]["upper"] < -statistics["margin"]
     assert result.champion_after == 2

@@ -499,3 +499,24 @@ def test_a_config_file_leaves_the_reading_to_botocore(tmp_path: Path) -> None:
     (tmp_path / ".aws").mkdir()
     (tmp_path / ".aws" / "config").write_text("[default]\ns3 =\n  addressing_style = path\n")
     assert LightS3.from_environ(env, connect_timeout=1, read_timeout=1, max_attempts=1) is None
+
+
+def test_an_error_message_reads_as_botocore_reads_it(scripted: type[Scripted]) -> None:
+    body = b"<Error><Code>AccessDenied</Code><Message>a &amp; b &lt;c&gt; &apos;d&apos; &#233;</Message></Error>"
+    scripted.script = [(403, {}, body)]
+    light, _ = local_reader(scripted.url)
+    with pytest.raises(ClientError) as ours:
+        light.get_object(Bucket="b", Key="k")
+    theirs_client = botocore.session.Session().create_client(
+        "s3",
+        region_name="eu-west-1",
+        endpoint_url=scripted.url,
+        aws_access_key_id="AKID",
+        aws_secret_access_key="SECRET",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    with pytest.raises(ClientError) as theirs:
+        theirs_client.get_object(Bucket="b", Key="k")
+    assert ours.value.response["Error"]["Message"] == "a & b <c> 'd' é"
+    assert ours.value.response["Error"]["Message"] == theirs.value.response["Error"]["Message"]
+    assert str(ours.value) == str(theirs.value)

@@ -46,6 +46,13 @@ if TYPE_CHECKING:
 # (botocore/retries/standard.py): the budget counts the longest.
 _MAX_BACKOFF_SECONDS = 20.0
 
+
+def longest_wait_seconds(attempt: int) -> float:
+    """The longest wait after failed attempt `attempt` (1-based) that the call budget counts;
+    a client that waits longer would break the deadline checks built on it."""
+    return min(_MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+
+
 # What a local endpoint gets when no credentials are configured (moto accepts anything).
 LOCAL_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -114,7 +121,7 @@ class ClientSettings:
         """The longest one call can take: every attempt times out, with the longest sleeps
         between them (a black-hole endpoint: connection accepted, nothing ever answered)."""
         n = self.max_attempts if attempts is None else attempts
-        sleeps = sum(min(_MAX_BACKOFF_SECONDS, 2.0 ** (i - 1)) for i in range(1, n))
+        sleeps = sum(longest_wait_seconds(i) for i in range(1, n))
         return n * (self.connect_timeout + self.read_timeout) + sleeps
 
     def config(self, attempts: int | None = None) -> Config:

@@ -2,8 +2,8 @@
 
 The predict function reads three objects before it can answer (the alias, the version's
 metadata, model.onnx) and, warm, re-reads the alias with If-None-Match. botocore's client
-(botocore.session and .client, urllib3, the parsed S3 service and endpoint models) was about
-half of that function's cold start (docs/PERFORMANCE.md, "Cold start"), for a signed GET.
+(botocore.session and .client, urllib3, the parsed S3 service and endpoint models) was over
+two fifths of that function's cold start (docs/PERFORMANCE.md), for a signed GET.
 `LightS3` is that GET: AWS Signature Version 4 over http.client, one kept-alive connection,
 answering in botocore's shapes so its callers take the same paths: a response dict with
 `Body`, `ETag`, `ContentLength`, `ContentType`, `LastModified` and `ResponseMetadata`;
@@ -59,6 +59,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from modelops.aws import longest_wait_seconds
+
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # botocore's standard retry mode (botocore/retries/standard.py): what it retries, and how long
 # it waits first: rand() * min(scale * 2 ** (attempt - 1), 20 s), the scale 1 s after a
@@ -74,7 +76,6 @@ _THROTTLING_CODES = frozenset(
      "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
      "EC2ThrottledException"}
 )  # fmt: skip
-_MAX_BACKOFF_SECONDS = 20.0
 # The response checksums botocore checks without its optional CRT extension, in its order of
 # preference; S3 sends them when asked (x-amz-checksum-mode), a multipart one ends in "-N".
 _CHECKSUMS: tuple[tuple[str, Callable[[bytes], bytes]], ...] = (
@@ -275,7 +276,9 @@ class LightS3:
                 else:
                     if 200 <= status < 300:
                         return _response(status, headers, _verified(headers, body), attempt - 1)
-                    error = _client_error(status, reason, headers, body, attempt - 1)
+                    error = _client_error(
+                        status, reason, headers, body, attempt - 1, attempt == self.max_attempts
+                    )
                     code = error.response["Error"]["Code"]
                     throttled = code in _THROTTLING_CODES or status == 429
                     transient = status in _TRANSIENT_STATUSES or code in _TRANSIENT_CODES
@@ -381,16 +384,15 @@ def _dropped(connection: http.client.HTTPConnection) -> bool:
 
 
 def _backoff(attempt: int, throttled: bool, retry_after_ms: str | None) -> float:
-    """botocore's wait before the next attempt, never longer than the wait
-    modelops.aws.call_budget_seconds allows for (the deadline checks count on it)."""
-    ceiling = min(_MAX_BACKOFF_SECONDS, 2.0 ** (attempt - 1))
+    """botocore's wait before the next attempt, never longer than the call budget counts
+    (modelops.aws.longest_wait_seconds: the deadline checks count on it)."""
     delay = random.random() * min((1.0 if throttled else 0.05) * 2.0 ** (attempt - 1), 20.0)
     if retry_after_ms is not None:
         with contextlib.suppress(ValueError, OverflowError):
             asked = int(retry_after_ms) / 1000.0
             if asked >= 0:
                 delay = max(delay, min(asked, delay + 5.0))
-    return min(delay, ceiling)
+    return min(delay, longest_wait_seconds(attempt))
 
 
 def _verified(headers: dict[str, str], body: bytes) -> bytes:
@@ -433,23 +435,22 @@ def _response(status: int, headers: dict[str, str], body: bytes, retries: int) -
     return out
 
 
-def _unescape(text: str) -> str:
-    for entity, char in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"),
-                         ("&amp;", "&")):  # fmt: skip
-        text = text.replace(entity, char)
-    return text
-
-
 def _client_error(
-    status: int, reason: str, headers: dict[str, str], body: bytes, retries: int
+    status: int, reason: str, headers: dict[str, str], body: bytes, retries: int, last: bool
 ) -> ClientError:
     """botocore's ClientError for an S3 error answer: the code and message of its XML body,
-    or, without one (a 304, a HEAD-like 404), the status as the code and its reason."""
-    fields = {name.decode(): _unescape(value.decode("utf-8", "replace"))
+    or, without one (a 304, a HEAD-like 404), the status as the code and its reason. On the
+    `last` attempt allowed, botocore's retry handler marks it (its text then says so)."""
+    from html import unescape  # XML's entities are HTML's; only an error pays the import
+
+    fields = {name.decode(): unescape(value.decode("utf-8", "replace"))
               for name, value in _ERROR_FIELD.findall(body)}  # fmt: skip
     error = {
         "Code": fields.get("Code") or str(status),
         "Message": fields.get("Message") or http.client.responses.get(status, reason),
     }
-    response: Any = {"Error": error, "ResponseMetadata": _metadata(status, headers, retries)}
+    metadata = _metadata(status, headers, retries)
+    if last:
+        metadata["MaxAttemptsReached"] = True
+    response: Any = {"Error": error, "ResponseMetadata": metadata}
     return ClientError(response, "GetObject")

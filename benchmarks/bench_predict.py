@@ -176,6 +176,26 @@ sys.stderr.write("ANSWERED\n"); sys.stderr.flush()
 """
 
 
+def served_churn_model(s3: Any) -> tuple[pd.DataFrame, Any]:
+    """On embedded AWS: the bucket and capture stream PredictFunction uses, and the training
+    job's default churn model trained on 10k demo rows and promoted champion; (rows, model)."""
+    aws.reset_clients()
+    create_bucket(s3, BUCKET)
+    create_capture_stream(boto3.client("firehose"), BUCKET, name=STREAM)
+    frame = generate_churn(10_000, seed=0)
+    trained = train(
+        TrainOptions(data=frame, target=TARGET, model_name="churn", seed=0),
+        progress=Progress(io.StringIO()),
+    )
+    publish_trained(
+        trained,
+        registry=ModelRegistry(BUCKET, s3_client=s3),
+        promote="force",
+        progress=Progress(io.StringIO()),
+    )
+    return frame, trained
+
+
 def time_to_answer(args: list[str], env: dict[str, str], cwd: str) -> float:
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -354,20 +374,8 @@ def main() -> None:
     started = f"{time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load()}"
 
     with embedded_aws() as endpoint, tempfile.TemporaryDirectory(prefix="bench-predict-") as tmp:
-        aws.reset_clients()
         s3 = boto3.client("s3")
-        create_bucket(s3, BUCKET)
-        create_capture_stream(boto3.client("firehose"), BUCKET, name=STREAM)
-        registry = ModelRegistry(BUCKET, s3_client=s3)
-
-        frame = generate_churn(10_000, seed=0)
-        trained = train(
-            TrainOptions(data=frame, target=TARGET, model_name="churn", seed=0),
-            progress=Progress(io.StringIO()),
-        )
-        publish_trained(
-            trained, registry=registry, promote="force", progress=Progress(io.StringIO())
-        )
+        frame, trained = served_churn_model(s3)
         schema = trained.schema
         features = list(schema.feature_names)
         # The same pipeline, fitted on the same rows, as a scikit-learn user would deploy it.

@@ -16,7 +16,6 @@ than its own instructions. docs/PERFORMANCE.md, "Serving", quotes it.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys
@@ -32,8 +31,6 @@ import boto3  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_predict import (  # noqa: E402
-    BUCKET,
-    STREAM,
     Context,
     api_event,
     function_env,
@@ -41,17 +38,13 @@ from benchmarks.bench_predict import (  # noqa: E402
     load,
     load_handler_module,
     quiet,
+    served_churn_model,
 )
 from benchmarks.machine import machine  # noqa: E402
-from embedded_aws.churn_data import TARGET, generate_churn  # noqa: E402
-from embedded_aws.provision import create_bucket, create_capture_stream  # noqa: E402
+from embedded_aws.churn_data import generate_churn  # noqa: E402
 from embedded_aws.server import embedded_aws  # noqa: E402
-from modelops import aws  # noqa: E402
-from modelops.registry import ModelRegistry  # noqa: E402
 from modelops.serving.request import parse_predict_request  # noqa: E402
 from modelops.serving.response import prediction_outputs  # noqa: E402
-from modelops_train.api import TrainOptions, publish_trained, train  # noqa: E402
-from modelops_train.progress import Progress  # noqa: E402
 
 
 def per_call_us(fn: Callable[[], Any], calls: int) -> float:
@@ -68,20 +61,7 @@ def main() -> None:
     blocks, calls = (3, 300) if args.quick else (9, 2000)
     started = f"{time.strftime('%Y-%m-%d %H:%M %Z')}, load average {load()}"
     with embedded_aws():
-        aws.reset_clients()
-        s3 = boto3.client("s3")
-        create_bucket(s3, BUCKET)
-        create_capture_stream(boto3.client("firehose"), BUCKET, name=STREAM)
-        trained = train(
-            TrainOptions(data=generate_churn(10_000, seed=0), target=TARGET, model_name="churn"),
-            progress=Progress(io.StringIO()),
-        )
-        publish_trained(
-            trained,
-            registry=ModelRegistry(BUCKET, s3_client=s3),
-            promote="force",
-            progress=Progress(io.StringIO()),
-        )
+        _, trained = served_churn_model(boto3.client("s3"))
         os.environ.update(function_env())
         module = load_handler_module()
         service = module.service

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -189,3 +190,16 @@ def test_labels_passed_by_the_caller_give_the_state_of_labels_read_from_the_outp
         assert given.rows == 499  # the unknown and the unhashable label are unscored
         assert np.array_equal(given.confusion, read.confusion)
         assert np.array_equal(given.bin_positives, read.bin_positives)
+
+
+def test_a_tiny_window_gives_its_band_without_a_warning() -> None:
+    # Four rows of low scores: most drawn replicates have no positive row, so their area is
+    # undefined; the band comes from the defined ones, and nothing is written to the
+    # function's log for each undefined replicate.
+    score = np.array([0.05, 0.1, 0.15, 0.6])
+    acc = binary_accumulator(score, (score >= 0.5).astype(np.int64))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        estimates, _ = estimate(acc)
+    band = estimates["roc_auc"]
+    assert 0.0 <= band.lower <= band.value <= band.upper <= 1.0

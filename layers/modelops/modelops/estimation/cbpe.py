@@ -107,10 +107,19 @@ def estimate(
         bounds.append(binning_bound(rows, positives))
     name = "roc_auc" if binary else "roc_auc_macro"
     if all(np.isfinite(areas)):
-        out[name] = _band(
-            float(np.mean(areas)), np.nanmean(np.vstack(drawn_areas), axis=0), confidence
-        )
+        out[name] = _band(float(np.mean(areas)), _replicate_means(drawn_areas), confidence)
     return out, float(max(bounds)) if bounds else 0.0
+
+
+def _replicate_means(drawn: list[np.ndarray]) -> np.ndarray:
+    """Each replicate's mean over the classes whose drawn area is defined; NaN where none
+    is (a draw with no positive row, or no negative one). np.nanmean gives the same but
+    warns on every such replicate, which the function's log would carry."""
+    stack = np.vstack(drawn)
+    defined = np.isfinite(stack)
+    counts = defined.sum(axis=0)
+    sums = np.where(defined, stack, 0.0).sum(axis=0)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
 
 
 def _draw_confusion(expected: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:

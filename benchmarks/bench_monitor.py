@@ -1,6 +1,7 @@
 """Monitor cost: 100k and 1M captured records, against Evidently's data-drift report.
 
     .venv/bin/python benchmarks/bench_monitor.py [--sizes 100000,1000000] [--runs 2] [--evidently-runs 1] [--no-evidently]
+        [--per-request 100]     # format 2 beside format 1 (the default; 0: format 1 alone)
         [--compare-with main]   # also time the monitor of another git revision, interleaved
 
 Side by side in one run, on the same generated data (20 features: 12 numeric, 8
@@ -503,9 +504,10 @@ def main() -> None:
     parser.add_argument(
         "--per-request",
         type=int,
-        default=0,
+        default=100,
         help="also capture the same rows as format-2 records of this many rows each (a second "
-        "window), timed side by side with format 1",
+        "window), timed side by side with format 1; the target is read on format 2 (0: "
+        "format 1 alone)",
     )
     args = parser.parse_args()
     if args.child_monitor:

@@ -27,7 +27,7 @@ from modelops.monitoring.dead_letters import count_dead_letters, replay_dead_let
 from modelops.monitoring.html import render_html
 from modelops.monitoring.report import strict_json_ready, summarize
 from modelops.monitoring.retraining import RetrainingTrigger
-from modelops.monitoring.scanning import CAPTURE_LATENESS, scan_window
+from modelops.monitoring.scanning import CAPTURE_LATENESS, cyclic_gc_paused, scan_window
 from modelops.monitoring.settings import MonitorSettings
 from modelops.monitoring.trend import read_trend, trend_point
 from modelops.monitoring.window import Window, WindowScan
@@ -143,14 +143,16 @@ class Monitor:
         (monitoring.sharded, with `sharded`: its shards and skipped objects) share it."""
         dead_letters = count_dead_letters(self._s3, self.bucket, self.model_name)
         started = time.perf_counter()
-        report = window_report(
-            scan,
-            self.settings,
-            objects=objects,
-            dead_letters=dead_letters.records,
-            champion_version=self._champion_version() if not scan.versions else None,
-            generated_at=self._clock(),
-        )
+        # Paused as in the scan: the analysis builds every labeled row's output again.
+        with cyclic_gc_paused():
+            report = window_report(
+                scan,
+                self.settings,
+                objects=objects,
+                dead_letters=dead_letters.records,
+                champion_version=self._champion_version() if not scan.versions else None,
+                generated_at=self._clock(),
+            )
         report["timings_seconds"] = {
             "scan": scan_seconds,
             "analysis": time.perf_counter() - started,

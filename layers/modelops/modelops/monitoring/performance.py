@@ -50,10 +50,16 @@ def evaluate(
         "degraded": False,
         "reason": None,
     }
+    keys = None
     if schema.task is not Task.REGRESSION:
-        block["confusion_matrix"] = confusion_matrix(schema, labeled)
+        keys = _ClassKeys.of(labeled)
+        block["confusion_matrix"] = confusion_matrix(schema, labeled, keys)
     try:
-        block["metrics"] = _metrics(schema, labeled)
+        block["metrics"] = (
+            _regression_metrics(labeled)
+            if keys is None
+            else _classification_metrics(schema, labeled, keys)
+        )
     except ValueError as exc:  # e.g. labels that are not numbers for a regression model
         block["reason"] = f"metrics could not be computed: {exc}"
         return block
@@ -78,16 +84,35 @@ def evaluate(
     return block
 
 
-def _metrics(schema: ModelSchema, labeled: LabeledRows) -> dict[str, float]:
-    if schema.task is Task.REGRESSION:
-        truth = np.asarray([float(t) for t in labeled.truth], dtype=np.float64)
-        values = np.asarray([float(o["value"]) for o in labeled.outputs], dtype=np.float64)
-        return _finite_only(compute_metrics(schema.task, truth, values=values))
+@dataclass(frozen=True)
+class _ClassKeys:
+    """The evaluated rows' true and predicted classes as keys, made once for the confusion
+    matrix and the metrics (C-level passes over up to a million rows)."""
+
+    truth: list[str]
+    predicted: list[str]
+
+    @classmethod
+    def of(cls, labeled: LabeledRows) -> _ClassKeys:
+        return cls(
+            list(map(class_key, labeled.truth)),
+            list(map(class_key, map(_LABEL, labeled.outputs))),
+        )
+
+
+def _regression_metrics(labeled: LabeledRows) -> dict[str, float]:
+    truth = np.asarray([float(t) for t in labeled.truth], dtype=np.float64)
+    values = np.asarray([float(o["value"]) for o in labeled.outputs], dtype=np.float64)
+    return _finite_only(compute_metrics(Task.REGRESSION, truth, values=values))
+
+
+def _classification_metrics(
+    schema: ModelSchema, labeled: LabeledRows, class_keys: _ClassKeys
+) -> dict[str, float]:
     classes = list(schema.classes or ())
     outputs = labeled.outputs
-    # C-level passes (map) over up to a million labeled rows, not Python loops per row.
-    truth_keys = np.asarray(list(map(class_key, labeled.truth)), dtype=object)
-    predicted = np.asarray(list(map(class_key, map(_LABEL, outputs))), dtype=object)
+    truth_keys = np.asarray(class_keys.truth, dtype=object)
+    predicted = np.asarray(class_keys.predicted, dtype=object)
     keys = [class_key(c) for c in classes]
     probabilities = None
     scores = list(map(_SCORES, outputs))
@@ -102,24 +127,24 @@ def _metrics(schema: ModelSchema, labeled: LabeledRows) -> dict[str, float]:
     )
 
 
-def confusion_matrix(schema: ModelSchema, labeled: LabeledRows) -> dict[str, Any]:
+def confusion_matrix(
+    schema: ModelSchema, labeled: LabeledRows, class_keys: _ClassKeys | None = None
+) -> dict[str, Any]:
     """Counts of (true class, predicted class) over the evaluated rows: rows are the true
     class, columns the predicted one, in the schema's class order; a class seen in the labels
     or outputs but not in the schema is appended, so every evaluated row is counted once."""
     labels = [class_key(c) for c in schema.classes or ()]
-    truth = list(map(class_key, labeled.truth))
-    predicted = list(map(class_key, map(_LABEL, labeled.outputs)))
+    class_keys = class_keys or _ClassKeys.of(labeled)
+    truth, predicted = class_keys.truth, class_keys.predicted
     for key in dict.fromkeys((*truth, *predicted)):  # first-seen order, each key once
         if key not in labels:
             labels.append(key)
     index = {key: i for i, key in enumerate(labels)}
-    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    if truth:
-        np.add.at(
-            matrix,
-            (list(map(index.__getitem__, truth)), list(map(index.__getitem__, predicted))),
-            1,
-        )
+    size = len(labels)
+    # One cell number per row, counted by one bincount.
+    cells = np.fromiter(map(index.__getitem__, truth), dtype=np.int64, count=len(truth)) * size
+    cells += np.fromiter(map(index.__getitem__, predicted), dtype=np.int64, count=len(truth))
+    matrix = np.bincount(cells, minlength=size * size).reshape(size, size)
     return {"labels": labels, "matrix": matrix.tolist()}
 
 

@@ -20,7 +20,13 @@ from embedded_aws.bundle import (
 )
 from embedded_aws.template import load_template
 
-SERVING_LAYERS = ("RuntimeLayer", "OnnxRuntimeLayer", "TracingLayer", "ModelOpsLayer")
+SERVING_LAYERS = (
+    "RuntimeLayer",
+    "OnnxRuntimeLayer",
+    "GzipLayer",
+    "TracingLayer",
+    "ModelOpsLayer",
+)
 
 pytestmark = pytest.mark.sam
 
@@ -62,6 +68,7 @@ def test_serving_layers_carry_no_training_libraries(sam_build_dir: Path) -> None
     # pyarrow is batch scoring's alone: no serving layer carries it
     assert not any("pyarrow" in found for found in names.values())
     assert importable_names(sam_build_dir / "ParquetLayer" / "python") == {"pyarrow"}
+    assert names["GzipLayer"] == {"isal"}
     assert names["ModelOpsLayer"] == {"modelops"}
     assert (sam_build_dir / "ModelOpsLayer" / "python" / "modelops" / "registry.py").is_file()
 
@@ -81,13 +88,15 @@ FUNCTIONS = (
 )
 
 
-def test_only_the_functions_that_run_a_model_carry_onnxruntime() -> None:
+def test_each_function_carries_the_layers_it_imports() -> None:
+    """onnxruntime for the functions that run a model, pyarrow for batch scoring, ISA-L's
+    inflate for the monitor (the one function that reads gzip capture objects)."""
     layers = {function: function_layers(function) for function in FUNCTIONS}
     assert layers == {
         "PredictFunction": ["RuntimeLayer", "OnnxRuntimeLayer", "ModelOpsLayer"],
         "PreTrafficHookFunction": ["RuntimeLayer", "OnnxRuntimeLayer", "ModelOpsLayer"],
         "FeedbackFunction": ["RuntimeLayer", "ModelOpsLayer"],
-        "MonitorFunction": ["RuntimeLayer", "ModelOpsLayer"],
+        "MonitorFunction": ["RuntimeLayer", "GzipLayer", "ModelOpsLayer"],
         "BatchScoringFunction": ["RuntimeLayer", "ParquetLayer", "ModelOpsLayer"],
     }
 

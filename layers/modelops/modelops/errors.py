@@ -146,6 +146,11 @@ class DependencyUnavailableError(ModelUnavailableError):
     may send the same request again."""
 
 
+class CorruptObjectError(ModelOpsError):
+    """An S3 object that cannot be read as what it is (a gzip stream that does not inflate);
+    the message names it."""
+
+
 class IntegrityError(ModelOpsError):
     """A registry object does not match its recorded sha256 (corrupted or tampered)."""
 

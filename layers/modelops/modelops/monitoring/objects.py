@@ -14,7 +14,20 @@ import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from queue import Full, Queue
+from types import ModuleType
 from typing import Any
+
+from modelops.errors import CorruptObjectError
+
+_inflate_module: ModuleType
+try:
+    # ISA-L's inflate (MonitorFunction's GzipLayer): the same bytes out, in about half of
+    # zlib's time, which is a sixth of a scan's CPU (docs/PERFORMANCE.md, "Monitoring").
+    # Elsewhere (the training job, a function without the layer) zlib does the same work.
+    from isal import isal_zlib as _inflate_module
+except ImportError:  # tests pass zlib's explicitly as well
+    _inflate_module = zlib
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflate_module.error)
 
 CHUNK_BYTES = 1 << 20
 # A batch is at most this many lines (format-1 records of a 20-feature model: about 1.8 MB)
@@ -66,7 +79,7 @@ def iter_line_batches(
     pending = b""
     batch: list[bytes] = []
     size = 0
-    for data in _decompressed(_chunks(body)):
+    for data in _decompressed(_chunks(body), f"s3://{bucket}/{key}"):
         text = pending + data
         lines = text.split(b"\n")
         pending = lines.pop()
@@ -105,26 +118,38 @@ def _chunks(body: Any) -> Iterator[bytes]:
         body.close()
 
 
-def _decompressed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+def _decompressed(chunks: Iterator[bytes], name: str, *, inflate: Any = None) -> Iterator[bytes]:
+    """The object's bytes, inflated when it is gzip (`inflate`: the module whose
+    `decompressobj` does it, ISA-L's or zlib's). A stream that does not inflate raises
+    CorruptObjectError naming the object."""
+    module = inflate or _inflate_module
     first = next(chunks, b"")
     if not first.startswith(GZIP_MAGIC):
         if first:
             yield first
         yield from chunks
         return
-    decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
+    decompressor = module.decompressobj(zlib.MAX_WBITS | 16)
     data = first
-    while True:
-        yield decompressor.decompress(data)
-        # Concatenated gzip members (e.g. appended batches) each need a fresh decompressor.
-        while decompressor.eof and decompressor.unused_data:
-            rest = decompressor.unused_data
-            decompressor = zlib.decompressobj(zlib.MAX_WBITS | 16)
-            yield decompressor.decompress(rest)
-        data = next(chunks, b"")
-        if not data:
-            break
-    yield decompressor.flush()
+    try:
+        while True:
+            yield decompressor.decompress(data)
+            # Concatenated gzip members (e.g. appended batches) each need a fresh one.
+            while decompressor.eof and decompressor.unused_data:
+                rest = decompressor.unused_data
+                decompressor = module.decompressobj(zlib.MAX_WBITS | 16)
+                yield decompressor.decompress(rest)
+            data = next(chunks, b"")
+            if not data:
+                break
+        yield decompressor.flush()
+    except _INFLATE_ERRORS as error:
+        raise CorruptObjectError(f"{name} is not a readable gzip stream ({error}){_ACT}") from error
+    if not decompressor.eof:  # cut short, or damaged so that it decodes without ending
+        raise CorruptObjectError(f"{name} ends before its gzip stream does{_ACT}")
+
+
+_ACT = ": move it out of the prefix (or restore it) and read the window again"
 
 
 def iso_millis(when: datetime) -> str:

@@ -649,6 +649,16 @@ def summarize(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _contender(label: str) -> str:
+    """'2 requests of 100 (before)' -> '2 worker(s), format 2 (requests of 100 rows), the
+    other revision'."""
+    base = label.removesuffix(" (before)")
+    count, _, layout = base.partition(" ")
+    shape = f"format 2 ({layout} rows)" if layout else "format 1"
+    other = ", the other revision" if base != label else ""
+    return f"{count} worker(s), {shape}{other}"
+
+
 def print_tables(rows: list[dict[str, Any]]) -> None:
     cpu = next(
         (
@@ -662,9 +672,7 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         s = summarize(row)
         for workers, m in s["monitor"].items():
-            count, _, layout = workers.partition(" ")
-            shape = f", format 2 ({layout} rows)" if layout else ""
-            line = f"{s['rows']:,} records, {count} worker(s){shape}: "
+            line = f"{s['rows']:,} records, {_contender(workers)}: "
             if "evidently_s" in s:
                 ratio = s["evidently_s"] / m["seconds"]
                 verdict = (
@@ -708,7 +716,7 @@ def print_tables(rows: list[dict[str, Any]]) -> None:
                 ratio = before["seconds"] / after["seconds"]
                 cpu_ratio = before["cpu_seconds"] / after["cpu_seconds"]
                 print(
-                    f"{row['rows']:,} records, {workers} worker(s): before / after = {ratio:.2f}x "
+                    f"{row['rows']:,} records, {_contender(workers)}: before / after = {ratio:.2f}x "
                     f"({before['seconds']:.2f} s -> {after['seconds']:.2f} s); CPU time "
                     f"before / after = {cpu_ratio:.2f}x ({before['cpu_seconds']:.2f} s -> "
                     f"{after['cpu_seconds']:.2f} s); load average at each run's start: "

@@ -589,7 +589,9 @@ def main() -> None:
                         print(
                             f"block {block + 1}: monitor {label}: {result['seconds']:.2f} s, "
                             f"{result['cpu_seconds']:.2f} CPU-s, load {result['load_before']:.2f}, "
-                            f"S3 server {result['server_cpu_seconds']:.2f} CPU-s; memory run "
+                            f"S3 server {result['server_cpu_seconds']:.2f} CPU-s, scan "
+                            f"{result['timings']['scan']:.2f} s (feedback index included), "
+                            f"analysis {result['timings']['analysis']:.2f} s; memory run "
                             f"{memory['seconds']:.2f} s, peak Pss {memory['tree_pss_peak_mb']:.0f} MB",
                             file=sys.stderr,
                         )

@@ -21,9 +21,9 @@ from modelops.errors import CorruptObjectError
 
 _inflate_module: ModuleType
 try:
-    # ISA-L's inflate (MonitorFunction's GzipLayer): the same bytes out, in about half of
-    # zlib's time, which is a sixth of a scan's CPU (docs/PERFORMANCE.md, "Monitoring").
-    # Elsewhere (the training job, a function without the layer) zlib does the same work.
+    # ISA-L's inflate (MonitorFunction's GzipLayer): the same bytes out as zlib's, faster
+    # (benchmarks/bench_read.py). Elsewhere (the training job, a function without the
+    # layer) zlib does the same work.
     from isal import isal_zlib as _inflate_module
 except ImportError:  # tests pass zlib's explicitly as well
     _inflate_module = zlib

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import subprocess
+import sys
 import zlib
 from typing import Any
 
@@ -112,3 +114,24 @@ def test_a_damaged_capture_object_stops_the_window_naming_it(
     # Nothing was written for the window: its report is made once the object is readable.
     reports = writer.s3.list_objects_v2(Bucket=writer.bucket, Prefix="reports/").get("KeyCount")
     assert not reports
+
+
+def test_without_the_layer_the_reader_inflates_with_zlib() -> None:
+    """The training job's image and any function without the GzipLayer: isal cannot be
+    imported, and the same objects read the same lines through zlib."""
+    data, text = _members(5)
+    program = (
+        "import sys, io, zlib\n"
+        "sys.modules['isal'] = None  # as where the package is not installed\n"
+        "from modelops.monitoring import objects\n"
+        "assert objects._inflate_module is zlib, objects._inflate_module\n"
+        "class S3:\n"
+        "    def get_object(self, **_):\n"
+        "        return {'Body': io.BytesIO(sys.stdin.buffer.read())}\n"
+        "lines = [l for b in objects.iter_line_batches(S3(), 'b', 'k') for l in b]\n"
+        "sys.stdout.buffer.write(b'\\n'.join(lines) + b'\\n')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], input=data, capture_output=True, check=True
+    )
+    assert result.stdout == text

@@ -11,16 +11,10 @@ import pytest
 
 from embedded_aws.template import REPO_ROOT
 
-# Tool environments and build output are not the project's docs (any .venv* directory too).
-SKIP_DIRS = {
-    ".aws-sam",
-    ".git",
-    ".home",
-    ".mutate",
-    "node_modules",
-    ".modelops-local",
-    "demo-output",
-}
+# Tool environments, caches and build output are not the project's docs: any hidden
+# directory (.git, .venv*, .aws-sam, .pytest_cache's README, ...) and these. The set of
+# files so does not depend on what an earlier run left behind.
+SKIP_DIRS = {"node_modules", "demo-output"}
 LINK = re.compile(r"(?<!\!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|!\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -29,7 +23,7 @@ def markdown_files() -> list[Path]:
         p
         for p in REPO_ROOT.rglob("*.md")
         if not any(
-            part in SKIP_DIRS or part.startswith(".venv") for part in p.relative_to(REPO_ROOT).parts
+            part in SKIP_DIRS or part.startswith(".") for part in p.relative_to(REPO_ROOT).parts
         )
     )
 

@@ -17,8 +17,9 @@ categorical; reference = the model's 20k training rows, current = drifted produc
   of Pss over the child and its forked workers (sampled every 20 ms; what the function
   holds at once) beside the conservative peak RSS (the child's plus each worker's, pages
   shared after the fork counted twice). The sampler is kept out of the timed run: reading
-  `smaps_rollup` every 20 ms takes about 1 CPU-s from the same two cores in a 4 s run and
-  locks the monitor's memory map while it walks it (measured: 0.3-0.5 s slower).
+  `smaps_rollup` every 20 ms takes CPU from the same two cores and locks the monitor's memory
+  map while it walks it (each block's line prints the memory run's time beside the timed
+  run's: slower).
 - "evidently": Evidently 0.7's `Report([DataDriftPreset()])` on the same rows already in
   pandas DataFrames, in a child process of a separate venv (Evidently 0.7 needs pandas<3):
   /tmp/evidently-venv, created on first use by benchmarks/side_venv.py (evidently==0.7.23,

@@ -211,8 +211,8 @@ def inject_request_context[**P, R](handler: Callable[P, R]) -> Callable[P, R]:
     invocation, so one request's id never shows on the next one's lines).
 
     The keys are Powertools' `inject_lambda_context` keys, set by one `append_keys` call per
-    request (its decorator builds a context model and appends twice). Where that decorator does more (POWERTOOLS_LOGGER_LOG_EVENT, a log
-    sampling rate), it is used as it is."""
+    request (its decorator builds a context model and appends twice). Where that decorator
+    does more (POWERTOOLS_LOGGER_LOG_EVENT, a log sampling rate), it is used as it is."""
 
     @functools.wraps(handler)
     def correlated(*args: P.args, **kwargs: P.kwargs) -> R:

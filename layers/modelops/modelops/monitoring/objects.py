@@ -118,11 +118,10 @@ def _chunks(body: Any) -> Iterator[bytes]:
         body.close()
 
 
-def _decompressed(chunks: Iterator[bytes], name: str, *, inflate: Any = None) -> Iterator[bytes]:
-    """The object's bytes, inflated when it is gzip (`inflate`: the module whose
-    `decompressobj` does it, ISA-L's or zlib's). A stream that does not inflate raises
-    CorruptObjectError naming the object."""
-    module = inflate or _inflate_module
+def _decompressed(chunks: Iterator[bytes], name: str) -> Iterator[bytes]:
+    """The object's bytes, inflated when it is gzip (by `_inflate_module`, ISA-L's or
+    zlib's). A stream that does not inflate raises CorruptObjectError naming the object."""
+    module = _inflate_module
     first = next(chunks, b"")
     if not first.startswith(GZIP_MAGIC):
         if first:
